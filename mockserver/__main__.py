@@ -1,0 +1,7 @@
+"""``python -m mockserver`` is ``dashscope-mock``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

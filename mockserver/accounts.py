@@ -1,0 +1,73 @@
+"""API keys to accounts.
+
+Limits and tasks belong to the main account: every key of one account sees
+the same tasks and shares the same limits. By default any non-empty key is
+accepted and is an account of its own, so parallel tests that use different
+keys are isolated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from .config import AccountConfig, ModelLimits, Settings
+from .errors import ApiError
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    uid: str  # the numeric main-account id the task list shows
+    api_key_id: str  # the numeric id of the key used, as the task list shows it
+    limits: dict[str, ModelLimits] = field(default_factory=dict)
+    requests_per_second: int | None = None
+
+    def model_limits(self, model: str) -> ModelLimits | None:
+        return self.limits.get(model) or self.limits.get("*")
+
+
+def _digits(text: str, count: int) -> str:
+    return str(int(hashlib.sha256(text.encode()).hexdigest(), 16))[:count]
+
+
+class Accounts:
+    """Resolves the key of a request, or raises the exact 401."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._accept_any = settings.accept_any_key
+        self._rejected = set(settings.reject_keys)
+        self._by_key: dict[str, AccountConfig] = {
+            key: account for account in settings.accounts for key in account.keys
+        }
+
+    def resolve(self, authorization: str | None) -> Account:
+        key = _bearer(authorization)
+        if not key:
+            raise ApiError("InvalidApiKey", "missing")
+        if key in self._rejected:
+            raise ApiError("InvalidApiKey")
+        configured = self._by_key.get(key)
+        if configured is not None:
+            return Account(
+                id=configured.id,
+                uid=_digits(f"account:{configured.id}", 16),
+                api_key_id=_digits(f"key:{key}", 5),
+                limits=configured.limits,
+                requests_per_second=configured.requests_per_second,
+            )
+        if not self._accept_any:
+            raise ApiError("InvalidApiKey")
+        account_id = "key-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+        return Account(id=account_id, uid=_digits(f"account:{account_id}", 16), api_key_id=_digits(f"key:{key}", 5))
+
+
+def _bearer(header: str | None) -> str:
+    """The key of ``Authorization: Bearer <key>``; a bare value is taken as the key (decision)."""
+    if header is None:
+        return ""
+    value = header.strip()
+    scheme, _, rest = value.partition(" ")
+    if scheme.lower() == "bearer":
+        return rest.strip()
+    return value

@@ -1,0 +1,127 @@
+"""The shape of a model entry in ``contracts/models/*.yaml``.
+
+The catalog is data: a model's route, its input and parameter rules, its
+output shape, limits, price and timing profile. These pydantic models are
+the schema every entry is checked against when the catalog loads, so a typo
+in a YAML file fails loudly at start-up instead of quietly at request time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ErrorPath = Literal["sync", "task"]
+FieldType = Literal["string", "integer", "number", "boolean", "array", "object", "size", "url"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldError(_Strict):
+    """How one broken rule is reported: synchronously (HTTP 400) or as a FAILED task."""
+
+    via: ErrorPath = "task"
+    code: str | None = None  # None: the broken rule's default code in contracts/validation.yaml
+    message: str | None = None  # a template; None: the broken rule's default message
+    source: str = "decision"
+
+
+class FieldRule(_Strict):
+    """One field of ``input`` or ``parameters`` and the rules it must obey."""
+
+    type: FieldType
+    required: bool = False
+    default: Any = None
+    description: str = ""
+    # numbers
+    min: float | None = None
+    max: float | None = None
+    # strings
+    enum: list[Any] | None = None
+    max_length: int | None = None
+    truncate: bool = False  # longer strings are cut to max_length instead of rejected
+    # arrays
+    min_items: int | None = None
+    max_items: int | None = None
+    items: FieldRule | None = None
+    # sizes ("W*H")
+    sizes: list[str] | None = None
+    side: tuple[int, int] | None = None  # each side within [min, max] when sizes is not a list
+    # urls
+    schemes: list[str] = Field(default_factory=lambda: ["http", "https", "oss"])
+    no_chinese: bool = False
+    error: FieldError = FieldError()
+    source: str = "doc"
+
+    @model_validator(mode="after")
+    def _size_rule(self) -> "FieldRule":
+        if self.type == "size" and not (self.sizes or self.side):
+            raise ValueError("a size field needs `sizes` or `side`")
+        return self
+
+
+class Route(_Strict):
+    group: str
+    function: str
+
+    @property
+    def path(self) -> str:
+        return f"/services/aigc/{self.group}/{self.function}"
+
+
+class Limits(_Strict):
+    submit_per_second: int = 2
+    concurrency: int = 1
+    source: str = "doc"
+
+
+class Billing(_Strict):
+    free_quota: int = 500
+    unit_price_cny: float | None = None
+    source: str = "doc"
+
+
+class Timing(_Strict):
+    """Realistic durations in seconds (before ``--speed`` scales them)."""
+
+    pending: tuple[float, float] = (0.02, 0.06)
+    running_base: tuple[float, float] = (20.0, 24.0)
+    running_per_image: float = 2.0
+    source: str = "captured"
+
+
+class Output(_Strict):
+    """The shape of a finished task's ``output``."""
+
+    shape: Literal["results"] = "results"
+    prompts: bool = False  # per-result orig_prompt / actual_prompt (newer text-to-image models)
+    seed_per_image: bool = False  # image i of n uses seed + i
+    extra: dict[str, Any] = Field(default_factory=dict)  # fixed extra fields in output
+    end_time_seconds: bool = False  # end_time without milliseconds
+
+
+class ModelEntry(_Strict):
+    """Everything the emulator knows about one model."""
+
+    name: str
+    title: str = ""
+    route: Route
+    mode: Literal["async", "sync"] = "async"
+    input: dict[str, FieldRule] = Field(default_factory=dict)
+    parameters: dict[str, FieldRule] = Field(default_factory=dict)
+    output: Output = Output()
+    limits: Limits = Limits()
+    billing: Billing = Billing()
+    timing: Timing = Timing()
+    images_field: str = "n"  # the parameter that says how many images a task makes
+    default_size: str | None = None
+    sources: list[str] = Field(default_factory=list)
+    notes: str = ""
+
+    def image_count(self, parameters: dict[str, Any]) -> int:
+        """How many images a task with these (validated) parameters makes."""
+        value = parameters.get(self.images_field)
+        return int(value) if isinstance(value, int) and not isinstance(value, bool) else 1

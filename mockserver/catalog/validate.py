@@ -1,0 +1,169 @@
+"""Checks a submit's ``input`` and ``parameters`` against a model entry's rules.
+
+A broken rule is reported the way the entry says: synchronously (an
+:class:`~mockserver.errors.ApiError`, HTTP 400) or as a task that is accepted
+and then ends FAILED (returned as :attr:`Validated.task_failure`). Unknown keys
+are kept: the real service tolerates them and the SDKs leak a few.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ApiError
+from .schema import FieldRule, ModelEntry
+
+_SIZE = re.compile(r"^(\d{1,5})\*(\d{1,5})$")
+_CHINESE = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A broken rule that ends the task FAILED instead of failing the submit."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Validated:
+    input: dict[str, Any]
+    parameters: dict[str, Any]
+    task_failure: Failure | None = None
+
+
+class _Broken(Exception):
+    def __init__(self, kind: str, **details: Any) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.details = details
+
+
+def validate(
+    entry: ModelEntry, input_: dict[str, Any], parameters: dict[str, Any], messages: dict[str, dict[str, str]]
+) -> Validated:
+    """Apply defaults and truncation, check every rule; raise or report the first break."""
+    sections = {"input": dict(input_), "parameters": dict(parameters)}
+    task_failure: Failure | None = None
+    for section, rules in (("input", entry.input), ("parameters", entry.parameters)):
+        values = sections[section]
+        for name, rule in rules.items():
+            path = f"{section}.{name}"
+            try:
+                present = values.get(name) is not None
+                if not present or (rule.required and values[name] == ""):
+                    if rule.required:
+                        raise _Broken("required")
+                    if rule.default is not None:
+                        values[name] = copy.deepcopy(rule.default)
+                    continue
+                values[name] = _check(rule, values[name])
+            except _Broken as broken:
+                failure = _failure(rule, broken, path, name, messages)
+                if rule.error.via == "sync":
+                    raise ApiError(failure.code, message=failure.message) from None
+                task_failure = task_failure or failure
+    return Validated(sections["input"], sections["parameters"], task_failure)
+
+
+def _failure(rule: FieldRule, broken: _Broken, path: str, name: str, messages: dict[str, dict[str, str]]) -> Failure:
+    default = messages[broken.kind]
+    template = rule.error.message or default["message"]
+    fields = {"path": path, "name": name, **broken.details}
+    return Failure(rule.error.code or default["code"], template.format(**fields))
+
+
+def _check(rule: FieldRule, value: Any) -> Any:
+    """Return the value as the task will use it (truncated, say), or raise _Broken."""
+    kind = rule.type
+    if kind in ("string", "url", "size"):
+        if not isinstance(value, str):
+            raise _Broken("type", expected="string")
+    elif kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Broken("type", expected="integer")
+    elif kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _Broken("type", expected="number")
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            raise _Broken("type", expected="boolean")
+    elif kind == "array":
+        if not isinstance(value, list):
+            raise _Broken("type", expected="array")
+    elif kind == "object":
+        if not isinstance(value, dict):
+            raise _Broken("type", expected="object")
+
+    if rule.enum is not None and value not in rule.enum:
+        raise _Broken("enum", allowed=_listing(rule.enum), value=value)
+    if kind in ("integer", "number"):
+        _check_range(rule, value)
+    elif kind == "string" and rule.max_length is not None and len(value) > rule.max_length:
+        if not rule.truncate:
+            raise _Broken("too_long", max=rule.max_length)
+        value = value[: rule.max_length]
+    elif kind == "size":
+        _check_size(rule, value)
+    elif kind == "url":
+        _check_url(rule, value)
+    elif kind == "array":
+        value = _check_items(rule, value)
+    return value
+
+
+def _check_range(rule: FieldRule, value: float) -> None:
+    low = -float("inf") if rule.min is None else rule.min
+    high = float("inf") if rule.max is None else rule.max
+    if not low <= value <= high:
+        raise _Broken("range", min=_number(rule.min), max=_number(rule.max), value=value)
+
+
+def _check_size(rule: FieldRule, value: str) -> None:
+    if rule.sizes is not None:
+        if value not in rule.sizes:
+            raise _Broken("size_enum", allowed=_listing(rule.sizes), value=value)
+        return
+    low, high = rule.side  # type: ignore[misc]
+    match = _SIZE.match(value)
+    if not match or not all(low <= int(side) <= high for side in match.groups()):
+        raise _Broken("size_range", min=low, max=high, value=value)
+
+
+def _check_url(rule: FieldRule, value: str) -> None:
+    if rule.no_chinese and _CHINESE.search(value):
+        raise _Broken("url_chinese", value=value)
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in rule.schemes or not rest:
+        raise _Broken("url", value=value)
+
+
+def _check_items(rule: FieldRule, value: list[Any]) -> list[Any]:
+    count = len(value)
+    if (rule.min_items is not None and count < rule.min_items) or (
+        rule.max_items is not None and count > rule.max_items
+    ):
+        raise _Broken("items", min=rule.min_items or 0, max=rule.max_items or "∞")
+    if rule.items is None:
+        return value
+    return [_check(rule.items, item) for item in value]
+
+
+def _listing(values: list[Any]) -> str:
+    """Python-list style, as the real size message prints it: ['1024*1024', '720*1280']."""
+    return "[" + ", ".join(repr(value) for value in values) + "]"
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "∞"
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def size_of(text: str) -> tuple[int, int]:
+    """``"1024*768"`` to ``(1024, 768)``; the caller has validated the text."""
+    width, height = text.split("*")
+    return int(width), int(height)

@@ -1,0 +1,103 @@
+"""``dashscope-mock``: run the emulator from the command line.
+
+``dashscope-mock serve`` binds (``--port 0`` picks a free port), prints the
+line that points the official SDK at it, and serves until Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from typing import Sequence
+
+from pydantic import ValidationError
+
+from . import __version__
+from .config import DEFAULT_PORT, Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dashscope-mock",
+        description="A faithful local emulator of DashScope's asynchronous image-task API.",
+    )
+    parser.add_argument("--version", action="version", version=f"dashscope-mock {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="run the emulator",
+        description="Run the emulator. Point the official SDK at it with the DASHSCOPE_HTTP_BASE_URL line it prints.",
+    )
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
+    serve.add_argument(
+        "--speed",
+        type=float,
+        help="run task durations FACTOR times faster (default 1: realistic, ~31 s for wanx-v1 n=4; "
+        "'inf' ends every task at once)",
+        metavar="FACTOR",
+    )
+    serve.add_argument("--seed", type=int, help="make task ids and durations repeat from this seed")
+    serve.add_argument(
+        "--clock",
+        choices=["real", "scaled", "manual"],
+        help="real: wall time (default); scaled: wall time times --clock-rate; "
+        "manual: stands still until POST /__mock/clock/advance moves it",
+    )
+    serve.add_argument("--clock-rate", type=float, help="with --clock scaled, how much faster than real time")
+    serve.add_argument("--public-url", help="base of result URLs when clients reach the emulator through a proxy")
+    serve.add_argument("--config", metavar="FILE", help="YAML settings: accounts, keys, limits, retention (see README)")
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        "host": args.host,
+        "port": args.port,
+        "speed": args.speed,
+        "seed": args.seed,
+        "clock": args.clock,
+        "clock_rate": args.clock_rate,
+        "public_url": args.public_url,
+    }
+    if args.config:
+        return Settings.from_file(args.config, **overrides)
+    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+
+
+def serve(settings: Settings, log_level: str = "info") -> None:
+    import uvicorn
+
+    from .http.app import create_app
+
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    port = sock.getsockname()[1]
+    host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
+    print(f"dashscope-mock {__version__} listening on http://{host}:{port}", flush=True)
+    print(f"DASHSCOPE_HTTP_BASE_URL=http://{host}:{port}/api/v1", flush=True)
+    config = uvicorn.Config(create_app(settings), log_level=log_level, access_log=False, server_header=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command != "serve":
+        parser.print_help()
+        return 2
+    try:
+        settings = _settings(args)
+    except (OSError, ValueError, ValidationError) as error:
+        print(f"dashscope-mock: invalid settings: {error}", file=sys.stderr)
+        return 2
+    try:
+        serve(settings, args.log_level)
+    except OSError as error:
+        print(f"dashscope-mock: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,96 @@
+"""The emulator's one clock.
+
+Every timestamp, expiry, rate window and task duration reads :class:`Clock`;
+nothing else in the emulator reads the wall clock. The clock runs in one of
+three modes:
+
+- ``real``: wall time (plus any offset added by :meth:`Clock.advance`);
+- ``scaled``: time runs ``rate`` times faster than the wall clock;
+- ``manual``: time stands still and moves only through :meth:`advance` / :meth:`set`.
+
+Readings are seconds since the Unix epoch as floats, so the emulator's "now"
+can be compared with and turned into real dates.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Literal
+
+ClockMode = Literal["real", "scaled", "manual"]
+
+
+class Clock:
+    """A thread-safe clock with real, scaled and manual modes."""
+
+    def __init__(
+        self,
+        mode: ClockMode = "real",
+        *,
+        rate: float = 1.0,
+        start: float | None = None,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        if mode not in ("real", "scaled", "manual"):
+            raise ValueError(f"unknown clock mode {mode!r}")
+        if rate <= 0:
+            raise ValueError("clock rate must be positive")
+        self._wall = wall
+        self._lock = threading.Lock()
+        self._mode: ClockMode = mode
+        self._rate = rate if mode == "scaled" else 1.0
+        # The clock reads: origin + (wall - wall_origin) * rate, or origin when manual.
+        self._wall_origin = wall()
+        self._origin = self._wall_origin if start is None else float(start)
+
+    @property
+    def mode(self) -> ClockMode:
+        return self._mode
+
+    @property
+    def rate(self) -> float:
+        return self._rate
+
+    def now(self) -> float:
+        """Seconds since the epoch on the emulator's clock."""
+        if self._mode == "manual":
+            return self._origin
+        return self._origin + (self._wall() - self._wall_origin) * self._rate
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock forward (never backward) by ``seconds``; return the new time."""
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        with self._lock:
+            self._origin += seconds
+            return self.now()
+
+    def set(self, timestamp: float) -> float:
+        """Jump to ``timestamp`` if it is not in the clock's past; return the new time."""
+        with self._lock:
+            current = self.now()
+            if timestamp < current:
+                raise ValueError("the clock only moves forward")
+            self._origin += timestamp - current
+            return self.now()
+
+    def switch(self, mode: ClockMode, *, rate: float | None = None) -> None:
+        """Change mode (freeze, resume, rescale) without a jump in the reading."""
+        if mode not in ("real", "scaled", "manual"):
+            raise ValueError(f"unknown clock mode {mode!r}")
+        with self._lock:
+            current = self.now()
+            self._mode = mode
+            if mode == "scaled":
+                self._rate = rate if rate is not None else self._rate
+                if self._rate <= 0:
+                    raise ValueError("clock rate must be positive")
+            else:
+                self._rate = 1.0
+            self._origin = current
+            self._wall_origin = self._wall()
+
+    def describe(self) -> dict[str, object]:
+        """The clock's state for the control plane."""
+        return {"mode": self._mode, "rate": self._rate, "now": self.now()}

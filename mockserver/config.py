@@ -1,0 +1,78 @@
+"""Settings: the command line and an optional YAML file, checked by pydantic.
+
+Every behaviour the spec marks as our decision has a setting here, so a user
+who learns how the real service behaves can switch it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_PORT = 8580
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelLimits(_Config):
+    """Per-account overrides of a model's published limits."""
+
+    submit_per_second: int | None = Field(None, ge=0)
+    concurrency: int | None = Field(None, ge=1)
+
+
+class AccountConfig(_Config):
+    """Several API keys that belong to one main account (they share tasks and limits)."""
+
+    id: str = Field(min_length=1)
+    keys: list[str] = Field(default_factory=list)
+    limits: dict[str, ModelLimits] = Field(default_factory=dict)  # model name, or "*" for all
+    requests_per_second: int | None = Field(None, ge=0)  # query, cancel and list, each
+
+
+class Settings(_Config):
+    host: str = "127.0.0.1"
+    port: int = Field(DEFAULT_PORT, ge=0, le=65535)
+    public_url: str | None = None  # base of result URLs; default: the address a request came to
+    speed: float = Field(1.0, gt=0)  # task durations run this many times faster; inf = instant
+    seed: int | None = None
+    clock: Literal["real", "scaled", "manual"] = "real"
+    clock_rate: float = Field(1.0, gt=0)  # with clock=scaled
+    clock_start: float | None = None  # epoch seconds the clock starts at; default now
+    retention_hours: float = Field(24.0, gt=0)  # a task reads UNKNOWN this long after it ended
+    result_url_hours: float = Field(24.0, gt=0)  # result URLs expire this long after the end
+    task_timeout_hours: float = Field(3.0, gt=0)  # InternalError.Timeout after this long running
+    accept_any_key: bool = True  # every unlisted non-empty key is an account of its own
+    reject_keys: list[str] = Field(default_factory=list)
+    accounts: list[AccountConfig] = Field(default_factory=list)
+    requests_per_second: int = Field(20, ge=0)  # query, cancel and list, per account
+    max_body_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    unknown_model: Literal["InvalidParameter", "ModelNotFound"] = "InvalidParameter"
+    url_secret: str | None = None  # HMAC secret of result URLs; default: random per process
+    control_plane: bool = True
+
+    @field_validator("accounts")
+    @classmethod
+    def _keys_once(cls, accounts: list[AccountConfig]) -> list[AccountConfig]:
+        seen: set[str] = set()
+        for account in accounts:
+            for key in account.keys:
+                if key in seen:
+                    raise ValueError(f"API key {key[:6]}... is listed under two accounts")
+                seen.add(key)
+        return accounts
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides: object) -> "Settings":
+        """Read a YAML file; command-line values (not None) win over the file's."""
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: the config file must be a mapping")
+        data.update({key: value for key, value in overrides.items() if value is not None})
+        return cls.model_validate(data)

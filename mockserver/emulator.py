@@ -1,0 +1,313 @@
+"""The emulator's domain: submit, query, cancel and list, as the real service does them.
+
+This is the one place that combines the catalog, the accounts, the throttle,
+the lanes and the store. The HTTP layer parses a request, calls one method
+here and renders what comes back; it holds no behaviour of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .accounts import Account, Accounts
+from .catalog import Catalog, ModelEntry, default_catalog
+from .catalog.validate import validate
+from .clock import Clock
+from .config import Settings
+from .errors import ApiError
+from .ids import IdFactory
+from .lifecycle.planner import apply_timeout, draw_durations
+from .lifecycle.task import UNKNOWN, Outcome, Task
+from .lifecycle.view import task_output, unknown_output
+from .results.urls import ResultSigner
+from .store import MemoryStore, Store
+from .timefmt import epoch_ms, parse_list_time
+
+HOUR = 3600.0
+_PURGE_EVERY = 512  # submits between sweeps of expired tasks
+_MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Submitted:
+    task: Task
+
+    def body(self, request_id: str) -> dict[str, Any]:
+        """The captured submit answer, keys in the captured order."""
+        return {"output": {"task_status": "PENDING", "task_id": self.task.task_id}, "request_id": request_id}
+
+
+class Emulator:
+    """The DashScope task service, over one clock and one store."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        catalog: Catalog | None = None,
+        store: Store | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.catalog = catalog or default_catalog()
+        self.store: Store = store or MemoryStore()
+        self.clock = clock or Clock(self.settings.clock, rate=self.settings.clock_rate, start=self.settings.clock_start)
+        self.ids = IdFactory(self.settings.seed)
+        self.accounts = Accounts(self.settings)
+        secret = self.settings.url_secret or secrets.token_hex(16)
+        self.signer = ResultSigner(secret.encode())
+        self._submits = 0
+
+    # -- accounts and limits ------------------------------------------------
+
+    def authenticate(self, authorization: str | None) -> Account:
+        return self.accounts.resolve(authorization)
+
+    def _throttle(self, account: Account, operation: str, limit: int) -> None:
+        key = f"{account.id}|{operation}"
+        if not self.store.hit(key, limit, 1.0, self.clock.now()):
+            raise ApiError("Throttling.RateQuota")
+
+    def _limits(self, account: Account, entry: ModelEntry) -> tuple[int, int]:
+        override = account.model_limits(entry.name)
+        rate = entry.limits.submit_per_second
+        slots = entry.limits.concurrency
+        if override is not None:
+            rate = override.submit_per_second if override.submit_per_second is not None else rate
+            slots = override.concurrency if override.concurrency is not None else slots
+        return rate, slots
+
+    def _request_limit(self, account: Account) -> int:
+        if account.requests_per_second is not None:
+            return account.requests_per_second
+        return self.settings.requests_per_second
+
+    # -- submit ---------------------------------------------------------------
+
+    def submit(
+        self, account: Account, group: str, function: str, body: bytes, headers: Mapping[str, str], request_id: str
+    ) -> Submitted:
+        """Check a submit in the real service's order and queue the task."""
+        payload = _parse_body(body)
+        entry = self._model(payload, group, function)
+        asynchronous = headers.get("x-dashscope-async", "").strip().lower() == "enable"
+        if entry.mode == "async" and not asynchronous:
+            raise ApiError("AccessDenied", "sync_call")
+        if entry.mode == "sync" and asynchronous:
+            raise ApiError("AccessDenied", "async_call")
+        input_ = payload.get("input")
+        if input_ is None:
+            raise ApiError("BadRequest.EmptyInput")
+        if not isinstance(input_, dict):
+            raise ApiError("BadRequest.IllegalInput")
+        parameters = payload.get("parameters")
+        if parameters is None:
+            parameters = {}
+        if not isinstance(parameters, dict):
+            raise ApiError("InvalidParameter")
+        rate, slots = self._limits(account, entry)
+        with self.store.transaction():
+            self._throttle(account, f"submit|{entry.name}", rate)
+            checked = validate(entry, input_, parameters, self.catalog.messages)
+            task = self._new_task(account, entry, group, function, checked.input, checked.parameters, request_id)
+            if checked.task_failure is not None:
+                task.failure = Outcome(checked.task_failure.code, checked.task_failure.message)
+            self._plan(task, entry, slots)
+            self.store.add_task(task)
+            self._maybe_purge()
+        return Submitted(task)
+
+    def _model(self, payload: dict[str, Any], group: str, function: str) -> ModelEntry:
+        name = payload.get("model")
+        if name is None or name == "":
+            raise ApiError("BadRequest.EmptyModel")
+        entry = self.catalog.model(name) if isinstance(name, str) else None
+        if entry is None:
+            if self.settings.unknown_model == "ModelNotFound":
+                raise ApiError("ModelNotFound")
+            raise ApiError("InvalidParameter", "model_not_exist")
+        if (entry.route.group, entry.route.function) != (group, function):
+            raise ApiError("InvalidParameter", "wrong_route")
+        return entry
+
+    def _new_task(
+        self,
+        account: Account,
+        entry: ModelEntry,
+        group: str,
+        function: str,
+        input_: dict[str, Any],
+        parameters: dict[str, Any],
+        request_id: str,
+    ) -> Task:
+        now = self.clock.now()
+        task_id = self.ids.task_id()
+        images = entry.image_count(parameters)
+        rng = self.ids.derive(task_id)
+        pending, running = draw_durations(entry.timing, images, self.settings.speed, rng)
+        return Task(
+            task_id=task_id,
+            account=account.id,
+            api_key_id=account.api_key_id,
+            caller_uid=account.uid,
+            model=entry.name,
+            group=group,
+            function=function,
+            request_id=request_id,
+            input=input_,
+            parameters=parameters,
+            image_count=images,
+            submitted_at=now,
+            pending_seconds=pending,
+            run_seconds=running,
+        )
+
+    def _plan(self, task: Task, entry: ModelEntry, slots: int) -> None:
+        timeout = self.settings.task_timeout_hours * HOUR
+        spec = self.catalog.errors["InternalError.Timeout"]
+        task.run_seconds, task.failure = apply_timeout(
+            task.run_seconds, timeout, task.failure, Outcome(spec.code, spec.message)
+        )
+        lane = self.store.lane(task.account, task.model, slots)
+        if lane.concurrency != slots:  # a limit changed since the lane was made
+            lane.replan(self.clock.now(), slots)
+        lane.schedule(task, self.clock.now())
+
+    def _maybe_purge(self) -> None:
+        self._submits += 1
+        if self._submits % _PURGE_EVERY == 0:
+            self.store.purge(self.clock.now() - self.settings.retention_hours * HOUR)
+
+    # -- query, cancel, list --------------------------------------------------
+
+    def query(self, account: Account, task_id: str, base_url: str) -> dict[str, Any]:
+        """``{"output": ..., "usage"?: ...}`` of the task as it stands now: O(1)."""
+        self._throttle(account, "query", self._request_limit(account))
+        task = self._owned(account, task_id)
+        now = self.clock.now()
+        if task is None:
+            return {"output": unknown_output(task_id)}
+        status = task.status_at(now, self.settings.retention_hours * HOUR)
+        if status == UNKNOWN:
+            return {"output": unknown_output(task_id)}
+        entry = self.catalog.models[task.model]
+        output, usage = task_output(task, status, entry, lambda t, i: self.result_url(t, i, base_url))
+        return {"output": output} if usage is None else {"output": output, "usage": usage}
+
+    def cancel(self, account: Account, task_id: str) -> None:
+        """Cancel a PENDING task; anything else is the captured 400."""
+        self._throttle(account, "cancel", self._request_limit(account))
+        with self.store.transaction():
+            task = self._owned(account, task_id)
+            now = self.clock.now()
+            if task is None or task.canceled_at is not None or now >= task.scheduled_at:
+                raise ApiError("UnsupportedOperation", "cancel")
+            task.canceled_at = now
+            self.store.save_task(task)
+            entry = self.catalog.models[task.model]
+            self.store.lane(task.account, task.model, self._limits(account, entry)[1]).replan(now)
+
+    def list_tasks(self, account: Account, query: Mapping[str, str]) -> dict[str, Any]:
+        """One page of the account's tasks in a window of at most 24 hours, newest first."""
+        self._throttle(account, "list", self._request_limit(account))
+        now = self.clock.now()
+        start, end = _window(query, now)
+        page_no = _positive(query.get("page_no"), 1)
+        page_size = _positive(query.get("page_size"), 10)
+        if page_size > _MAX_PAGE_SIZE:
+            raise ApiError("InvalidParameter", "list_paging")
+        retention = self.settings.retention_hours * HOUR
+        wanted = {key: query.get(key) for key in ("task_id", "model_name", "status", "api_key_id")}
+        rows = []
+        for task in self.store.account_tasks(account.id):
+            if not start <= task.submitted_at <= end:
+                continue
+            status = task.status_at(now, retention)
+            if status == UNKNOWN:
+                continue
+            row = _list_row(task, status, now)
+            if all(value in (None, "") or str(row.get(key)) == value for key, value in wanted.items()):
+                rows.append(row)
+        rows.sort(key=lambda row: row["gmt_create"], reverse=True)
+        total = len(rows)
+        page = rows[(page_no - 1) * page_size : page_no * page_size]
+        return {
+            "total": total,
+            "data": page,
+            "total_page": math.ceil(total / page_size),
+            "page_no": page_no,
+            "page_size": page_size,
+        }
+
+    def _owned(self, account: Account, task_id: str) -> Task | None:
+        task = self.store.get_task(task_id)
+        return task if task is not None and task.account == account.id else None
+
+    # -- results --------------------------------------------------------------
+
+    def result_url(self, task: Task, index: int, base_url: str) -> str:
+        """The signed URL of image ``index``; it expires ``result_url_hours`` after the end."""
+        key = self.signer.object_key(task.task_id, task.account, task.ended_at, index)
+        expires = int(task.ended_at + self.settings.result_url_hours * HOUR)
+        return self.signer.url(self.settings.public_url or base_url, key, expires)
+
+    # -- control --------------------------------------------------------------
+
+    def reset(self, account: str | None = None) -> None:
+        with self.store.transaction():
+            self.store.reset(account)
+
+
+def _parse_body(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError("InvalidParameter", "body_not_json") from None
+    if not isinstance(payload, dict):
+        raise ApiError("InvalidParameter", "body_not_json")
+    return payload
+
+
+def _window(query: Mapping[str, str], now: float) -> tuple[float, float]:
+    try:
+        end = parse_list_time(query["end_time"]) if query.get("end_time") else now
+        start = parse_list_time(query["start_time"]) if query.get("start_time") else end - 24 * HOUR
+    except ValueError:
+        raise ApiError("InvalidParameter", "list_time_format") from None
+    if start > end or end - start > 24 * HOUR:
+        raise ApiError("InvalidParameter", "list_time_range")
+    # The filters have whole seconds: a task submitted in the end second is inside.
+    return start, end + (0.999 if query.get("end_time") else 0.0)
+
+
+def _positive(value: str | None, default: int) -> int:
+    if value in (None, ""):
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ApiError("InvalidParameter", "list_paging")
+    return int(value)
+
+
+def _list_row(task: Task, status: str, now: float) -> dict[str, Any]:
+    """One ``data[]`` item, keys in the captured (alphabetical) order."""
+    row: dict[str, Any] = {
+        "api_key_id": task.api_key_id,
+        "caller_parent_id": task.caller_uid,
+        "caller_uid": task.caller_uid,
+    }
+    if status in ("SUCCEEDED", "FAILED", "CANCELED"):
+        row["end_time"] = epoch_ms(task.finished_at)
+    row["gmt_create"] = epoch_ms(task.submitted_at)
+    row["model_name"] = task.model
+    row["region"] = "cn-beijing"
+    row["request_id"] = task.request_id
+    if task.canceled_at is None and now >= task.scheduled_at:
+        row["start_time"] = epoch_ms(task.scheduled_at)
+    row["status"] = status
+    row["task_id"] = task.task_id
+    row["user_api_unique_key"] = f"apikey:v1:aigc:{task.group}:{task.function}:{task.model}"
+    return row

@@ -1,0 +1,1 @@
+"""The HTTP layer: thin routes, the gateway in front of them, and DashScope-exact rendering."""

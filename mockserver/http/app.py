@@ -1,0 +1,42 @@
+"""Builds the Starlette application: DashScope's routes, the control plane, the gateway."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..config import Settings
+from ..emulator import Emulator
+from ..errors import ApiError
+from . import control, dashscope
+from .gateway import Gateway
+from .responses import error_response
+
+
+def create_app(settings: Settings | None = None, *, emulator: Emulator | None = None) -> Starlette:
+    """The ASGI app; pass an ``emulator`` to share one with in-process callers."""
+    emulator = emulator or Emulator(settings)
+    routes = list(dashscope.routes)
+    if emulator.settings.control_plane:
+        routes += control.routes
+
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return error_response(emulator.catalog.errors, exc, request.state.request_id)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = "MethodNotAllowed" if exc.status_code == 405 else "NotFound"
+        return error_response(emulator.catalog.errors, ApiError(code, headers=exc.headers), request.state.request_id)
+
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(Gateway, emulator=emulator)],
+        exception_handlers={ApiError: api_error, HTTPException: http_error},
+    )
+    app.router.redirect_slashes = False
+    app.state.emulator = emulator
+    return app

@@ -1,0 +1,73 @@
+"""The control plane under ``/__mock/``: a prefix no DashScope route can collide with."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import __version__
+from ..emulator import Emulator
+from .responses import json_response
+
+
+def _emulator(request: Request) -> Emulator:
+    return request.app.state.emulator
+
+
+def _bad(message: str) -> Response:
+    return json_response({"code": "InvalidParameter", "message": message}, 400)
+
+
+async def _json(request: Request) -> dict | None:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+async def health(request: Request) -> Response:
+    emulator = _emulator(request)
+    return json_response(
+        {"status": "ok", "version": __version__, "tasks": emulator.store.count(), "clock": emulator.clock.describe()}
+    )
+
+
+async def reset(request: Request) -> Response:
+    data = await _json(request)
+    if data is None:
+        return _bad("the body must be a JSON object")
+    account = data.get("account")
+    if account is not None and not isinstance(account, str):
+        return _bad("account must be a string")
+    _emulator(request).reset(account)
+    return json_response({"reset": account or "all"})
+
+
+async def clock(request: Request) -> Response:
+    return json_response(_emulator(request).clock.describe())
+
+
+async def clock_advance(request: Request) -> Response:
+    data = await _json(request)
+    seconds = data.get("seconds") if data is not None else None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+        return _bad('send {"seconds": N} with N a finite number >= 0')
+    emulator = _emulator(request)
+    emulator.clock.advance(float(seconds))
+    return json_response(emulator.clock.describe())
+
+
+routes: list[Route] = [
+    Route("/__mock/health", health, methods=["GET"]),
+    Route("/__mock/reset", reset, methods=["POST"]),
+    Route("/__mock/clock", clock, methods=["GET"]),
+    Route("/__mock/clock/advance", clock_advance, methods=["POST"]),
+]

@@ -1,0 +1,93 @@
+"""DashScope's routes under ``/api/v1``: thin handlers that parse, call the emulator, render.
+
+Every route answers with and without a trailing slash (the SDK's asyncio
+variant adds one); the gateway has already authenticated the request.
+"""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..emulator import Emulator
+from ..errors import ApiError
+from .responses import JSON, JSON_UTF8, json_response
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _emulator(request: Request) -> Emulator:
+    return request.app.state.emulator
+
+
+def _base_url(request: Request) -> str:
+    """Where this request came in: the default base of the result URLs."""
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes ``limit`` (never buffered whole)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError("BadRequest.TooLarge")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError("BadRequest.TooLarge")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def submit(request: Request) -> Response:
+    emulator = _emulator(request)
+    body = await read_body(request, emulator.settings.max_body_bytes)
+    request_id = request.state.request_id
+    submitted = emulator.submit(
+        request.state.account,
+        request.path_params["group"],
+        request.path_params["function"],
+        body,
+        request.headers,
+        request_id,
+    )
+    return json_response(submitted.body(request_id), media_type=JSON)
+
+
+async def query(request: Request) -> Response:
+    emulator = _emulator(request)
+    answer = emulator.query(request.state.account, request.path_params["task_id"], _base_url(request))
+    return json_response({"request_id": request.state.request_id, **answer}, media_type=JSON_UTF8)
+
+
+async def cancel(request: Request) -> Response:
+    emulator = _emulator(request)
+    await read_body(request, emulator.settings.max_body_bytes)  # empty, or the asyncio SDK's JSON: ignored
+    emulator.cancel(request.state.account, request.path_params["task_id"])
+    return json_response({"request_id": request.state.request_id}, media_type=JSON_UTF8)
+
+
+async def list_tasks(request: Request) -> Response:
+    emulator = _emulator(request)
+    page = emulator.list_tasks(request.state.account, request.query_params)
+    # The captured order puts request_id between page_no and page_size.
+    body = {key: page[key] for key in ("total", "data", "total_page", "page_no")}
+    body["request_id"] = request.state.request_id
+    body["page_size"] = page["page_size"]
+    return json_response(body, media_type=JSON_UTF8)
+
+
+def _both(path: str, endpoint: Endpoint, method: str) -> list[Route]:
+    """The route with and without a trailing slash."""
+    return [Route(path, endpoint, methods=[method]), Route(path + "/", endpoint, methods=[method])]
+
+
+routes: list[Route] = [
+    *_both("/api/v1/services/aigc/{group}/{function}", submit, "POST"),
+    *_both("/api/v1/tasks/{task_id}", query, "GET"),
+    *_both("/api/v1/tasks/{task_id}/cancel", cancel, "POST"),
+    *_both("/api/v1/tasks", list_tasks, "GET"),
+]

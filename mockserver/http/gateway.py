@@ -1,0 +1,82 @@
+"""The gateway in front of every route, as Alibaba's envoy is in front of DashScope.
+
+It stamps each request with a request id and its arrival on the emulator's
+clock, authenticates DashScope routes before any routing (a bad key on an
+unknown path is still 401), adds the gateway's response headers, and turns
+any unexpected exception into the catalog's 500 ``InternalError``: logged,
+never a traceback on the wire.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..emulator import Emulator
+from ..errors import ApiError
+from ..timefmt import epoch_ms
+from .responses import error_response
+
+API_PREFIX = "/api/v1"
+log = logging.getLogger("mockserver")
+
+
+class Gateway:
+    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+        self.app = app
+        self.emulator = emulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        emulator = self.emulator
+        request_id = emulator.ids.request_id()
+        arrived = emulator.clock.now()
+        started = time.perf_counter()  # a duration, not a date: the only non-emulator time read
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        response_started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                cost = str(int((time.perf_counter() - started) * 1000))
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"req-cost-time", cost.encode()),
+                    (b"req-arrive-time", str(epoch_ms(arrived)).encode()),
+                    (b"resp-start-time", str(epoch_ms(emulator.clock.now())).encode()),
+                    (b"x-envoy-upstream-service-time", cost.encode()),
+                    (b"server", b"istio-envoy"),
+                ]
+                if message["status"] >= 400:
+                    headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            if scope["path"].startswith(API_PREFIX):
+                authorization = _header(scope, b"authorization")
+                try:
+                    state["account"] = emulator.authenticate(authorization)
+                except ApiError as error:
+                    await error_response(emulator.catalog.errors, error, request_id)(scope, receive, send_with_headers)
+                    return
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            log.exception("unexpected error on %s %s (request %s)", scope["method"], scope["path"], request_id)
+            if response_started:
+                raise
+            response = error_response(emulator.catalog.errors, ApiError("InternalError"), request_id)
+            await response(scope, receive, send_with_headers)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None

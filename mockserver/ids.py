@@ -1,0 +1,41 @@
+"""Identifiers: task ids (UUID4) and DashScope's UUID-like request ids.
+
+With a seed the sequence repeats exactly, so a test run can name task ids in
+advance; without one the ids come from the operating system's randomness.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+
+
+class IdFactory:
+    """Makes task and request ids, reproducibly when seeded."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._lock = threading.Lock()
+        self.reseed(seed)
+
+    def reseed(self, seed: int | None) -> None:
+        with self._lock:
+            self._rng: random.Random = random.Random(seed) if seed is not None else random.SystemRandom()
+
+    def _bits(self) -> int:
+        with self._lock:
+            return self._rng.getrandbits(128)
+
+    def task_id(self) -> str:
+        """A UUID4 string, as the real service gives."""
+        return str(uuid.UUID(int=self._bits(), version=4))
+
+    def request_id(self) -> str:
+        """``33da8e6b-1309-9a44-be83-352165959608``: UUID-shaped, any version nibble."""
+        return str(uuid.UUID(int=self._bits()))
+
+    def derive(self, *parts: object) -> random.Random:
+        """A private random stream for one purpose (a task's plan, say)."""
+        with self._lock:
+            base = self._rng.getrandbits(64)
+        return random.Random(f"{base}:{':'.join(map(str, parts))}")

@@ -1,0 +1,1 @@
+"""The task lifecycle: plans, queues and the state a query sees, all read off one clock."""

@@ -1,0 +1,29 @@
+"""A new task's plan: how long it waits and runs, and how it ends.
+
+Durations come from the model's timing profile (realistic by default), drawn
+from the task's own random stream so a seeded emulator repeats them, and run
+``speed`` times faster. A task that would run longer than the timeout ends
+FAILED with ``InternalError.Timeout`` at the timeout, as the real service does
+after 3 hours.
+"""
+
+from __future__ import annotations
+
+import random
+
+from ..catalog.schema import Timing
+from .task import Outcome
+
+
+def draw_durations(timing: Timing, images: int, speed: float, rng: random.Random) -> tuple[float, float]:
+    """``(pending_seconds, run_seconds)`` for one task, scaled by ``speed``."""
+    pending = rng.uniform(*timing.pending)
+    running = rng.uniform(*timing.running_base) + timing.running_per_image * max(images - 1, 0)
+    return pending / speed, running / speed
+
+
+def apply_timeout(run_seconds: float, timeout: float, failure: Outcome | None, timeout_outcome: Outcome) -> tuple[float, Outcome | None]:
+    """Cap the run at ``timeout``; past it the task fails with ``timeout_outcome``."""
+    if run_seconds > timeout:
+        return timeout, timeout_outcome
+    return run_seconds, failure

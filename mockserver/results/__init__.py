@@ -1,0 +1,1 @@
+"""Result images: their signed URLs (and, with the image issue, their bytes)."""

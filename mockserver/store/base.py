@@ -1,0 +1,47 @@
+"""The store interface: where tasks, queues and rate windows live.
+
+Routes and the lifecycle talk only to this interface, so a durable
+single-file store or one shared by several processes can replace the
+in-memory one without touching them. Every method is called inside
+:meth:`Store.transaction`, which makes a submit (throttle, queue, insert)
+atomic.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Iterable, Protocol
+
+from ..lifecycle.lanes import Lane
+from ..lifecycle.task import Task
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[None]:
+        """Hold the store for a sequence of calls that must not interleave."""
+
+    def add_task(self, task: Task) -> None: ...
+
+    def get_task(self, task_id: str) -> Task | None: ...
+
+    def save_task(self, task: Task) -> None:
+        """Persist a change to a task already added (a cancel, a re-plan)."""
+
+    def account_tasks(self, account: str) -> Iterable[Task]:
+        """The account's tasks in submission order."""
+
+    def lane(self, account: str, model: str, concurrency: int) -> Lane:
+        """The lane's queue state, created with ``concurrency`` slots when new."""
+
+    def lanes(self, account: str | None = None) -> Iterable[Lane]: ...
+
+    def hit(self, key: str, limit: int, window: float, now: float) -> bool:
+        """Count a request against ``limit`` per ``window`` seconds; False when over."""
+
+    def purge(self, before: float) -> int:
+        """Forget tasks whose final state was reached before ``before``; return how many."""
+
+    def reset(self, account: str | None = None) -> None:
+        """Forget everything, or everything of one account."""
+
+    def count(self) -> int: ...

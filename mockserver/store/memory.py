@@ -1,0 +1,85 @@
+"""The in-memory store: dicts, deques and one lock."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Iterable
+
+from ..lifecycle.lanes import Lane
+from ..lifecycle.task import Task
+
+
+class MemoryStore:
+    """Holds everything in this process. Lookups by task id are O(1)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._tasks: dict[str, Task] = {}
+        self._by_account: dict[str, dict[str, Task]] = {}
+        self._lanes: dict[tuple[str, str], Lane] = {}
+        self._windows: dict[str, deque[float]] = {}
+
+    def transaction(self) -> threading.RLock:
+        return self._lock
+
+    def add_task(self, task: Task) -> None:
+        self._tasks[task.task_id] = task
+        self._by_account.setdefault(task.account, {})[task.task_id] = task
+
+    def get_task(self, task_id: str) -> Task | None:
+        return self._tasks.get(task_id)
+
+    def save_task(self, task: Task) -> None:
+        """Objects are shared in memory: nothing to write back."""
+
+    def account_tasks(self, account: str) -> Iterable[Task]:
+        return list(self._by_account.get(account, {}).values())
+
+    def lane(self, account: str, model: str, concurrency: int) -> Lane:
+        key = (account, model)
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = Lane(concurrency)
+        return lane
+
+    def lanes(self, account: str | None = None) -> Iterable[Lane]:
+        return [lane for (owner, _), lane in self._lanes.items() if account in (None, owner)]
+
+    def hit(self, key: str, limit: int, window: float, now: float) -> bool:
+        # A sliding-window log that never holds more than `limit` entries: O(1) a call.
+        if limit <= 0:
+            return False
+        hits = self._windows.get(key)
+        if hits is None or hits.maxlen != limit:  # new, or the limit changed at run time
+            hits = self._windows[key] = deque(hits or (), maxlen=limit)
+        if len(hits) >= limit and now - hits[0] < window:
+            return False
+        hits.append(now)
+        return True
+
+    def purge(self, before: float) -> int:
+        gone = [task for task in self._tasks.values() if task.finished_at < before]
+        for task in gone:
+            del self._tasks[task.task_id]
+            owned = self._by_account.get(task.account)
+            if owned is not None:
+                owned.pop(task.task_id, None)
+        return len(gone)
+
+    def reset(self, account: str | None = None) -> None:
+        if account is None:
+            self._tasks.clear()
+            self._by_account.clear()
+            self._lanes.clear()
+            self._windows.clear()
+            return
+        for task_id in self._by_account.pop(account, {}):
+            self._tasks.pop(task_id, None)
+        for key in [key for key in self._lanes if key[0] == account]:
+            del self._lanes[key]
+        for key in [key for key in self._windows if key.startswith(f"{account}|")]:
+            del self._windows[key]
+
+    def count(self) -> int:
+        return len(self._tasks)

@@ -1,0 +1,41 @@
+"""DashScope's time formats, all rendered from emulator-clock readings.
+
+Task queries show ``YYYY-MM-DD HH:mm:ss.SSS`` in China time (UTC+8); the task
+list takes ``YYYYMMDDhhmmss`` filters (China time) and answers in epoch
+milliseconds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+_LIST_FORMAT = "%Y%m%d%H%M%S"
+
+
+def task_time(timestamp: float) -> str:
+    """``2024-11-01 09:50:56.081``: the task query's timestamp format."""
+    moment = datetime.fromtimestamp(timestamp, CHINA)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+def task_time_seconds(timestamp: float) -> str:
+    """``2024-11-01 09:50:56``: the same without milliseconds (some old models)."""
+    return datetime.fromtimestamp(timestamp, CHINA).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def epoch_ms(timestamp: float) -> int:
+    """Epoch milliseconds, as the task list and response headers carry them."""
+    return int(timestamp * 1000)
+
+
+def parse_list_time(value: str) -> float:
+    """Parse a ``YYYYMMDDhhmmss`` list filter (China time); ValueError if malformed."""
+    if len(value) != 14 or not value.isdigit():
+        raise ValueError(value)
+    return datetime.strptime(value, _LIST_FORMAT).replace(tzinfo=CHINA).timestamp()
+
+
+def date_path(timestamp: float) -> str:
+    """``20240301``: the date folder of a result object's key."""
+    return datetime.fromtimestamp(timestamp, CHINA).strftime("%Y%m%d")
