@@ -1,0 +1,29 @@
+"""Shared fixtures: a real emulator on loopback, started per test with the settings it needs."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import pytest
+
+from serving import LiveServer, start_server
+
+
+@pytest.fixture
+def make_server() -> Iterator[Callable[..., LiveServer]]:
+    started: list[LiveServer] = []
+
+    def make(**settings) -> LiveServer:
+        server = start_server(**settings)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server(make_server) -> LiveServer:
+    """An emulator with a manual clock: tasks move only when the test advances it."""
+    return make_server()
