@@ -264,8 +264,8 @@ class Emulator:
 
 def _parse_body(body: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        payload = json.loads(body.decode("utf-8"))  # strictly UTF-8, as the gateway reads it
+    except ValueError:  # UnicodeDecodeError is a ValueError
         raise ApiError("InvalidParameter", "body_not_json") from None
     if not isinstance(payload, dict):
         raise ApiError("InvalidParameter", "body_not_json")

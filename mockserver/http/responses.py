@@ -15,8 +15,15 @@ JSON_UTF8 = "application/json;charset=UTF-8"  # what the task query (and its sib
 
 
 def dumps(payload: Any) -> bytes:
-    """Compact, UTF-8, key order kept: the bytes the real gateway sends."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact, UTF-8, key order kept: the bytes the real gateway sends.
+
+    Text that UTF-8 cannot carry (a lone surrogate a client sent as ``\\ud800``)
+    falls back to ASCII escapes, which is still valid JSON.
+    """
+    try:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(payload, separators=(",", ":")).encode("ascii")
 
 
 def json_response(payload: Any, status: int = 200, media_type: str = JSON, headers: dict[str, str] | None = None) -> Response:

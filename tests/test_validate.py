@@ -1,0 +1,93 @@
+"""Catalog-driven validation: defaults, truncation, and each broken rule's code, message and path."""
+
+import pytest
+
+from mockserver.catalog import default_catalog
+from mockserver.catalog.validate import validate
+from mockserver.errors import ApiError
+
+CATALOG = default_catalog()
+
+
+def check(model: str, input_: dict, parameters: dict | None = None):
+    return validate(CATALOG.models[model], input_, parameters or {}, CATALOG.messages)
+
+
+def test_defaults_fill_in_and_unknown_keys_stay():
+    result = check("wanx-v1", {"prompt": "cat", "function": "leaked"}, {"is_async": True})
+    assert result.task_failure is None
+    assert result.parameters == {"is_async": True, "style": "<auto>", "size": "1024*1024", "n": 4,
+                                 "ref_strength": 0.5, "ref_mode": "repaint"}
+    assert result.input["function"] == "leaked"
+
+
+def test_long_prompts_are_truncated_not_rejected():
+    result = check("wanx-sketch-to-image-lite", {"prompt": "x" * 100, "sketch_image_url": "https://a/b.png"})
+    assert result.input["prompt"] == "x" * 75
+    assert result.task_failure is None
+
+
+def test_missing_prompt_fails_the_task_as_captured():
+    result = check("wanx-v1", {})
+    assert (result.task_failure.code, result.task_failure.message) == ("InvalidParameter", "Field required: input.prompt")
+
+
+def test_wanx_v1_size_message_is_the_documented_one():
+    failure = check("wanx-v1", {"prompt": "c"}, {"size": "512*512"}).task_failure
+    assert failure.message == "The size is not match the allowed size ['1024*1024', '720*1280', '1280*720']"
+
+
+@pytest.mark.parametrize(
+    ("model", "parameters", "message"),
+    [
+        ("wanx-v1", {"n": 5}, "Range of n should be [1, 4]"),
+        ("wanx-v1", {"n": 0}, "Range of n should be [1, 4]"),
+        ("wanx-v1", {"n": "2"}, "Input should be a valid integer: parameters.n"),
+        ("wanx-v1", {"n": True}, "Input should be a valid integer: parameters.n"),
+        ("wanx-v1", {"style": "<cubism>"}, "The style is invalid."),
+        ("wanx-v1", {"ref_strength": 1.5}, "Range of ref_strength should be [0, 1]"),
+        ("wanx-v1", {"seed": -1}, "Range of seed should be [0, 4294967290]"),
+        ("wanx2.1-t2i-turbo", {"size": "1500*1024"},
+         "The size is not match the allowed range: each side should be in [512, 1440]"),
+        ("wanx2.1-t2i-turbo", {"size": "1024x1024"},
+         "The size is not match the allowed range: each side should be in [512, 1440]"),
+        ("wanx2.1-t2i-turbo", {"prompt_extend": "yes"}, "Input should be a valid boolean: parameters.prompt_extend"),
+    ],
+)
+def test_broken_parameters_fail_the_task(model, parameters, message):
+    failure = check(model, {"prompt": "c"}, parameters).task_failure
+    assert failure is not None
+    assert (failure.code, failure.message) == ("InvalidParameter", message)
+
+
+def test_any_side_in_range_is_a_valid_free_size():
+    assert check("wanx2.1-t2i-turbo", {"prompt": "c"}, {"size": "512*1440"}).task_failure is None
+
+
+def test_sketch_colour_items_are_checked():
+    ok = check("wanx-sketch-to-image-lite", {"prompt": "c", "sketch_image_url": "https://a/b.png"},
+               {"sketch_color": [[0, 0, 0], [255, 10, 10]]})
+    assert ok.task_failure is None
+    bad = check("wanx-sketch-to-image-lite", {"prompt": "c", "sketch_image_url": "https://a/b.png"},
+                {"sketch_color": [[0, 0]]})
+    assert bad.task_failure.code == "InvalidParameter"
+
+
+@pytest.mark.parametrize("url", ["https://example.com/草图.png", "ftp://a/b.png", "not a url", ""])
+def test_bad_input_urls_are_invalid_url(url):
+    failure = check("wanx-sketch-to-image-lite", {"prompt": "c", "sketch_image_url": url}).task_failure
+    assert failure is not None
+    assert failure.code == ("InvalidParameter" if url == "" else "InvalidURL")
+
+
+def test_a_sync_rule_raises_at_once():
+    from mockserver.catalog.schema import FieldRule, ModelEntry
+
+    entry = ModelEntry.model_validate({
+        "name": "m", "route": {"group": "g", "function": "f"},
+        "parameters": {"n": {"type": "integer", "min": 1, "max": 1, "error": {"via": "sync"}}},
+    })
+    with pytest.raises(ApiError) as raised:
+        validate(entry, {}, {"n": 2}, CATALOG.messages)
+    assert (raised.value.code, raised.value.message) == ("InvalidParameter", "Range of n should be [1, 1]")
+    assert isinstance(entry.parameters["n"], FieldRule)
