@@ -1,0 +1,43 @@
+"""Drives the official ``dashscope`` SDK, whichever version this interpreter has.
+
+Runs in its own process (one environment holds one SDK version): reads one
+JSON command per line on stdin, runs that ``ImageSynthesis`` call against the
+base URL given as argv[1], and answers one JSON line with what the SDK returned.
+Uses nothing but the SDK and the standard library.
+"""
+
+import json
+import sys
+from importlib.metadata import version
+
+import dashscope
+from dashscope import ImageSynthesis
+
+dashscope.base_http_api_url = sys.argv[1]
+
+
+def run(command: dict) -> dict:
+    op = command.pop("op")
+    if op in ("call", "async_call"):
+        response = getattr(ImageSynthesis, op)(**command)
+    elif op in ("fetch", "wait", "cancel"):
+        response = getattr(ImageSynthesis, op)(command["task"], api_key=command["api_key"])
+    elif op == "list":
+        response = ImageSynthesis.list(**command)
+    else:
+        raise ValueError(op)
+    return json.loads(str(response))
+
+
+def main() -> None:
+    print(json.dumps({"version": version("dashscope")}), flush=True)
+    for line in sys.stdin:
+        try:
+            answer = run(json.loads(line))
+        except Exception as error:  # the test asserts on what the SDK raised
+            answer = {"exception": type(error).__name__, "text": str(error)}
+        print(json.dumps(answer, ensure_ascii=False), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""The 2.0.x SDK's own clients: ``AioImageSynthesis`` and ``dashscope.Client().images``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import dashscope
+import pytest
+from dashscope.aigc.image_synthesis import AioImageSynthesis
+
+pytestmark = pytest.mark.e2e
+KEY = "sk-e2e-2"
+
+
+def test_aio_image_synthesis_call_wait_and_cancel(make_server, monkeypatch):
+    server = make_server()
+    monkeypatch.setattr(dashscope, "base_http_api_url", server.api)
+
+    async def scenario():
+        first = await AioImageSynthesis.async_call(model="wanx-v1", prompt="a cat", n=1, api_key=KEY)
+        queued = await AioImageSynthesis.async_call(model="wanx-v1", prompt="a dog", n=1, api_key=KEY)
+        assert (first.status_code, first.output.task_status) == (200, "PENDING")
+        canceled = await AioImageSynthesis.cancel(queued.output.task_id, api_key=KEY)
+        server.advance(60)
+        done = await AioImageSynthesis.wait(first.output.task_id, api_key=KEY)
+        return canceled, done, await AioImageSynthesis.fetch(queued.output.task_id, api_key=KEY)
+
+    canceled, done, after = asyncio.run(scenario())
+    assert canceled.status_code == 200
+    assert done.output.task_status == "SUCCEEDED"
+    assert len(done.output.results) == 1 and done.output.results[0].url.startswith(server.url)
+    assert after.output.task_status == "CANCELED"
+
+
+def test_client_images_jobs(make_server):
+    server = make_server()
+    client = dashscope.Client(api_key=KEY, base_url=server.api, max_retries=0)
+    job = client.images.jobs.create(model="wanx2.1-t2i-turbo", prompt="a cat", n=2)
+    assert job.status == "PENDING" and job.task_id
+    server.advance(60)
+    done = client.images.jobs.wait(job.task_id)
+    assert done.succeeded
+    assert len(done.image_urls) == 2 and all(url.startswith(server.url) for url in done.image_urls)
+    assert done.usage is not None
+
+
+def test_client_images_retries_a_throttled_create(make_server):
+    """The 2.0 client retries 429s itself: the third create is throttled, retried, and lands a second later."""
+    server = make_server(clock="scaled", clock_rate=1000)  # the client's retry back-off passes a window
+    client = dashscope.Client(api_key=KEY, base_url=server.api, max_retries=2)
+    jobs = [client.images.jobs.create(model="wanx-v1", prompt="a cat", n=1) for _ in range(3)]
+    assert all(job.task_id for job in jobs)
+    assert len({job.task_id for job in jobs}) == 3
