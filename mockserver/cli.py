@@ -7,9 +7,14 @@ line that points the official SDK at it, and serves until Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import socket
 import sys
-from typing import Sequence
+import threading
+from typing import Iterator, Sequence
+
+import uvicorn
 
 from pydantic import ValidationError
 
@@ -67,9 +72,27 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**{key: value for key, value in overrides.items() if value is not None})
 
 
-def serve(settings: Settings, log_level: str = "info") -> None:
-    import uvicorn
+class _Server(uvicorn.Server):
+    """uvicorn, except that Ctrl-C or SIGTERM ends in exit status 0 after the graceful shutdown.
 
+    uvicorn re-raises the caught signal once it has shut down, so the process
+    dies of SIGTERM (status -15) even though it stopped cleanly.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def serve(settings: Settings, log_level: str = "info") -> None:
     from .http.app import create_app
 
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
@@ -83,7 +106,7 @@ def serve(settings: Settings, log_level: str = "info") -> None:
     print(f"dashscope-mock {__version__} listening on http://{host}:{port}", flush=True)
     print(f"DASHSCOPE_HTTP_BASE_URL=http://{host}:{port}/api/v1", flush=True)
     config = uvicorn.Config(create_app(settings), log_level=log_level, access_log=False, server_header=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    _Server(config).run(sockets=[sock])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
