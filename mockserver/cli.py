@@ -101,6 +101,7 @@ def serve(settings: Settings, log_level: str = "info") -> None:
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((settings.host, settings.port))
+    sock.listen(2048)  # listening before the URL is printed: early clients wait in the backlog
     port = sock.getsockname()[1]
     host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
     print(f"dashscope-mock {__version__} listening on http://{host}:{port}", flush=True)
