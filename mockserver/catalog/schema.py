@@ -147,14 +147,15 @@ class ModelEntry(_Strict):
     limits: Limits = Limits()
     billing: Billing = Billing()
     timing: Timing = Timing()
-    images_field: str = "n"  # the parameter that says how many images a task makes
+    images_field: str = "n"  # the parameter (or "input.<field>") that says how many images a task makes
     default_size: str | None = None
     sources: list[str] = Field(default_factory=list)
     notes: str = ""
     # a valid request, the base of the generated contract's examples and of the per-model tests
     example: dict[str, Any] = Field(default_factory=dict)
 
-    def image_count(self, parameters: dict[str, Any]) -> int:
+    def image_count(self, parameters: dict[str, Any], input_: dict[str, Any] | None = None) -> int:
         """How many images a task with these (validated) parameters makes."""
-        value = parameters.get(self.images_field)
+        section, _, field = self.images_field.rpartition(".")
+        value = (input_ or {} if section == "input" else parameters).get(field)
         return int(value) if isinstance(value, int) and not isinstance(value, bool) else 1
