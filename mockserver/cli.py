@@ -54,7 +54,30 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-url", help="base of result URLs when clients reach the emulator through a proxy")
     serve.add_argument("--config", metavar="FILE", help="YAML settings: accounts, keys, limits, retention (see README)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    models = commands.add_parser(
+        "models",
+        help="list the models the emulator knows, or show one entry",
+        description="Without NAME: every model with its route, limits and price (* marks our decisions). "
+        "With NAME: that model's whole catalog entry.",
+    )
+    models.add_argument("name", nargs="?", metavar="NAME")
     return parser
+
+
+def models(name: str | None) -> int:
+    from .catalog import default_catalog
+    from .catalog.table import entry_yaml, plain
+
+    catalog = default_catalog()
+    if name is None:
+        print(plain(catalog), end="")
+        return 0
+    entry = catalog.model(name)
+    if entry is None:
+        print(f"dashscope-mock: no model {name!r}; `dashscope-mock models` lists them", file=sys.stderr)
+        return 2
+    print(entry_yaml(entry), end="")
+    return 0
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -113,6 +136,8 @@ def serve(settings: Settings, log_level: str = "info") -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "models":
+        return models(args.name)
     if args.command != "serve":
         parser.print_help()
         return 2

@@ -146,7 +146,7 @@ class Emulator:
     ) -> Task:
         now = self.clock.now()
         task_id = self.ids.task_id()
-        images = entry.image_count(parameters)
+        images = entry.image_count(parameters, input_)
         rng = self.ids.derive(task_id)
         pending, running = draw_durations(entry.timing, images, self.settings.speed, rng)
         return Task(

@@ -50,16 +50,22 @@ class FieldRule(_Strict):
     # sizes ("W*H")
     sizes: list[str] | None = None
     side: tuple[int, int] | None = None  # each side within [min, max] when sizes is not a list
+    area: tuple[int, int] | None = None  # width*height within [min, max] (wan2.5)
+    ratio: tuple[float, float] | None = None  # width/height within [min, max], with `area`
     # urls
     schemes: list[str] = Field(default_factory=lambda: ["http", "https", "oss"])
     no_chinese: bool = False
+    # objects: the rules of their own fields, checked like the top level (paths input.a.b, input.a[0].b)
+    properties: dict[str, FieldRule] | None = None
+    # required only when another field holds one of these values: {"input.function": [...]}
+    required_if: dict[str, list[Any]] | None = None
     error: FieldError = FieldError()
     source: str = "doc"
 
     @model_validator(mode="after")
     def _size_rule(self) -> "FieldRule":
-        if self.type == "size" and not (self.sizes or self.side):
-            raise ValueError("a size field needs `sizes` or `side`")
+        if self.type == "size" and not (self.sizes or self.side or self.area):
+            raise ValueError("a size field needs `sizes`, `side` or `area`")
         return self
 
 
@@ -93,14 +99,39 @@ class Timing(_Strict):
     source: str = "captured"
 
 
-class Output(_Strict):
-    """The shape of a finished task's ``output``."""
+class TextResults(_Strict):
+    """``text_results {urls, params}``: text layers some models add when a text input is given."""
 
-    shape: Literal["results"] = "results"
+    when: str  # the input field that, when given, adds them (wanx-background-generation-v2: title)
+    params: dict[str, Any] = Field(default_factory=dict)  # each text layer's params, one per image
+    source: str = "captured"
+
+
+class Output(_Strict):
+    """The shape of a finished task's ``output``.
+
+    ``results``: ``results[].url`` (most models); ``fields``: one signed URL in
+    each of ``url_fields`` and no results list (image-instance-segmentation);
+    ``choices``: ``choices[].message.content[].image`` (wan2.6, the messages form).
+    """
+
+    shape: Literal["results", "fields", "choices"] = "results"
+    url_fields: list[str] = Field(default_factory=list)  # with shape "fields"
+    text_results: TextResults | None = None
+    start_time: bool = False  # a start_time (= scheduled time) after results (wanx-style-repaint-v1)
+    echo: list[str] = Field(default_factory=list)  # input fields repeated in output (style_index)
+    task_metrics: bool = True  # False: the finished output has no task_metrics
     prompts: bool = False  # per-result orig_prompt / actual_prompt (newer text-to-image models)
     seed_per_image: bool = False  # image i of n uses seed + i
     extra: dict[str, Any] = Field(default_factory=dict)  # fixed extra fields in output
     end_time_seconds: bool = False  # end_time without milliseconds
+    source: str = "doc"
+
+    @model_validator(mode="after")
+    def _fields_shape(self) -> "Output":
+        if (self.shape == "fields") != bool(self.url_fields):
+            raise ValueError("`url_fields` goes with shape `fields`, and only with it")
+        return self
 
 
 class ModelEntry(_Strict):
@@ -116,12 +147,15 @@ class ModelEntry(_Strict):
     limits: Limits = Limits()
     billing: Billing = Billing()
     timing: Timing = Timing()
-    images_field: str = "n"  # the parameter that says how many images a task makes
+    images_field: str = "n"  # the parameter (or "input.<field>") that says how many images a task makes
     default_size: str | None = None
     sources: list[str] = Field(default_factory=list)
     notes: str = ""
+    # a valid request, the base of the generated contract's examples and of the per-model tests
+    example: dict[str, Any] = Field(default_factory=dict)
 
-    def image_count(self, parameters: dict[str, Any]) -> int:
+    def image_count(self, parameters: dict[str, Any], input_: dict[str, Any] | None = None) -> int:
         """How many images a task with these (validated) parameters makes."""
-        value = parameters.get(self.images_field)
+        section, _, field = self.images_field.rpartition(".")
+        value = (input_ or {} if section == "input" else parameters).get(field)
         return int(value) if isinstance(value, int) and not isinstance(value, bool) else 1

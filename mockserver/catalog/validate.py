@@ -51,22 +51,42 @@ def validate(
     for section, rules in (("input", entry.input), ("parameters", entry.parameters)):
         values = sections[section]
         for name, rule in rules.items():
-            path = f"{section}.{name}"
             try:
-                present = values.get(name) is not None
-                if not present or (rule.required and values[name] == ""):
-                    if rule.required:
-                        raise _Broken("required")
-                    if rule.default is not None:
-                        values[name] = copy.deepcopy(rule.default)
-                    continue
-                values[name] = _check(rule, values[name])
+                _check_field(rule, values, name, f"{section}.{name}", sections)
             except _Broken as broken:
-                failure = _failure(rule, broken, path, name, messages)
+                failure = _failure(rule, broken, f"{section}.{name}", name, messages)
                 if rule.error.via == "sync":
                     raise ApiError(failure.code, message=failure.message) from None
                 task_failure = task_failure or failure
     return Validated(sections["input"], sections["parameters"], task_failure)
+
+
+def _check_field(rule: FieldRule, values: dict[str, Any], name: str, path: str, sections: dict[str, dict]) -> None:
+    """Check (and default or truncate in place) ``values[name]``; a nested break names its own path."""
+    present = values.get(name) is not None
+    required = rule.required or _condition_holds(rule.required_if, sections)
+    if not present or (required and values[name] == ""):
+        if required:
+            raise _Broken("required", path=path, name=name)
+        if rule.default is not None:
+            values[name] = copy.deepcopy(rule.default)
+        return
+    try:
+        values[name] = _check(rule, values[name], path, sections)
+    except _Broken as broken:  # the innermost field names the path, as the real messages do
+        broken.details.setdefault("path", path)
+        broken.details.setdefault("name", name)
+        raise
+
+
+def _condition_holds(condition: dict[str, list[Any]] | None, sections: dict[str, dict]) -> bool:
+    if not condition:
+        return False
+    for dotted, wanted in condition.items():
+        section, _, field = dotted.partition(".")
+        if sections.get(section, {}).get(field) in wanted:
+            return True
+    return False
 
 
 def _failure(rule: FieldRule, broken: _Broken, path: str, name: str, messages: dict[str, dict[str, str]]) -> Failure:
@@ -76,7 +96,7 @@ def _failure(rule: FieldRule, broken: _Broken, path: str, name: str, messages: d
     return Failure(rule.error.code or default["code"], template.format(**fields))
 
 
-def _check(rule: FieldRule, value: Any) -> Any:
+def _check(rule: FieldRule, value: Any, path: str = "", sections: dict[str, dict] | None = None) -> Any:
     """Return the value as the task will use it (truncated, say), or raise _Broken."""
     kind = rule.type
     if kind in ("string", "url", "size"):
@@ -111,7 +131,11 @@ def _check(rule: FieldRule, value: Any) -> Any:
     elif kind == "url":
         _check_url(rule, value)
     elif kind == "array":
-        value = _check_items(rule, value)
+        value = _check_items(rule, value, path, sections)
+    elif kind == "object" and rule.properties:
+        value = dict(value)
+        for name, sub in rule.properties.items():
+            _check_field(sub, value, name, f"{path}.{name}", sections or {})
     return value
 
 
@@ -127,10 +151,17 @@ def _check_size(rule: FieldRule, value: str) -> None:
         if value not in rule.sizes:
             raise _Broken("size_enum", allowed=_listing(rule.sizes), value=value)
         return
-    low, high = rule.side  # type: ignore[misc]
     match = _SIZE.match(value)
-    if not match or not all(low <= int(side) <= high for side in match.groups()):
-        raise _Broken("size_range", min=low, max=high, value=value)
+    if rule.side is not None:
+        low, high = rule.side
+        if not match or not all(low <= int(side) <= high for side in match.groups()):
+            raise _Broken("size_range", min=low, max=high, value=value)
+    if rule.area is not None:
+        low, high = rule.area
+        width, height = (int(side) for side in match.groups()) if match else (0, 1)
+        ratio_low, ratio_high = rule.ratio or (0.0, float("inf"))
+        if not (low <= width * height <= high and height and ratio_low <= width / height <= ratio_high):
+            raise _Broken("size_area", min=low, max=high, value=value)
 
 
 def _check_url(rule: FieldRule, value: str) -> None:
@@ -141,7 +172,7 @@ def _check_url(rule: FieldRule, value: str) -> None:
         raise _Broken("url", value=value)
 
 
-def _check_items(rule: FieldRule, value: list[Any]) -> list[Any]:
+def _check_items(rule: FieldRule, value: list[Any], path: str, sections: dict[str, dict] | None) -> list[Any]:
     count = len(value)
     if (rule.min_items is not None and count < rule.min_items) or (
         rule.max_items is not None and count > rule.max_items
@@ -149,7 +180,7 @@ def _check_items(rule: FieldRule, value: list[Any]) -> list[Any]:
         raise _Broken("items", min=rule.min_items or 0, max=rule.max_items or "∞")
     if rule.items is None:
         return value
-    return [_check(rule.items, item) for item in value]
+    return [_check(rule.items, item, f"{path}[{index}]", sections) for index, item in enumerate(value)]
 
 
 def _listing(values: list[Any]) -> str:

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import __version__
+from ..catalog.openapi import build as build_openapi
 from ..emulator import Emulator
 from .responses import json_response
 
@@ -65,9 +66,15 @@ async def clock_advance(request: Request) -> Response:
     return json_response(emulator.clock.describe())
 
 
+async def openapi(request: Request) -> Response:
+    """The OpenAPI 3.1 contract, generated from the catalog this emulator serves."""
+    return json_response(build_openapi(_emulator(request).catalog))
+
+
 routes: list[Route] = [
     Route("/__mock/health", health, methods=["GET"]),
     Route("/__mock/reset", reset, methods=["POST"]),
     Route("/__mock/clock", clock, methods=["GET"]),
     Route("/__mock/clock/advance", clock_advance, methods=["POST"]),
+    Route("/__mock/openapi.json", openapi, methods=["GET"]),
 ]

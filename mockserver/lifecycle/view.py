@@ -42,10 +42,10 @@ def task_output(task: Task, status: str, entry: ModelEntry, result_url: ResultUr
         stamp = task_time_seconds if entry.output.end_time_seconds else task_time
         output["end_time"] = stamp(task.ended_at)
     if status == SUCCEEDED:
-        output["results"] = [_result(task, index, entry, result_url) for index in range(total)]
-        output.update(entry.output.extra)
+        output.update(_finished(task, entry, result_url))
         succeeded = task.succeeded_images()
-        output["task_metrics"] = _metrics(total, succeeded, total - succeeded)
+        if entry.output.task_metrics:
+            output["task_metrics"] = _metrics(total, succeeded, total - succeeded)
         return output, {"image_count": succeeded}
     if status == FAILED:
         output["task_metrics"] = _metrics(total, 0, total)
@@ -53,6 +53,40 @@ def task_output(task: Task, status: str, entry: ModelEntry, result_url: ResultUr
     assert status in (PENDING, RUNNING)
     output["task_metrics"] = _metrics(total, 0, 0)
     return output, None
+
+
+def _finished(task: Task, entry: ModelEntry, result_url: ResultUrl) -> dict[str, Any]:
+    """A SUCCEEDED task's own fields, in the shape its entry declares (after ``end_time``)."""
+    shape = entry.output
+    total = task.image_count
+    fields: dict[str, Any] = {}
+    if shape.shape == "fields":  # one URL per named field, no results list
+        for index, name in enumerate(shape.url_fields):
+            fields[name] = result_url(task, index)
+    elif shape.shape == "choices":  # the messages form: images as assistant content
+        content = [
+            {"image": result_url(task, index), "type": "image"}
+            for index in range(total)
+            if index not in task.image_failures
+        ]
+        fields["finished"] = True
+        fields["choices"] = [{"finish_reason": "stop", "message": {"role": "assistant", "content": content}}]
+    else:
+        fields["results"] = [_result(task, index, entry, result_url) for index in range(total)]
+    text = shape.text_results
+    if text is not None and task.input.get(text.when) not in (None, ""):
+        offset = len(shape.url_fields) or total  # text layers take the URLs after the images'
+        fields["text_results"] = {
+            "urls": [result_url(task, offset + index) for index in range(total)],
+            "params": [dict(text.params) for _ in range(total)],
+        }
+    if shape.start_time:
+        fields["start_time"] = task_time(task.scheduled_at)
+    for name in shape.echo:
+        if name in task.input:
+            fields[name] = task.input[name]
+    fields.update(shape.extra)
+    return fields
 
 
 def _result(task: Task, index: int, entry: ModelEntry, result_url: ResultUrl) -> dict[str, Any]:

@@ -1,0 +1,264 @@
+"""The OpenAPI 3.1 contract of the emulated API, generated from the catalog.
+
+Every request body is a JSON Schema built from a model entry's rules; every
+answer (submit, each task state, each model's finished output, errors, list,
+cancel) has its schema. ``python -m mockserver.catalog.openapi`` rewrites
+``contracts/openapi.json``; a test fails when the checked-in copy is stale.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import contracts
+
+from .. import __version__
+from .loader import Catalog, default_catalog
+from .schema import FieldRule, ModelEntry
+
+OUTPUT_PATH = contracts.HERE / "openapi.json"
+_REF = "#/components/schemas/"
+_TIME = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{3})?$"}
+_SCALARS = {"string": "string", "url": "string", "size": "string", "integer": "integer", "number": "number",
+            "boolean": "boolean", "array": "array", "object": "object"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF + name}
+
+
+def field_schema(rule: FieldRule) -> dict[str, Any]:
+    """The JSON Schema of one field: the values the model accepts without failing the task."""
+    schema: dict[str, Any] = {"type": _SCALARS[rule.type]}
+    if rule.description:
+        schema["description"] = rule.description
+    if rule.enum is not None:
+        schema["enum"] = list(rule.enum)
+    if rule.min is not None:
+        schema["minimum"] = rule.min
+    if rule.max is not None:
+        schema["maximum"] = rule.max
+    if rule.type == "string" and rule.max_length is not None:
+        if rule.truncate:
+            schema["description"] = (schema.get("description", "") + f" Cut at {rule.max_length} characters.").strip()
+        else:
+            schema["maxLength"] = rule.max_length
+    if rule.type == "url":
+        schema["pattern"] = "^(" + "|".join(rule.schemes) + ")://."
+    if rule.type == "size":
+        if rule.sizes is not None:
+            schema["enum"] = list(rule.sizes)
+        else:
+            schema["pattern"] = r"^\d{1,5}\*\d{1,5}$"
+            bounds = f"each side in {list(rule.side)}" if rule.side else f"width*height in {list(rule.area)}"
+            schema["description"] = (schema.get("description", "") + f" W*H, {bounds}.").strip()
+    if rule.type == "array":
+        if rule.items is not None:
+            schema["items"] = field_schema(rule.items)
+        if rule.min_items is not None:
+            schema["minItems"] = rule.min_items
+        if rule.max_items is not None:
+            schema["maxItems"] = rule.max_items
+    if rule.type == "object" and rule.properties:
+        schema.update(_object(rule.properties))
+    if rule.default is not None:
+        schema["default"] = rule.default
+    schema["x-source"] = rule.source
+    return schema
+
+
+def _object(rules: dict[str, FieldRule]) -> dict[str, Any]:
+    schema: dict[str, Any] = {"properties": {name: field_schema(rule) for name, rule in rules.items()}}
+    required = [name for name, rule in rules.items() if rule.required]
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def request_schema(entry: ModelEntry) -> dict[str, Any]:
+    """A submit body for this model; unknown keys are tolerated, as the real service does."""
+    input_ = {"type": "object", **_object(entry.input)}
+    parameters = {"type": "object", **_object(entry.parameters)}
+    schema = {
+        "type": "object",
+        "title": entry.title or entry.name,
+        "required": ["model", "input"],
+        "properties": {"model": {"const": entry.name}, "input": input_, "parameters": parameters},
+    }
+    if entry.example:
+        schema["examples"] = [{"model": entry.name, **entry.example}]
+    return schema
+
+
+def succeeded_schema(entry: ModelEntry) -> dict[str, Any]:
+    """The ``output`` of this model's SUCCEEDED task."""
+    shape = entry.output
+    url = {"type": "string", "format": "uri"}
+    end = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"} if shape.end_time_seconds else _TIME
+    properties: dict[str, Any] = {
+        "task_id": {"type": "string"},
+        "task_status": {"const": "SUCCEEDED"},
+        "submit_time": _TIME,
+        "scheduled_time": _TIME,
+        "end_time": end,
+    }
+    required = list(properties)
+    if shape.shape == "fields":
+        for name in shape.url_fields:
+            properties[name] = url
+        required += shape.url_fields
+    elif shape.shape == "choices":
+        content = {"type": "object", "required": ["image", "type"],
+                   "properties": {"image": url, "type": {"const": "image"}}}
+        message = {"type": "object", "required": ["role", "content"],
+                   "properties": {"role": {"const": "assistant"}, "content": {"type": "array", "items": content}}}
+        choice = {"type": "object", "required": ["finish_reason", "message"],
+                  "properties": {"finish_reason": {"const": "stop"}, "message": message}}
+        properties["finished"] = {"const": True}
+        properties["choices"] = {"type": "array", "items": choice}
+        required += ["finished", "choices"]
+    else:
+        image: dict[str, Any] = {"type": "object", "required": ["url"], "properties": {"url": url}}
+        if shape.prompts:
+            image["properties"].update({"orig_prompt": {"type": "string"}, "actual_prompt": {"type": "string"}})
+        properties["results"] = {"type": "array", "items": {"oneOf": [image, _ref("ImageFailure")]}}
+        required.append("results")
+    if shape.text_results is not None:
+        properties["text_results"] = {
+            "type": "object", "required": ["urls", "params"],
+            "description": f"Present when input.{shape.text_results.when} is given.",
+            "properties": {"urls": {"type": "array", "items": url}, "params": {"type": "array", "items": {"type": "object"}}},
+        }
+    if shape.start_time:
+        properties["start_time"] = _TIME
+        required.append("start_time")
+    for name in shape.echo:
+        properties[name] = field_schema(entry.input[name])
+    for name, value in shape.extra.items():
+        properties[name] = {"const": value}
+        required.append(name)
+    if shape.task_metrics:
+        properties["task_metrics"] = _ref("TaskMetrics")
+        required.append("task_metrics")
+    return {"type": "object", "title": f"{entry.name} SUCCEEDED", "required": required, "properties": properties,
+            "x-source": shape.source}
+
+
+def _state(status: str, *fields: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    properties: dict[str, Any] = {"task_id": {"type": "string"}, "task_status": {"const": status}}
+    for name in fields:
+        properties[name] = _TIME
+    properties.update(extra or {})
+    return {"type": "object", "required": list(properties), "properties": properties}
+
+
+def _common_schemas() -> dict[str, Any]:
+    metrics = {"type": "object", "required": ["TOTAL", "SUCCEEDED", "FAILED"],
+               "properties": {key: {"type": "integer", "minimum": 0} for key in ("TOTAL", "SUCCEEDED", "FAILED")}}
+    failure = {"code": {"type": "string"}, "message": {"type": "string"}}
+    row_keys = ["api_key_id", "caller_parent_id", "caller_uid", "gmt_create", "model_name", "region", "request_id",
+                "status", "task_id", "user_api_unique_key"]
+    row = {"type": "object", "required": row_keys, "properties": {
+        **{key: {"type": "string"} for key in row_keys},
+        "gmt_create": {"type": "integer"}, "start_time": {"type": "integer"}, "end_time": {"type": "integer"},
+    }}
+    return {
+        "Error": {"type": "object", "required": ["code", "message", "request_id"],
+                  "properties": {**failure, "request_id": {"type": "string"}}},
+        "ImageFailure": {"type": "object", "required": ["code", "message"], "properties": failure},
+        "TaskMetrics": metrics,
+        "Submitted": {"type": "object", "required": ["output", "request_id"], "properties": {
+            "output": _state("PENDING"), "request_id": {"type": "string"}}},
+        "TaskPending": _state("PENDING", "submit_time", extra={"task_metrics": _ref("TaskMetrics")}),
+        "TaskRunning": _state("RUNNING", "submit_time", "scheduled_time", extra={"task_metrics": _ref("TaskMetrics")}),
+        "TaskFailed": {**_state("FAILED", extra=failure), "properties": {
+            **_state("FAILED", extra=failure)["properties"], "submit_time": _TIME, "scheduled_time": _TIME,
+            "end_time": _TIME, "task_metrics": _ref("TaskMetrics")}},
+        "TaskCanceled": _state("CANCELED", "submit_time", "end_time", extra={"task_metrics": _ref("TaskMetrics")}),
+        "TaskUnknown": _state("UNKNOWN"),
+        "Usage": {"type": "object", "required": ["image_count"], "properties": {"image_count": {"type": "integer", "minimum": 0}}},
+        "Canceled": {"type": "object", "required": ["request_id"], "properties": {"request_id": {"type": "string"}}},
+        "TaskList": {"type": "object", "required": ["total", "data", "total_page", "page_no", "request_id", "page_size"],
+                     "properties": {"total": {"type": "integer"}, "data": {"type": "array", "items": row},
+                                    "total_page": {"type": "integer"}, "page_no": {"type": "integer"},
+                                    "request_id": {"type": "string"}, "page_size": {"type": "integer"}}},
+    }
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    content = {"application/json": {"schema": _ref("Error")}}
+    return {str(status): {"description": "a DashScope error", "content": content} for status in statuses}
+
+
+def build(catalog: Catalog | None = None) -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document, deterministic for one catalog."""
+    catalog = catalog or default_catalog()
+    models = sorted(catalog.models.values(), key=lambda entry: entry.name)
+    schemas = _common_schemas()
+    for entry in models:
+        schemas[f"{entry.name}.Request"] = request_schema(entry)
+        schemas[f"{entry.name}.Succeeded"] = succeeded_schema(entry)
+    auth = [{"apiKey": []}]
+    task_id = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    paths: dict[str, Any] = {}
+    routes = sorted({(entry.route.group, entry.route.function) for entry in models})
+    for group, function in routes:
+        served = [entry for entry in models if (entry.route.group, entry.route.function) == (group, function)]
+        paths[f"/api/v1/services/aigc/{group}/{function}"] = {"post": {
+            "operationId": f"submit_{group}_{function}".replace("-", "_"),
+            "summary": "Submit a task: " + ", ".join(entry.name for entry in served),
+            "security": auth,
+            "parameters": [{"name": "X-DashScope-Async", "in": "header", "required": True,
+                            "schema": {"const": "enable"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "oneOf": [_ref(f"{entry.name}.Request") for entry in served]}}}},
+            "responses": {"200": {
+                "description": "accepted; a rule the worker checks ends the task FAILED later",
+                "content": {"application/json": {"schema": _ref("Submitted")}},
+                "links": {"QueryTask": {"operationId": "query_task", "parameters": {"task_id": "$response.body#/output/task_id"}},
+                          "CancelTask": {"operationId": "cancel_task", "parameters": {"task_id": "$response.body#/output/task_id"}}},
+            }, **_errors(400, 401, 403, 404, 413, 429, 500)},
+        }}
+    outputs = [_ref(name) for name in ("TaskPending", "TaskRunning", "TaskFailed", "TaskCanceled", "TaskUnknown")]
+    outputs += [_ref(f"{entry.name}.Succeeded") for entry in models]
+    paths["/api/v1/tasks/{task_id}"] = {"get": {
+        "operationId": "query_task", "summary": "Query one task", "security": auth, "parameters": [task_id],
+        "responses": {"200": {"description": "the task as it stands (UNKNOWN for an unknown id)", "content": {
+            "application/json": {"schema": {"type": "object", "required": ["request_id", "output"], "properties": {
+                "request_id": {"type": "string"}, "output": {"anyOf": outputs}, "usage": _ref("Usage")}}}}},
+            **_errors(401, 429, 500)},
+    }}
+    paths["/api/v1/tasks/{task_id}/cancel"] = {"post": {
+        "operationId": "cancel_task", "summary": "Cancel a PENDING task", "security": auth, "parameters": [task_id],
+        "responses": {"200": {"description": "canceled", "content": {"application/json": {"schema": _ref("Canceled")}}},
+                      **_errors(400, 401, 429, 500)},
+    }}
+    query = [{"name": name, "in": "query", "required": False, "schema": schema} for name, schema in (
+        ("task_id", {"type": "string"}), ("start_time", {"type": "string", "pattern": r"^\d{14}$"}),
+        ("end_time", {"type": "string", "pattern": r"^\d{14}$"}), ("model_name", {"type": "string"}),
+        ("status", {"enum": ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED"]}),
+        ("page_no", {"type": "integer", "minimum": 1}), ("page_size", {"type": "integer", "minimum": 1, "maximum": 100}))]
+    paths["/api/v1/tasks"] = {"get": {
+        "operationId": "list_tasks", "summary": "List the account's tasks (a window of at most 24 h)",
+        "security": auth, "parameters": query,
+        "responses": {"200": {"description": "one page", "content": {"application/json": {"schema": _ref("TaskList")}}},
+                      **_errors(400, 401, 429, 500)},
+    }}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "DashScope asynchronous image tasks (as dashscope-mock emulates them)", "version": __version__,
+                 "description": "Generated from contracts/ by mockserver.catalog.openapi; do not edit by hand."},
+        "paths": paths,
+        "components": {"schemas": schemas,
+                       "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+def render(catalog: Catalog | None = None) -> str:
+    return json.dumps(build(catalog), ensure_ascii=False, indent=1, sort_keys=False) + "\n"
+
+
+if __name__ == "__main__":
+    OUTPUT_PATH.write_text(render(), encoding="utf-8")
+    print(f"wrote {OUTPUT_PATH}")

@@ -1,0 +1,75 @@
+"""The catalog as a table: what ``dashscope-mock models`` prints and docs/models.md shows.
+
+A fact the entry marks ``decision`` gets a ``*``: it is our choice, not confirmed.
+``python -m mockserver.catalog.table`` rewrites docs/models.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .loader import Catalog, default_catalog
+from .schema import ModelEntry
+
+DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "models.md"
+HEADER = ("model", "route", "mode", "submit/s", "concurrent", "CNY/image", "free", "output")
+
+
+def _mark(text: str, source: str) -> str:
+    return f"{text}*" if source.startswith("decision") else text
+
+
+def row(entry: ModelEntry) -> tuple[str, ...]:
+    price = "-" if entry.billing.unit_price_cny is None else f"{entry.billing.unit_price_cny:.2f}"
+    shape = {"results": "results[].url", "fields": ", ".join(entry.output.url_fields),
+             "choices": "choices[].message.content[].image"}[entry.output.shape]
+    if entry.output.text_results is not None:
+        shape += f" (+text_results with {entry.output.text_results.when})"
+    return (
+        entry.name,
+        entry.route.path,
+        entry.mode,
+        _mark(str(entry.limits.submit_per_second), entry.limits.source),
+        _mark(str(entry.limits.concurrency), entry.limits.source),
+        _mark(price, entry.billing.source),
+        str(entry.billing.free_quota),
+        _mark(shape, entry.output.source),
+    )
+
+
+def markdown(catalog: Catalog | None = None) -> str:
+    catalog = catalog or default_catalog()
+    rows = [row(entry) for entry in sorted(catalog.models.values(), key=lambda entry: entry.name)]
+    lines = [
+        "## Supported models",
+        "",
+        "Generated from `contracts/models/` by `python -m mockserver.catalog.table`; do not edit by hand.",
+        "A `*` marks a fact that is our decision, not confirmed by Alibaba's documentation or a capture;",
+        "each entry lists its sources, and `dashscope-mock models NAME` shows the whole entry.",
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "---|" * len(HEADER),
+    ]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return "\n".join(lines) + "\n"
+
+
+def plain(catalog: Catalog | None = None) -> str:
+    """The same table, aligned for a terminal."""
+    catalog = catalog or default_catalog()
+    rows = [HEADER] + [row(entry) for entry in sorted(catalog.models.values(), key=lambda entry: entry.name)]
+    widths = [max(len(cells[i]) for cells in rows) for i in range(len(HEADER))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip() for cells in rows) + "\n"
+
+
+def entry_yaml(entry: ModelEntry) -> str:
+    """One entry in full, defaults included, as YAML."""
+    return yaml.safe_dump(entry.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+if __name__ == "__main__":
+    DOCS_PATH.parent.mkdir(exist_ok=True)
+    DOCS_PATH.write_text(markdown(), encoding="utf-8")
+    print(f"wrote {DOCS_PATH}")

@@ -1,0 +1,200 @@
+"""Every model end to end over HTTP: its example goes through the lifecycle to its own output
+shape, and every rule of its entry, broken, gets the faithful code and message on the faithful path.
+
+Cases come from the catalog itself (``catalog_cases``), so a new entry is tested as soon as it exists.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+
+from catalog_cases import Case, cases, valid_body
+from mockserver.catalog import ModelEntry, default_catalog
+from mockserver.catalog.validate import validate
+from serving import LiveServer, start_server
+
+CATALOG = default_catalog()
+HOURS = 3600.0
+_keys = itertools.count()
+TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$")
+TIME_SECONDS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+SIGNED = re.compile(r"^http://127\.0\.0\.1:\d+/dashscope-result-bj/.+\.png\?Expires=\d+&OSSAccessKeyId=\w+&Signature=.+$")
+
+
+@pytest.fixture(scope="module")
+def live() -> LiveServer:
+    server = start_server()
+    yield server
+    server.stop()
+
+
+def _key() -> str:
+    """A fresh account per test: its own lanes and limits, so tests never queue behind each other."""
+    return f"sk-models-{next(_keys)}"
+
+
+def _submit(live: LiveServer, model: str, body: dict, key: str):
+    return live.submit(key=key, model=model, input=body["input"], parameters=body["parameters"])
+
+
+@pytest.mark.parametrize("entry", CATALOG.models.values(), ids=lambda e: e.name)
+def test_valid_request_runs_to_its_output_shape(live: LiveServer, entry: ModelEntry):
+    key = _key()
+    body = valid_body(entry)
+    submitted = _submit(live, entry.name, body, key)
+    assert submitted.status_code == 200, submitted.text
+    task_id = submitted.json()["output"]["task_id"]
+    checked = validate(entry, body["input"], body["parameters"], CATALOG.messages)  # defaults applied
+    count = entry.image_count(checked.parameters, checked.input)
+
+    pending = live.query(task_id, key).json()["output"]
+    assert pending["task_status"] == "PENDING"
+    assert pending["task_metrics"] == {"TOTAL": count, "SUCCEEDED": 0, "FAILED": 0}
+
+    live.advance(entry.timing.pending[1] + 0.001)
+    running = live.query(task_id, key).json()["output"]
+    assert running["task_status"] == "RUNNING"
+    assert TIME.match(running["scheduled_time"])
+
+    live.advance(3 * HOURS)
+    answer = live.query(task_id, key).json()
+    output = answer["output"]
+    assert output["task_status"] == "SUCCEEDED", output
+    assert answer["usage"] == {"image_count": count}
+    shape = entry.output
+    assert (TIME_SECONDS if shape.end_time_seconds else TIME).match(output["end_time"])
+    assert ("task_metrics" in output) == shape.task_metrics
+    if shape.task_metrics:
+        assert output["task_metrics"] == {"TOTAL": count, "SUCCEEDED": count, "FAILED": 0}
+    urls: list[str] = []
+    if shape.shape == "results":
+        assert len(output["results"]) == count
+        urls = [result["url"] for result in output["results"]]
+        if shape.prompts:
+            assert all(result["orig_prompt"] == body["input"]["prompt"] for result in output["results"])
+    elif shape.shape == "fields":
+        assert "results" not in output
+        urls = [output[name] for name in shape.url_fields]
+    else:
+        assert "results" not in output and output["finished"] is True
+        (choice,) = output["choices"]
+        assert choice["finish_reason"] == "stop" and choice["message"]["role"] == "assistant"
+        urls = [item["image"] for item in choice["message"]["content"]]
+        assert len(urls) == count and all(item["type"] == "image" for item in choice["message"]["content"])
+    assert urls and all(SIGNED.match(url) for url in urls)
+    assert len(set(urls)) == len(urls)
+    if shape.text_results is not None:
+        assert len(output["text_results"]["urls"]) == count
+        assert len(output["text_results"]["params"]) == count
+    for name, value in shape.extra.items():
+        assert output[name] == value
+
+
+ALL_CASES = cases(CATALOG)
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.id)
+def test_each_broken_rule_gets_the_faithful_error(live: LiveServer, case: Case):
+    _expect(live, case)
+
+
+def _expect(live: LiveServer, case: Case) -> None:
+    key = _key()
+    submitted = _submit(live, case.model, case.body, key)
+    if case.via == "sync":
+        assert submitted.status_code == 400
+        assert {k: submitted.json()[k] for k in ("code", "message")} == {"code": case.code, "message": case.message}
+        return
+    assert submitted.status_code == 200, submitted.text
+    task_id = submitted.json()["output"]["task_id"]
+    live.advance(3 * HOURS)
+    output = live.query(task_id, key).json()["output"]
+    assert output["task_status"] == "FAILED"
+    assert (output["code"], output["message"]) == (case.code, case.message)
+    assert "results" not in output
+
+
+def test_cases_cover_every_model_and_every_kind():
+    assert {case.model for case in ALL_CASES} == set(CATALOG.models)
+    labels = {case.label.rpartition(":")[2] for case in ALL_CASES}
+    assert {"missing", "type", "enum", "below", "above", "too_long", "size", "side", "area", "url", "too_many"} <= labels
+
+
+# -- faithful texts written out, not derived: these are what the real service says ----------------
+
+
+def _case(model: str, section: str, field: str, value, code: str, message: str, **extra) -> Case:
+    body = valid_body(CATALOG.models[model])
+    if value is None:
+        body[section].pop(field)
+    else:
+        body[section][field] = value
+    for dotted, v in extra.items():
+        body[section][dotted] = v
+    return Case(model, field, body, "task", code, message)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        _case("wanx-v1", "parameters", "size", "2048*2048", "InvalidParameter",
+              "The size is not match the allowed size ['1024*1024', '720*1280', '1280*720']"),
+        _case("wanx2.1-t2i-turbo", "input", "prompt", None, "InvalidParameter", "Field required: input.prompt"),
+        _case("qwen-image", "parameters", "n", 2, "InvalidParameter", "num_images_per_prompt must be 1."),
+        _case("wanx-style-repaint-v1", "input", "style_index", -1, "InvalidParameter", "Field required: input.style_ref_url"),
+        _case("wanx2.1-imageedit", "input", "mask_image_url", None, "InvalidParameter", "Field required: input.mask_image_url"),
+        _case("wan2.6-image", "input", "messages", [{"content": [{"text": "a cat"}]}], "InvalidParameter",
+              "Field required: input.messages[0].role"),
+        _case("wan2.6-image", "input", "messages", [{"role": "user", "content": [{"image": "nope"}]}], "InvalidURL",
+              "The request URL is invalid, please check the request URL is available and the request image format is one of the following types: JPEG, JPG, PNG, BMP, and WEBP."),
+    ],
+    ids=lambda c: f"{c.model}:{c.label}",
+)
+def test_faithful_messages(live: LiveServer, case: Case):
+    _expect(live, case)
+
+
+def test_style_repaint_output_is_the_captured_shape(live: LiveServer):
+    key = _key()
+    task_id = _submit(live, "wanx-style-repaint-v1", valid_body(CATALOG.models["wanx-style-repaint-v1"]), key).json()["output"]["task_id"]
+    live.advance(3 * HOURS)
+    output = live.query(task_id, key).json()["output"]
+    assert list(output) == [
+        "task_id", "task_status", "submit_time", "scheduled_time", "end_time", "results",
+        "start_time", "style_index", "error_code", "error_message", "task_metrics",
+    ]
+    assert (output["style_index"], output["error_code"], output["error_message"]) == (0, 0, "Success")
+
+
+def test_segmentation_has_two_urls_and_no_results(live: LiveServer):
+    key = _key()
+    task_id = _submit(live, "image-instance-segmentation", valid_body(CATALOG.models["image-instance-segmentation"]), key).json()["output"]["task_id"]
+    live.advance(3 * HOURS)
+    answer = live.query(task_id, key).json()
+    assert list(answer["output"]) == [
+        "task_id", "task_status", "submit_time", "scheduled_time", "end_time", "output_image_url", "output_vis_image_url",
+    ]
+    assert answer["usage"] == {"image_count": 1}
+
+
+def test_background_generation_adds_text_results_only_with_a_title(live: LiveServer):
+    entry = CATALOG.models["wanx-background-generation-v2"]
+    key = _key()
+    body = valid_body(entry)
+    with_title = _submit(live, entry.name, body, key).json()["output"]["task_id"]
+    del body["input"]["title"]
+    without = _submit(live, entry.name, body, key).json()["output"]["task_id"]
+    live.advance(3 * HOURS)
+    assert "text_results" in live.query(with_title, key).json()["output"]
+    assert "text_results" not in live.query(without, key).json()["output"]
+
+
+def test_an_overlong_prompt_is_truncated_not_rejected(live: LiveServer):
+    key = _key()
+    task_id = _submit(live, "wanx2.1-t2i-turbo", {"input": {"prompt": "p" * 900}, "parameters": {"n": 1}}, key).json()["output"]["task_id"]
+    live.advance(3 * HOURS)
+    (result,) = live.query(task_id, key).json()["output"]["results"]
+    assert result["orig_prompt"] == "p" * 800
