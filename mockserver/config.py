@@ -55,6 +55,7 @@ class Settings(_Config):
     unknown_model: Literal["InvalidParameter", "ModelNotFound"] = "InvalidParameter"
     url_secret: str | None = None  # HMAC secret of result URLs; default: random per process
     control_plane: bool = True
+    image_cache_mb: int = Field(64, ge=0)  # rendered result images kept in memory (LRU by bytes)
 
     @field_validator("accounts")
     @classmethod

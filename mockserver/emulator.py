@@ -23,6 +23,7 @@ from .ids import IdFactory
 from .lifecycle.planner import apply_timeout, draw_durations
 from .lifecycle.task import UNKNOWN, Outcome, Task
 from .lifecycle.view import task_output, unknown_output
+from .results.images import ResultImages
 from .results.urls import ResultSigner
 from .store import MemoryStore, Store
 from .timefmt import epoch_ms, parse_list_time
@@ -60,6 +61,7 @@ class Emulator:
         self.accounts = Accounts(self.settings)
         secret = self.settings.url_secret or secrets.token_hex(16)
         self.signer = ResultSigner(secret.encode())
+        self.images = ResultImages(self.store, self.catalog, self.signer, self.settings.image_cache_mb * 2**20)
         self._submits = 0
 
     # -- accounts and limits ------------------------------------------------

@@ -24,12 +24,13 @@ log = logging.getLogger("mockserver")
 
 
 class Gateway:
-    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+    def __init__(self, app: ASGIApp, emulator: Emulator, passthrough: tuple[str, ...] = ()) -> None:
         self.app = app
         self.emulator = emulator
+        self.passthrough = passthrough  # path prefixes that are not DashScope's (the OSS buckets)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith(self.passthrough):
             await self.app(scope, receive, send)
             return
         emulator = self.emulator
