@@ -11,7 +11,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from mockserver.http.oss import iso_time
+from mockserver.timefmt import oss_time as iso_time
 
 DAY = 24 * 3600
 

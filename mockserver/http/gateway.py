@@ -30,7 +30,7 @@ class Gateway:
         self.passthrough = passthrough  # path prefixes that are not DashScope's (the OSS buckets)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(self.passthrough):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         emulator = self.emulator
@@ -39,6 +39,9 @@ class Gateway:
         started = time.perf_counter()  # a duration, not a date: the only non-emulator time read
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        if scope["path"].startswith(self.passthrough):
+            await self.app(scope, receive, send)
+            return
         response_started = False
 
         async def send_with_headers(message: Message) -> None:

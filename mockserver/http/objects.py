@@ -24,6 +24,7 @@ from starlette.routing import Route
 from ..emulator import Emulator
 from ..results.images import Rendered
 from ..results.urls import BUCKET
+from ..timefmt import oss_time
 from . import oss
 
 
@@ -52,7 +53,7 @@ async def get_object(request: Request) -> Response:
     now = emulator.clock.now()
     assert expires is not None
     if now > int(expires):
-        extra = [("Expires", oss.iso_time(int(expires))), ("ServerTime", oss.iso_time(int(now)))]
+        extra = [("Expires", oss_time(int(expires))), ("ServerTime", oss_time(int(now)))]
         return oss.error_response(oss.EXPIRED, BUCKET, extra, head=head)
     found = emulator.images.find(key, now)
     if found is None:

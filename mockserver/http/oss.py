@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from xml.sax.saxutils import escape
 
 from starlette.responses import Response
+
+from ..timefmt import oss_time
 
 REGION_HOST = "oss-cn-beijing.aliyuncs.com"
 
@@ -36,6 +37,7 @@ SIGNATURE = OssError(
     "0002-00000040",
 )
 ANONYMOUS = OssError(403, "AccessDenied", "You have no right to access this object because of bucket acl.", "0003-00000001")
+ANONYMOUS_POST = OssError(403, "AccessDenied", "Anonymous access is forbidden for this operation.", "0003-00000001")
 NO_SUCH_KEY = OssError(404, "NoSuchKey", "The specified key does not exist.", "0026-00000001")
 INVALID_RANGE = OssError(416, "InvalidRange", "The requested range cannot be satisfied", "0003-00000000")
 POLICY_EXPIRED = OssError(403, "AccessDenied", "Invalid according to Policy: Policy expired.", "0002-00000201")
@@ -53,12 +55,6 @@ METHOD_NOT_ALLOWED = OssError(405, "MethodNotAllowed", "The specified method is 
 def request_id() -> str:
     """``67A0301DFD9B3D32381FFE63``: OSS's 24 upper-case hex digits."""
     return secrets.token_hex(12).upper()
-
-
-def iso_time(timestamp: float) -> str:
-    """``2025-02-03T02:53:25.000Z``, as OSS writes times."""
-    moment = datetime.fromtimestamp(timestamp, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def oss_headers(rid: str) -> dict[str, str]:
