@@ -34,7 +34,7 @@ PALETTES: dict[str, tuple[Color, Color, Color]] = {
 }
 
 _MAX_PROMPT_LINES = 6
-_PNG_LEVEL = 1  # fast zlib: placeholders are flat colours and compress well anyway
+PNG_LEVEL = 1  # fast zlib: placeholders are flat colours and compress well anyway
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def palette(style: str) -> tuple[Color, Color, Color]:
 def render_png(spec: Placeholder) -> bytes:
     """The PNG bytes of ``spec``."""
     buffer = io.BytesIO()
-    draw_image(spec).save(buffer, "PNG", compress_level=_PNG_LEVEL)
+    draw_image(spec).save(buffer, "PNG", compress_level=PNG_LEVEL)
     return buffer.getvalue()
 
 
