@@ -273,3 +273,11 @@ def test_the_official_sdk_gets_downloadable_results(make_server, monkeypatch):
     expired = httpx.get(url)
     assert expired.status_code == 403
     assert "<Message>Request has expired.</Message>" in expired.text
+
+
+@pytest.mark.e2e
+def test_other_methods_on_the_buckets_are_oss_405s(server):
+    for method, path in (("POST", "/dashscope-result-bj/a.png"), ("DELETE", "/dashscope-result-bj/a.png"), ("GET", "/dashscope-file-mgr")):
+        response = server.client.request(method, path)
+        assert response.status_code == 405
+        assert "<Code>MethodNotAllowed</Code>" in response.text

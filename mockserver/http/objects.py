@@ -128,4 +128,8 @@ def _byte_range(header: str, total: int) -> tuple[int, int] | None:
     return start, end
 
 
-routes: list[Route] = [Route(f"/{BUCKET}/{{key:path}}", get_object, methods=["GET", "HEAD"])]
+_refuse, _others = oss.method_not_allowed(BUCKET, ["GET", "HEAD"])
+routes: list[Route] = [
+    Route(f"/{BUCKET}/{{key:path}}", get_object, methods=["GET", "HEAD"]),
+    Route(f"/{BUCKET}/{{key:path}}", _refuse, methods=_others),
+]

@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
+from starlette.requests import Request
 from starlette.responses import Response
 
 from ..timefmt import oss_time
@@ -59,6 +60,18 @@ def request_id() -> str:
 
 def oss_headers(rid: str) -> dict[str, str]:
     return {"server": "AliyunOSS", "x-oss-request-id": rid}
+
+
+OTHER_METHODS = ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+
+
+def method_not_allowed(bucket: str, allowed: list[str]):
+    """An endpoint that answers any method the bucket does not serve with OSS's XML 405."""
+
+    async def endpoint(request: Request) -> Response:
+        return error_response(METHOD_NOT_ALLOWED, bucket)
+
+    return endpoint, [method for method in OTHER_METHODS + ["GET", "HEAD"] if method not in allowed]
 
 
 def error_response(

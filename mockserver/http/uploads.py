@@ -128,9 +128,10 @@ def _parse_form(body: bytes, boundary: str) -> tuple[dict[str, str], bytes | Non
     return fields, None
 
 
+_refuse, _others = oss.method_not_allowed(BUCKET, ["POST"])
 routes: list[Route] = [
     Route("/api/v1/uploads", get_policy, methods=["GET"]),
     Route("/api/v1/uploads/", get_policy, methods=["GET"]),
-    Route(f"/{BUCKET}", post_object, methods=["POST"]),
-    Route(f"/{BUCKET}/", post_object, methods=["POST"]),
+    *(Route(path, post_object, methods=["POST"]) for path in (f"/{BUCKET}", f"/{BUCKET}/")),
+    *(Route(path, _refuse, methods=_others) for path in (f"/{BUCKET}", f"/{BUCKET}/")),
 ]
