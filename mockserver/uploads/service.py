@@ -88,9 +88,10 @@ class Uploads:
         if broken is not None:
             return Refused(broken.kind, broken.detail)
         key = fields["key"]
-        if fields.get("x-oss-forbid-overwrite", "").lower() == "true" and self._store.get_upload(key, now) is not None:
-            return Refused("exists")
-        self._store.put_upload(key, data, now + self._settings.upload_hours * HOUR, now)
+        with self._store.transaction():
+            if fields.get("x-oss-forbid-overwrite", "").lower() == "true" and self._store.get_upload(key, now) is not None:
+                return Refused("exists")
+            self._store.put_upload(key, data, now + self._settings.upload_hours * HOUR, now)
         return None
 
     def unresolved(self, entry: ModelEntry, input_: Mapping[str, Any], headers: Mapping[str, str], account_id: str, message: str) -> Failure | None:
