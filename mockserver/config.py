@@ -55,6 +55,10 @@ class Settings(_Config):
     unknown_model: Literal["InvalidParameter", "ModelNotFound"] = "InvalidParameter"
     url_secret: str | None = None  # HMAC secret of result URLs; default: random per process
     control_plane: bool = True
+    image_cache_mb: int = Field(64, ge=0)  # rendered result images kept in memory (LRU by bytes)
+    upload_max_file_mb: int = Field(100, ge=1)  # getPolicy's max_file_size_mb, enforced by the policy
+    upload_hours: float = Field(48.0, gt=0)  # uploaded files resolve this long after the upload
+    upload_policy_seconds: int = Field(300, ge=1)  # getPolicy's expire_in_seconds
 
     @field_validator("accounts")
     @classmethod

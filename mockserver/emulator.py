@@ -23,9 +23,11 @@ from .ids import IdFactory
 from .lifecycle.planner import apply_timeout, draw_durations
 from .lifecycle.task import UNKNOWN, Outcome, Task
 from .lifecycle.view import task_output, unknown_output
+from .results.images import ResultImages
 from .results.urls import ResultSigner
 from .store import MemoryStore, Store
 from .timefmt import epoch_ms, parse_list_time
+from .uploads.service import Uploads
 
 HOUR = 3600.0
 _PURGE_EVERY = 512  # submits between sweeps of expired tasks
@@ -60,6 +62,8 @@ class Emulator:
         self.accounts = Accounts(self.settings)
         secret = self.settings.url_secret or secrets.token_hex(16)
         self.signer = ResultSigner(secret.encode())
+        self.images = ResultImages(self.store, self.catalog, self.signer, self.settings.image_cache_mb * 2**20)
+        self.uploads = Uploads(self.store, self.clock, self.ids, self.signer.secret, self.signer.access_key_id, self.settings)
         self._submits = 0
 
     # -- accounts and limits ------------------------------------------------
@@ -113,9 +117,12 @@ class Emulator:
         with self.store.transaction():
             self._throttle(account, f"submit|{entry.name}", rate)
             checked = validate(entry, input_, parameters, self.catalog.messages)
+            failure = checked.task_failure or self.uploads.unresolved(
+                entry, checked.input, headers, account.id, self.catalog.messages["url"]["message"]
+            )
             task = self._new_task(account, entry, group, function, checked.input, checked.parameters, request_id)
-            if checked.task_failure is not None:
-                task.failure = Outcome(checked.task_failure.code, checked.task_failure.message)
+            if failure is not None:
+                task.failure = Outcome(failure.code, failure.message)
             self._plan(task, entry, slots)
             self.store.add_task(task)
             self._maybe_purge()

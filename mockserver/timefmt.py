@@ -39,3 +39,9 @@ def parse_list_time(value: str) -> float:
 def date_path(timestamp: float) -> str:
     """``20240301``: the date folder of a result object's key."""
     return datetime.fromtimestamp(timestamp, CHINA).strftime("%Y%m%d")
+
+
+def oss_time(timestamp: float) -> str:
+    """``2025-02-03T02:53:25.000Z``: how OSS writes times (errors, POST policies)."""
+    moment = datetime.fromtimestamp(timestamp, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

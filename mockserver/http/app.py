@@ -11,7 +11,9 @@ from starlette.responses import Response
 from ..config import Settings
 from ..emulator import Emulator
 from ..errors import ApiError
-from . import control, dashscope
+from ..results.urls import BUCKET
+from ..uploads.service import BUCKET as UPLOAD_BUCKET
+from . import control, dashscope, objects, uploads
 from .gateway import Gateway
 from .responses import error_response
 
@@ -19,7 +21,7 @@ from .responses import error_response
 def create_app(settings: Settings | None = None, *, emulator: Emulator | None = None) -> Starlette:
     """The ASGI app; pass an ``emulator`` to share one with in-process callers."""
     emulator = emulator or Emulator(settings)
-    routes = list(dashscope.routes)
+    routes = list(dashscope.routes) + objects.routes + uploads.routes
     if emulator.settings.control_plane:
         routes += control.routes
 
@@ -34,7 +36,7 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
 
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(Gateway, emulator=emulator)],
+        middleware=[Middleware(Gateway, emulator=emulator, passthrough=(f"/{BUCKET}/", f"/{UPLOAD_BUCKET}"))],
         exception_handlers={ApiError: api_error, HTTPException: http_error},
     )
     app.router.redirect_slashes = False

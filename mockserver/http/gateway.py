@@ -24,9 +24,10 @@ log = logging.getLogger("mockserver")
 
 
 class Gateway:
-    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+    def __init__(self, app: ASGIApp, emulator: Emulator, passthrough: tuple[str, ...] = ()) -> None:
         self.app = app
         self.emulator = emulator
+        self.passthrough = passthrough  # path prefixes that are not DashScope's (the OSS buckets)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,6 +39,9 @@ class Gateway:
         started = time.perf_counter()  # a duration, not a date: the only non-emulator time read
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        if scope["path"].startswith(self.passthrough):
+            await self.app(scope, receive, send)
+            return
         response_started = False
 
         async def send_with_headers(message: Message) -> None:

@@ -49,7 +49,7 @@ class ResultSigner:
         """None when the query signs ``key``; otherwise why not (the OSS error code)."""
         if expires is None or access_key_id is None or signature is None:
             return "AccessDenied"
-        if access_key_id != self.access_key_id or not expires.isdigit():
+        if access_key_id != self.access_key_id or not (expires.isascii() and expires.isdigit()):
             return "SignatureDoesNotMatch"
         if not hmac.compare_digest(self.signature(key, int(expires)), signature):
             return "SignatureDoesNotMatch"

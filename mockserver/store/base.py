@@ -38,6 +38,12 @@ class Store(Protocol):
     def hit(self, key: str, limit: int, window: float, now: float) -> bool:
         """Count a request against ``limit`` per ``window`` seconds; False when over."""
 
+    def put_upload(self, key: str, data: bytes, expires_at: float, now: float) -> None:
+        """Keep an uploaded file (a temporary-upload object) until ``expires_at``."""
+
+    def get_upload(self, key: str, now: float) -> bytes | None:
+        """An uploaded file's bytes, or None when there is none or it has expired."""
+
     def purge(self, before: float) -> int:
         """Forget tasks whose final state was reached before ``before``; return how many."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections import deque
 from typing import Iterable
@@ -19,6 +20,8 @@ class MemoryStore:
         self._by_account: dict[str, dict[str, Task]] = {}
         self._lanes: dict[tuple[str, str], Lane] = {}
         self._windows: dict[str, deque[float]] = {}
+        self._uploads: dict[str, tuple[bytes, float]] = {}
+        self._upload_expiries: list[tuple[float, str]] = []  # a min-heap: expired uploads leave first
 
     def transaction(self) -> threading.RLock:
         return self._lock
@@ -58,6 +61,20 @@ class MemoryStore:
         hits.append(now)
         return True
 
+    def put_upload(self, key: str, data: bytes, expires_at: float, now: float) -> None:
+        while self._upload_expiries and self._upload_expiries[0][0] <= now:
+            expired_at, old = heapq.heappop(self._upload_expiries)
+            if old in self._uploads and self._uploads[old][1] == expired_at:
+                del self._uploads[old]
+        self._uploads[key] = (data, expires_at)
+        heapq.heappush(self._upload_expiries, (expires_at, key))
+
+    def get_upload(self, key: str, now: float) -> bytes | None:
+        stored = self._uploads.get(key)
+        if stored is None or now >= stored[1]:
+            return None
+        return stored[0]
+
     def purge(self, before: float) -> int:
         gone = [task for task in self._tasks.values() if task.finished_at < before]
         for task in gone:
@@ -73,6 +90,8 @@ class MemoryStore:
             self._by_account.clear()
             self._lanes.clear()
             self._windows.clear()
+            self._uploads.clear()
+            self._upload_expiries.clear()
             return
         for task_id in self._by_account.pop(account, {}):
             self._tasks.pop(task_id, None)

@@ -1,0 +1,135 @@
+"""The result bucket: ``GET``/``HEAD /dashscope-result-bj/<key>?Expires&OSSAccessKeyId&Signature``.
+
+Checks run in this order (our decision; OSS does not document it): a query
+without the three signing fields is anonymous access to a private bucket
+(``AccessDenied``); a signature that does not sign this key and expiry is
+``SignatureDoesNotMatch``; a valid signature past its ``Expires`` on the
+emulator's clock is ``Request has expired.``; then the object must exist
+(``NoSuchKey``). Images are rendered on first download, off the event loop.
+
+``Range`` follows OSS's default: one satisfiable range gives 206; anything
+else gives the whole object with 200, unless the client sends
+``x-oss-range-behavior: standard``, which makes an unsatisfiable range 416.
+"""
+
+from __future__ import annotations
+
+from email.utils import formatdate, parsedate_to_datetime
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..emulator import Emulator
+from ..results.images import Rendered
+from ..results.urls import BUCKET
+from ..timefmt import oss_time
+from . import oss
+
+
+def _emulator(request: Request) -> Emulator:
+    return request.app.state.emulator
+
+
+async def get_object(request: Request) -> Response:
+    emulator = _emulator(request)
+    head = request.method == "HEAD"
+    key = request.path_params["key"]
+    query = request.query_params
+    expires, access_key_id, signature = query.get("Expires"), query.get("OSSAccessKeyId"), query.get("Signature")
+    refused = emulator.signer.verify(key, expires, access_key_id, signature)
+    if refused == "AccessDenied":
+        return oss.error_response(oss.ANONYMOUS, BUCKET, head=head)
+    if refused is not None:
+        string_to_sign = f"{request.method}\n\n\n{expires}\n/{BUCKET}/{key}"
+        extra = [
+            ("OSSAccessKeyId", access_key_id or ""),
+            ("SignatureProvided", signature or ""),
+            ("StringToSign", string_to_sign),
+            ("StringToSignBytes", " ".join(f"{byte:02X}" for byte in string_to_sign.encode()) + " "),
+        ]
+        return oss.error_response(oss.SIGNATURE, BUCKET, extra, head=head)
+    now = emulator.clock.now()
+    assert expires is not None
+    if now > int(expires):
+        extra = [("Expires", oss_time(int(expires))), ("ServerTime", oss_time(int(now)))]
+        return oss.error_response(oss.EXPIRED, BUCKET, extra, head=head)
+    found = emulator.images.find(key, now)
+    if found is None:
+        return oss.error_response(oss.NO_SUCH_KEY, BUCKET, [("Key", key)], head=head)
+    rendered = emulator.images.cached(found.spec) or await run_in_threadpool(emulator.images.render, found.spec)
+    return _object_response(request, rendered, found.last_modified, head)
+
+
+def _object_response(request: Request, rendered: Rendered, last_modified: float, head: bool) -> Response:
+    rid = oss.request_id()
+    modified = formatdate(int(last_modified), usegmt=True)
+    headers = {
+        **oss.oss_headers(rid),
+        "accept-ranges": "bytes",
+        "etag": rendered.etag,
+        "last-modified": modified,
+        "x-oss-object-type": "Normal",
+        "x-oss-storage-class": "Standard",
+    }
+    if _not_modified(request, rendered.etag, int(last_modified)):
+        return Response(status_code=304, headers=headers)
+    total = len(rendered.body)
+    body, status = rendered.body, 200
+    wanted = request.headers.get("range")
+    if wanted is not None:
+        span = _byte_range(wanted, total)
+        if span is not None:
+            start, end = span
+            body, status = body[start : end + 1], 206
+            headers["content-range"] = f"bytes {start}-{end}/{total}"
+        elif request.headers.get("x-oss-range-behavior", "").lower() == "standard":
+            return oss.error_response(oss.INVALID_RANGE, BUCKET, head=head)
+    if status == 200:
+        headers["content-md5"] = rendered.content_md5
+    headers["content-length"] = str(len(body))
+    return Response(b"" if head else body, status, headers=headers, media_type="image/png")
+
+
+def _not_modified(request: Request, etag: str, modified: int) -> bool:
+    """If-None-Match wins over If-Modified-Since, as HTTP says."""
+    match = request.headers.get("if-none-match")
+    if match is not None:
+        return any(tag.strip() in (etag, "*", f"W/{etag}") for tag in match.split(","))
+    since = request.headers.get("if-modified-since")
+    if since is None:
+        return False
+    try:
+        return modified <= int(parsedate_to_datetime(since).timestamp())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return False
+
+
+def _byte_range(header: str, total: int) -> tuple[int, int] | None:
+    """``(first, last)`` of one satisfiable ``bytes=`` range; None for anything else."""
+    unit, _, spec = header.strip().partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash or not (first.isdigit() or last.isdigit()):
+        return None
+    if not first:  # the last N bytes
+        count = int(last)
+        if count == 0 or total == 0:
+            return None
+        return max(0, total - count), total - 1
+    start = int(first)
+    if last and not last.isdigit():
+        return None
+    end = min(int(last), total - 1) if last else total - 1
+    if start >= total or end < start:
+        return None
+    return start, end
+
+
+_refuse, _others = oss.method_not_allowed(BUCKET, ["GET", "HEAD"])
+routes: list[Route] = [
+    Route(f"/{BUCKET}/{{key:path}}", get_object, methods=["GET", "HEAD"]),
+    Route(f"/{BUCKET}/{{key:path}}", _refuse, methods=_others),
+]

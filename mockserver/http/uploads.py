@@ -1,0 +1,137 @@
+"""Temporary uploads over HTTP: DashScope's ``GET /api/v1/uploads?action=getPolicy`` and the
+upload bucket's OSS PostObject (``POST /dashscope-file-mgr``, no API key, OSS XML errors)."""
+
+from __future__ import annotations
+
+from email.message import Message
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..emulator import Emulator
+from ..errors import ApiError
+from ..uploads.service import BUCKET, Refused
+from . import oss
+from .dashscope import _base_url, read_body
+from .responses import JSON_UTF8, json_response
+
+_FORM_SLACK = 64 * 1024  # room for the form fields around the file
+
+_MALFORMED = "The body of your POST request is not well-formed multipart/form-data."
+
+
+def _emulator(request: Request) -> Emulator:
+    return request.app.state.emulator
+
+
+async def get_policy(request: Request) -> Response:
+    emulator = _emulator(request)
+    if request.query_params.get("action") != "getPolicy" or not request.query_params.get("model"):
+        raise ApiError("InvalidParameter")
+    base_url = emulator.settings.public_url or _base_url(request)
+    data = emulator.uploads.policy(request.state.account.id, base_url)
+    return json_response({"request_id": request.state.request_id, "data": data}, media_type=JSON_UTF8)
+
+
+async def post_object(request: Request) -> Response:
+    emulator = _emulator(request)
+    content_type = request.headers.get("content-type", "")
+    boundary = _param(content_type, "content-type", "boundary")
+    if not content_type.lower().startswith("multipart/form-data") or not boundary:
+        return oss.error_response(
+            oss.INVALID_ARGUMENT, BUCKET, reason="Bucket POST must be of the enclosure-type multipart/form-data."
+        )
+    try:
+        body = await read_body(request, emulator.uploads.max_bytes + _FORM_SLACK)
+    except ApiError:
+        return oss.error_response(oss.ENTITY_TOO_LARGE, BUCKET)
+    form = _parse_form(body, boundary)
+    if form is None:
+        return oss.error_response(oss.INVALID_ARGUMENT, BUCKET, reason=_MALFORMED)
+    fields, data = form
+    refused = emulator.uploads.accept(fields, data)
+    if refused is not None:
+        return _refusal(refused)
+    rid = oss.request_id()
+    status = fields.get("success_action_status", "")
+    headers = {**oss.oss_headers(rid)}
+    if status == "200":
+        return Response(b"", 200, headers=headers)
+    if status == "201":
+        key = fields["key"]
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse>\n'
+            f"  <Bucket>{BUCKET}</Bucket>\n  <Key>{key}</Key>\n</PostResponse>\n"
+        ).encode()
+        return Response(body, 201, headers=headers, media_type="application/xml")
+    return Response(status_code=204, headers=headers)
+
+
+def _refusal(refused: Refused) -> Response:
+    kind = refused.kind
+    if kind == "signature":
+        return oss.error_response(oss.SIGNATURE, BUCKET)
+    if kind == "anonymous":
+        return oss.error_response(oss.ANONYMOUS_POST, BUCKET)
+    if kind == "expired":
+        return oss.error_response(oss.POLICY_EXPIRED, BUCKET)
+    if kind == "condition":
+        return oss.error_response(oss.POLICY_CONDITION, BUCKET, condition=refused.detail)
+    if kind == "too_large":
+        return oss.error_response(oss.ENTITY_TOO_LARGE, BUCKET)
+    if kind == "too_small":
+        return oss.error_response(oss.ENTITY_TOO_SMALL, BUCKET)
+    if kind == "exists":
+        return oss.error_response(oss.ALREADY_EXISTS, BUCKET)
+    if kind == "invalid":
+        return oss.error_response(oss.POLICY_INVALID, BUCKET, reason=refused.detail)
+    return oss.error_response(oss.INVALID_ARGUMENT, BUCKET, reason=f"{_MALFORMED} Missing field: {refused.detail}.")
+
+
+def _param(value: str, header: str, name: str) -> str | None:
+    message = Message()
+    message[header] = value
+    found = message.get_param(name, header=header)
+    return found if isinstance(found, str) else None
+
+
+def _parse_form(body: bytes, boundary: str) -> tuple[dict[str, str], bytes | None] | None:
+    """``(fields with lower-case names, file bytes)``; None when the body is not multipart.
+
+    As OSS does, the ``file`` part ends the form: fields after it are ignored.
+    """
+    delimiter = b"--" + boundary.encode("latin-1")
+    parts = body.split(delimiter)
+    if len(parts) < 2:
+        return None
+    fields: dict[str, str] = {}
+    for part in parts[1:]:
+        if part.startswith(b"--"):
+            break
+        if not part.startswith(b"\r\n") or not part.endswith(b"\r\n"):
+            return None
+        head, separator, content = part[2:-2].partition(b"\r\n\r\n")
+        if not separator:
+            return None
+        disposition = next(
+            (line.split(b":", 1)[1].strip().decode("latin-1") for line in head.split(b"\r\n")
+             if line.lower().startswith(b"content-disposition:")),
+            None,
+        )
+        name = _param(disposition, "content-disposition", "name") if disposition else None
+        if not name:
+            return None
+        if name == "file":
+            return fields, content
+        fields[name.lower()] = content.decode("utf-8", "replace")
+    return fields, None
+
+
+_refuse, _others = oss.method_not_allowed(BUCKET, ["POST"])
+routes: list[Route] = [
+    Route("/api/v1/uploads", get_policy, methods=["GET"]),
+    Route("/api/v1/uploads/", get_policy, methods=["GET"]),
+    *(Route(path, post_object, methods=["POST"]) for path in (f"/{BUCKET}", f"/{BUCKET}/")),
+    *(Route(path, _refuse, methods=_others) for path in (f"/{BUCKET}", f"/{BUCKET}/")),
+]

@@ -1,0 +1,104 @@
+"""Result objects: which task and image a signed key names, and its bytes, rendered once and cached.
+
+An object exists while its task is findable in the store, has ended and the
+image at that index succeeded. The key carries the task id, so finding it is
+one store lookup; the whole key must still equal the one the task was given,
+so a key with the right id in the wrong folder is not found.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass
+
+from ..catalog import Catalog
+from ..catalog.validate import size_of
+from ..lifecycle.task import SUCCEEDED, Task
+from ..store import Store
+from .cache import ByteLRU
+from .render import Placeholder, render_png
+from .urls import ResultSigner
+
+_NAME = re.compile(r"^(?P<task>[0-9a-fA-F-]{1,64})-(?P<number>[1-9][0-9]{0,3})\.png$")
+_SEED_SPACE = 2**31  # a drawn seed, when the submit gave none, fits every model's seed range
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered image with the validators HTTP needs."""
+
+    body: bytes
+    etag: str  # OSS style: the quoted, upper-case hex MD5
+    content_md5: str  # base64 MD5, as OSS sends Content-MD5
+
+    def __len__(self) -> int:
+        return len(self.body)
+
+
+@dataclass(frozen=True)
+class Found:
+    spec: Placeholder
+    last_modified: float  # the task's end on the emulator clock: when the object was written
+
+
+class ResultImages:
+    def __init__(self, store: Store, catalog: Catalog, signer: ResultSigner, cache_bytes: int) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._signer = signer
+        self._cache: ByteLRU[Placeholder, Rendered] = ByteLRU(cache_bytes)
+
+    def find(self, key: str, now: float) -> Found | None:
+        """The image ``key`` names, or None when no such object exists (yet, or at all)."""
+        match = _NAME.match(key.rpartition("/")[2])
+        if match is None:
+            return None
+        task = self._store.get_task(match["task"])
+        index = int(match["number"]) - 1
+        if task is None or index >= task.image_count or now < task.ended_at:
+            return None
+        if task.final_status() != SUCCEEDED or index in task.image_failures:
+            return None
+        if self._signer.object_key(task.task_id, task.account, task.ended_at, index) != key:
+            return None
+        return Found(self.placeholder(task, index), task.ended_at)
+
+    def placeholder(self, task: Task, index: int) -> Placeholder:
+        """What image ``index`` of ``task`` shows: the requested size (or the model's default) and seed."""
+        entry = self._catalog.models[task.model]
+        size = task.parameters.get("size") or entry.default_size or "1024*1024"
+        try:
+            width, height = size_of(str(size))
+        except ValueError:
+            width, height = 1024, 1024
+        seed = task.parameters.get("seed")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            seed = int.from_bytes(hashlib.sha256(task.task_id.encode()).digest()[:8], "big") % _SEED_SPACE
+        if entry.output.seed_per_image:
+            seed += index
+        return Placeholder(
+            model=task.model,
+            style=str(task.parameters.get("style", "")),
+            width=width,
+            height=height,
+            index=index,
+            count=task.image_count,
+            seed=seed,
+            prompt=str(task.input.get("prompt", "")),
+        )
+
+    def cached(self, spec: Placeholder) -> Rendered | None:
+        return self._cache.get(spec)
+
+    def render(self, spec: Placeholder) -> Rendered:
+        """Render (CPU-bound: call it off the event loop) and keep the result in the cache."""
+        cached = self.cached(spec)
+        if cached is not None:
+            return cached
+        body = render_png(spec)
+        digest = hashlib.md5(body).digest()
+        rendered = Rendered(body, f'"{digest.hex().upper()}"', base64.b64encode(digest).decode())
+        self._cache.put(spec, rendered)
+        return rendered

@@ -1,0 +1,1 @@
+"""Temporary uploads: getPolicy, the OSS PostObject upload it allows, and ``oss://`` inputs."""
