@@ -12,6 +12,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .faults.rules import Rule
+
 DEFAULT_PORT = 8580
 
 
@@ -55,6 +57,11 @@ class Settings(_Config):
     unknown_model: Literal["InvalidParameter", "ModelNotFound"] = "InvalidParameter"
     url_secret: str | None = None  # HMAC secret of result URLs; default: random per process
     control_plane: bool = True
+    admin_token: str | None = None  # with a token the control plane serves any client that sends it; else loopback only
+    faults: list[Rule] = Field(default_factory=list)  # fault rules armed at start and after a full reset
+    directives: bool = True  # obey [mock:...] in prompts and the directive header
+    directive_header: str = "X-Mock-Directive"
+    journal_size: int = Field(10_000, ge=0)  # requests the journal keeps (a ring buffer)
 
     @field_validator("accounts")
     @classmethod

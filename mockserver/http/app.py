@@ -11,7 +11,8 @@ from starlette.responses import Response
 from ..config import Settings
 from ..emulator import Emulator
 from ..errors import ApiError
-from . import control, dashscope
+from . import admin, control, dashscope
+from .edge import Edge
 from .gateway import Gateway
 from .responses import error_response
 
@@ -21,7 +22,7 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
     emulator = emulator or Emulator(settings)
     routes = list(dashscope.routes)
     if emulator.settings.control_plane:
-        routes += control.routes
+        routes += control.routes + admin.routes
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -39,4 +40,6 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
     )
     app.router.redirect_slashes = False
     app.state.emulator = emulator
+    # Outermost, outside Starlette's error middleware, so network faults reach the server's socket.
+    app.middleware_stack = Edge(app.build_middleware_stack(), emulator)
     return app
