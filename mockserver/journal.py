@@ -90,8 +90,8 @@ def timeline(task: Task | None, entries: Iterable[Entry], now: float) -> list[di
         for time, state in _transitions(task):
             if time <= now:
                 events.append({"time": time, "at": task_time(time), "event": "transition", "task_status": state})
-    order = {"transition": 1}
-    events.sort(key=lambda event: (event["time"], order.get(event["event"], 0)))
+    order = {"submit": 0, "transition": 1}  # at one instant: the submit, what it caused, then the rest
+    events.sort(key=lambda event: (event["time"], order.get(event["event"], 2)))
     return events
 
 

@@ -151,18 +151,21 @@ class FaultRules:
         """The effects of the first rule of the kind (plan or HTTP) that fires for ``request``."""
         if not self._rules:
             return None
+        winner: Effects | None = None
         with self._lock:
-            for armed in self._rules:
+            for armed in self._rules:  # every matching rule counts the request, even after one fired
                 if armed.rule.has_plan() != plan or not armed.matches(request):
                     continue
                 armed.seen += 1
-                rule = armed.rule
-                if rule.nth is not None and armed.seen < rule.nth:
-                    continue
-                if rule.count is not None and armed.fired >= rule.count:
-                    continue
-                if rule.probability < 1 and self._rng.random() >= rule.probability:
-                    continue
-                armed.fired += 1
-                return rule.effects()
-        return None
+                if winner is None and self._eligible(armed):
+                    armed.fired += 1
+                    winner = armed.rule.effects()
+        return winner
+
+    def _eligible(self, armed: _Armed) -> bool:
+        rule = armed.rule
+        if rule.nth is not None and armed.seen < rule.nth:
+            return False
+        if rule.count is not None and armed.fired >= rule.count:
+            return False
+        return rule.probability >= 1 or self._rng.random() < rule.probability
