@@ -90,7 +90,7 @@ def timeline(task: Task | None, entries: Iterable[Entry], now: float) -> list[di
         for time, state in _transitions(task):
             if time <= now:
                 events.append({"time": time, "at": task_time(time), "event": "transition", "task_status": state})
-    order = {"submit": 0, "transition": 1}  # at one instant: the submit, what it caused, then the rest
+    order = {"submit": 0, "cancel": 0, "transition": 1}  # at one instant: a cause, its transition, then the rest
     events.sort(key=lambda event: (event["time"], order.get(event["event"], 2)))
     return events
 
