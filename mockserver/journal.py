@@ -77,22 +77,30 @@ class Journal:
 
 
 def timeline(task: Task | None, entries: Iterable[Entry], now: float) -> list[dict[str, Any]]:
-    """The task's story in time order: its requests and the transitions its plan made by ``now``."""
-    events: list[dict[str, Any]] = []
+    """The task's story in time order: its requests and the transitions its plan made by ``now``.
+
+    At one instant a transition comes right after the request that caused it
+    (the submit, the cancel) and before the polls that saw it.
+    """
+    ranked: list[tuple[float, float, dict[str, Any]]] = []
+    causes = {"submit": 0, "cancel": 0}
     for entry in entries:
         event = {"time": entry.time, "at": task_time(entry.time), "event": _event(entry), "status": entry.status}
         if entry.task_status is not None:
             event["task_status"] = entry.task_status
         if entry.fault is not None:
             event["fault"] = entry.fault
-        events.append(event)
+        if entry.route in causes and entry.status == 200:
+            causes[entry.route] = entry.seq
+        ranked.append((entry.time, entry.seq, event))
     if task is not None:
-        for time, state in _transitions(task):
+        for step, (time, state) in enumerate(_transitions(task)):
             if time <= now:
-                events.append({"time": time, "at": task_time(time), "event": "transition", "task_status": state})
-    order = {"submit": 0, "cancel": 0, "transition": 1}  # at one instant: a cause, its transition, then the rest
-    events.sort(key=lambda event: (event["time"], order.get(event["event"], 2)))
-    return events
+                cause = causes["cancel"] if state == "CANCELED" else causes["submit"]
+                event = {"time": time, "at": task_time(time), "event": "transition", "task_status": state}
+                ranked.append((time, cause + 0.5 + step / 100, event))
+    ranked.sort(key=lambda item: (item[0], item[1]))
+    return [event for _, _, event in ranked]
 
 
 def _event(entry: Entry) -> str:
