@@ -7,6 +7,7 @@ line that points the official SDK at it, and serves until Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
+import logging
 import socket
 import sys
 from typing import Sequence
@@ -49,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-url", help="base of result URLs when clients reach the emulator through a proxy")
     serve.add_argument("--config", metavar="FILE", help="YAML settings: accounts, keys, limits, retention (see README)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--log-format", choices=["text", "json"], help="one line per request: key=value text (default) or JSON")
     return parser
 
 
@@ -61,6 +63,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "clock": args.clock,
         "clock_rate": args.clock_rate,
         "public_url": args.public_url,
+        "log_format": args.log_format,
     }
     if args.config:
         return Settings.from_file(args.config, **overrides)
@@ -80,6 +83,11 @@ def serve(settings: Settings, log_level: str = "info") -> None:
     host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
     print(f"dashscope-mock {__version__} listening on http://{host}:{port}", flush=True)
     print(f"DASHSCOPE_HTTP_BASE_URL=http://{host}:{port}/api/v1", flush=True)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s" if settings.log_format == "json" else "%(asctime)s %(message)s"))
+    mockserver_log = logging.getLogger("mockserver")
+    mockserver_log.addHandler(handler)
+    mockserver_log.setLevel(log_level.upper())
     config = uvicorn.Config(create_app(settings), log_level=log_level, access_log=False, server_header=False)
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -62,6 +62,7 @@ class Settings(_Config):
     directives: bool = True  # obey [mock:...] in prompts and the directive header
     directive_header: str = "X-Mock-Directive"
     journal_size: int = Field(10_000, ge=0)  # requests the journal keeps (a ring buffer)
+    log_format: Literal["text", "json"] = "text"  # the per-request log line (logger mockserver.requests)
 
     @field_validator("accounts")
     @classmethod

@@ -8,6 +8,7 @@ grows past ``journal_size`` entries (the oldest go first), unlike WireMock's.
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections import deque
 from dataclasses import asdict, dataclass
@@ -36,6 +37,13 @@ class Entry:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def log_line(self, fmt: str) -> str:
+        """One structured line: JSON, or ``key=value`` text for people."""
+        if fmt == "json":
+            return json.dumps(self.as_dict(), separators=(",", ":"))
+        fields = {key: value for key, value in self.as_dict().items() if value is not None and key not in ("method", "path")}
+        return f"{self.method} {self.path} " + " ".join(f"{key}={value}" for key, value in fields.items())
+
 
 _FILTERS = ("task_id", "account", "route", "method", "status", "model", "fault", "task_status")
 
@@ -50,9 +58,11 @@ class Journal:
     def size(self) -> int:
         return self._entries.maxlen or 0
 
-    def record(self, **fields: Any) -> None:
+    def record(self, **fields: Any) -> Entry:
         with self._lock:
-            self._entries.append(Entry(seq=next(self._seq), **fields))
+            entry = Entry(seq=next(self._seq), **fields)
+            self._entries.append(entry)
+            return entry
 
     def select(self, filters: Mapping[str, Any]) -> list[Entry]:
         """Entries whose fields equal every given filter; ``since``/``until`` bound the time."""

@@ -267,3 +267,29 @@ def test_network_fault_in_process_raises():
     app = create_app(Settings(clock="manual"))
     with pytest.raises(NetworkFault):
         _from(app, "127.0.0.1", ("GET", "/api/v1/tasks/x", {"Authorization": f"Bearer {KEY}", "X-Mock-Directive": "network=reset"}))
+
+
+# -- logging -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_one_structured_log_line_per_request(make_server, caplog, fmt):
+    import json
+
+    server = make_server(log_format=fmt)
+    caplog.set_level("INFO", logger="mockserver.requests")
+    task_id = task_of(server.submit(key=KEY))
+    server.client.get("/__mock/health")
+    lines = [record.getMessage() for record in caplog.records if record.name == "mockserver.requests"]
+    assert len(lines) == 1
+    if fmt == "json":
+        assert {"route": "submit", "status": 200, "task_id": task_id}.items() <= json.loads(lines[0]).items()
+    else:
+        assert lines[0].startswith("POST /api/v1/services/aigc/text2image/image-synthesis ")
+        assert f"task_id={task_id}" in lines[0] and "status=200" in lines[0]
+
+
+def test_cli_takes_the_log_format():
+    from mockserver.cli import _parser, _settings
+
+    assert _settings(_parser().parse_args(["serve", "--log-format", "json"])).log_format == "json"

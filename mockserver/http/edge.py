@@ -13,6 +13,7 @@ import asyncio
 import hmac
 import ipaddress
 import json
+import logging
 import re
 import socket
 import struct
@@ -37,6 +38,7 @@ _ROUTES = [
     ("POST", re.compile(r"^/api/v1/tasks/(?P<task_id>[^/]+)/cancel/?$"), "cancel"),
     ("GET", re.compile(r"^/api/v1/tasks/?$"), "list"),
 ]
+requests_log = logging.getLogger("mockserver.requests")  # one structured line per DashScope request
 _CAPTURE_LIMIT = 1 << 20  # bytes of a submit or query answer read back for the journal
 
 
@@ -109,7 +111,7 @@ class Edge:
                 await self.app(scope, receive, watch)
         finally:
             answered_id, answered_status = _task_in(seen["body"]) if seen["status"] == 200 else (None, None)
-            emulator.journal.record(
+            entry = emulator.journal.record(
                 time=arrived,
                 account=account,
                 method=scope["method"],
@@ -123,6 +125,8 @@ class Edge:
                 model=model,
                 fault=_fault_name(effects),
             )
+            if requests_log.isEnabledFor(logging.INFO):
+                requests_log.info(entry.log_line(emulator.settings.log_format))
 
 
 def header(scope: Scope, name: bytes) -> str | None:
