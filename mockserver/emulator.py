@@ -116,12 +116,14 @@ class Emulator:
             parameters = {}
         if not isinstance(parameters, dict):
             raise ApiError("InvalidParameter")
-        key = _bearer(headers.get("authorization")) or None
-        input_, effects = self.faults.for_submit(Request("submit", account.id, key, entry.name), input_, headers)
+        input_, directed = self.faults.directed(input_, headers)
         rate, slots = self._limits(account, entry)
         with self.store.transaction():
             self._throttle(account, f"submit|{entry.name}", rate)
             checked = validate(entry, input_, parameters, self.catalog.messages)
+            prompt = input_.get("prompt") if isinstance(input_.get("prompt"), str) else None
+            key = _bearer(headers.get("authorization")) or None
+            effects = self.faults.planned(Request("submit", account.id, key, entry.name, prompt), directed)
             task = self._new_task(account, entry, group, function, checked.input, checked.parameters, request_id)
             if checked.task_failure is not None:
                 task.failure = Outcome(checked.task_failure.code, checked.task_failure.message)

@@ -293,3 +293,15 @@ def test_cli_takes_the_log_format():
     from mockserver.cli import _parser, _settings
 
     assert _settings(_parser().parse_args(["serve", "--log-format", "json"])).log_format == "json"
+
+
+def test_a_refused_submit_does_not_use_up_a_plan_rule(make_server):
+    server = make_server(accounts=[{"id": "slow", "keys": [KEY], "limits": {"*": {"submit_per_second": 1}}}])
+    task_of(server.submit(key=KEY))
+    add(server, fail={"code": "InternalError"}, count=1)
+    assert server.submit(key=KEY).status_code == 429  # throttled: the rule is not spent on it
+    assert server.client.get("/__mock/faults").json()["rules"][0]["fired"] == 0
+    server.advance(1)
+    failed = task_of(server.submit(key=KEY))
+    server.advance(4 * 3600)
+    assert status(server, failed) == "FAILED"

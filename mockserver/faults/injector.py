@@ -18,27 +18,28 @@ class Faults:
         self.directives = directives
         self.header = header.lower()
 
-    def for_submit(
-        self, request: Request, input_: dict[str, Any], headers: Mapping[str, str]
-    ) -> tuple[dict[str, Any], Effects | None]:
-        """``(input with the directives stripped from its prompt, plan effects)``; a bad directive is a 400."""
-        directed = None
+    def directed(self, input_: dict[str, Any], headers: Mapping[str, str]) -> tuple[dict[str, Any], Effects | None]:
+        """``(input with the directives stripped from its prompt, their effects)``; a bad directive is a 400."""
+        if not self.directives:
+            return input_, None
+        items = ""
         prompt = input_.get("prompt")
-        if self.directives:
-            items = ""
-            if isinstance(prompt, str):
-                prompt, items = split_prompt(prompt)
-                if items:
-                    input_ = {**input_, "prompt": prompt}
-            try:
-                directed = _combine(parse(items), parse(headers.get(self.header, "")))
-                if directed is not None:
-                    directed.check(self.errors)
-            except (DirectiveError, ValueError) as error:
-                raise ApiError("InvalidParameter", message=str(error)) from None
-        ruled = self.rules.fire(_with_prompt(request, prompt), plan=True)
-        effects = _combine(ruled, directed)
-        return input_, effects if effects is not None and effects.has_plan() else None
+        if isinstance(prompt, str):
+            prompt, items = split_prompt(prompt)
+            if items:
+                input_ = {**input_, "prompt": prompt}
+        try:
+            directed = _combine(parse(items), parse(headers.get(self.header, "")))
+            if directed is not None:
+                directed.check(self.errors)
+        except ValueError as error:  # a DirectiveError, or a code the catalog does not have
+            raise ApiError("InvalidParameter", message=str(error)) from None
+        return input_, directed
+
+    def planned(self, request: Request, directed: Effects | None) -> Effects | None:
+        """The plan effects for a submit the service accepts: the first firing rule's, under the directives'."""
+        effects = _combine(self.rules.fire(request, plan=True), directed)
+        return effects if effects is not None and effects.has_plan() else None
 
     def for_request(self, request: Request, header: str | None) -> Effects | None:
         """The HTTP effects (a synchronous error, a network fault) for one DashScope request."""
