@@ -108,4 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         print(f"dashscope-mock: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
         return 1
+    except ValueError as error:  # a fault rule of the config file names a code the catalog does not have
+        print(f"dashscope-mock: invalid settings: {error}", file=sys.stderr)
+        return 2
     return 0

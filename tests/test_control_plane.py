@@ -305,3 +305,12 @@ def test_a_refused_submit_does_not_use_up_a_plan_rule(make_server):
     failed = task_of(server.submit(key=KEY))
     server.advance(4 * 3600)
     assert status(server, failed) == "FAILED"
+
+
+def test_cli_refuses_a_config_rule_with_an_unknown_code(tmp_path, capsys):
+    from mockserver.cli import main
+
+    config = tmp_path / "mock.yaml"
+    config.write_text("port: 0\nfaults:\n  - fail: {code: NoSuchCode}\n")
+    assert main(["serve", "--config", str(config)]) == 2
+    assert "unknown error code 'NoSuchCode'" in capsys.readouterr().err

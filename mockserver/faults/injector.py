@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from ..catalog import ErrorCatalog
 from ..errors import ApiError
-from .directives import DirectiveError, parse, split_prompt
+from .directives import parse, split_prompt
 from .effects import Effects
 from .rules import FaultRules, Request, Rule
 
