@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import signal
+import logging
 import socket
 import sys
 import threading
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         "With NAME: that model's whole catalog entry.",
     )
     models.add_argument("name", nargs="?", metavar="NAME")
+    serve.add_argument("--log-format", choices=["text", "json"], help="one line per request: key=value text (default) or JSON")
     return parser
 
 
@@ -89,6 +91,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "clock": args.clock,
         "clock_rate": args.clock_rate,
         "public_url": args.public_url,
+        "log_format": args.log_format,
     }
     if args.config:
         return Settings.from_file(args.config, **overrides)
@@ -129,6 +132,11 @@ def serve(settings: Settings, log_level: str = "info") -> None:
     host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
     print(f"dashscope-mock {__version__} listening on http://{host}:{port}", flush=True)
     print(f"DASHSCOPE_HTTP_BASE_URL=http://{host}:{port}/api/v1", flush=True)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s" if settings.log_format == "json" else "%(asctime)s %(message)s"))
+    mockserver_log = logging.getLogger("mockserver")
+    mockserver_log.addHandler(handler)
+    mockserver_log.setLevel(log_level.upper())
     config = uvicorn.Config(create_app(settings), log_level=log_level, access_log=False, server_header=False)
     _Server(config).run(sockets=[sock])
 
@@ -151,4 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         print(f"dashscope-mock: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
         return 1
+    except ValueError as error:  # a fault rule of the config file names a code the catalog does not have
+        print(f"dashscope-mock: invalid settings: {error}", file=sys.stderr)
+        return 2
     return 0

@@ -12,6 +12,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .faults.rules import Rule
+
 DEFAULT_PORT = 8580
 
 
@@ -59,6 +61,12 @@ class Settings(_Config):
     upload_max_file_mb: int = Field(100, ge=1)  # getPolicy's max_file_size_mb, enforced by the policy
     upload_hours: float = Field(48.0, gt=0)  # uploaded files resolve this long after the upload
     upload_policy_seconds: int = Field(300, ge=1)  # getPolicy's expire_in_seconds
+    admin_token: str | None = None  # with a token the control plane serves any client that sends it; else loopback only
+    faults: list[Rule] = Field(default_factory=list)  # fault rules armed at start and after a full reset
+    directives: bool = True  # obey [mock:...] in prompts and the directive header
+    directive_header: str = "X-Mock-Directive"
+    journal_size: int = Field(10_000, ge=0)  # requests the journal keeps (a ring buffer)
+    log_format: Literal["text", "json"] = "text"  # the per-request log line (logger mockserver.requests)
 
     @field_validator("accounts")
     @classmethod

@@ -13,13 +13,17 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .accounts import Account, Accounts
+from .accounts import Account, Accounts, _bearer
 from .catalog import Catalog, ModelEntry, default_catalog
 from .catalog.validate import validate
 from .clock import Clock
 from .config import Settings
 from .errors import ApiError
+from .faults.injector import Faults
+from .faults.plan import shape
+from .faults.rules import Request
 from .ids import IdFactory
+from .journal import Journal, timeline
 from .lifecycle.planner import apply_timeout, draw_durations
 from .lifecycle.task import UNKNOWN, Outcome, Task
 from .lifecycle.view import task_output, unknown_output
@@ -65,6 +69,9 @@ class Emulator:
         self.images = ResultImages(self.store, self.catalog, self.signer, self.settings.image_cache_mb * 2**20)
         self.uploads = Uploads(self.store, self.clock, self.ids, self.signer.secret, self.signer.access_key_id, self.settings)
         self._submits = 0
+        settings = self.settings
+        self.faults = Faults(self.catalog.errors, settings.faults, settings.seed, settings.directives, settings.directive_header)
+        self.journal = Journal(settings.journal_size)
 
     # -- accounts and limits ------------------------------------------------
 
@@ -113,6 +120,7 @@ class Emulator:
             parameters = {}
         if not isinstance(parameters, dict):
             raise ApiError("InvalidParameter")
+        input_, directed = self.faults.directed(input_, headers)
         rate, slots = self._limits(account, entry)
         with self.store.transaction():
             self._throttle(account, f"submit|{entry.name}", rate)
@@ -120,9 +128,14 @@ class Emulator:
             failure = checked.task_failure or self.uploads.unresolved(
                 entry, checked.input, headers, account.id, self.catalog.messages["url"]["message"]
             )
+            prompt = input_.get("prompt") if isinstance(input_.get("prompt"), str) else None
+            key = _bearer(headers.get("authorization")) or None
+            effects = self.faults.planned(Request("submit", account.id, key, entry.name, prompt), directed)
             task = self._new_task(account, entry, group, function, checked.input, checked.parameters, request_id)
             if failure is not None:
                 task.failure = Outcome(failure.code, failure.message)
+            if effects is not None:
+                shape(task, effects, self.catalog.errors)
             self._plan(task, entry, slots)
             self.store.add_task(task)
             self._maybe_purge()
@@ -203,6 +216,8 @@ class Emulator:
             return {"output": unknown_output(task_id)}
         entry = self.catalog.models[task.model]
         output, usage = task_output(task, status, entry, lambda t, i: self.result_url(t, i, base_url))
+        if task.extra:
+            output = {**output, **task.extra}
         return {"output": output} if usage is None else {"output": output, "usage": usage}
 
     def cancel(self, account: Account, task_id: str) -> None:
@@ -265,8 +280,16 @@ class Emulator:
     # -- control --------------------------------------------------------------
 
     def reset(self, account: str | None = None) -> None:
+        """Forget tasks and requests (all, or one account's); a full reset also re-arms the fault rules."""
         with self.store.transaction():
             self.store.reset(account)
+        self.journal.clear(account)
+        if account is None:
+            self.faults.rules.clear(self.settings.faults)
+
+    def timeline(self, task_id: str) -> list[dict[str, Any]]:
+        """The task's requests and its state transitions so far, in time order."""
+        return timeline(self.store.get_task(task_id), self.journal.select({"task_id": task_id}), self.clock.now())
 
 
 def _parse_body(body: bytes) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from ..emulator import Emulator
 from ..errors import ApiError
 from ..results.urls import BUCKET
 from ..uploads.service import BUCKET as UPLOAD_BUCKET
-from . import control, dashscope, objects, uploads
+from . import admin, control, dashscope, objects, uploads
+from .edge import Edge
 from .gateway import Gateway
 from .responses import error_response
 
@@ -23,7 +24,7 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
     emulator = emulator or Emulator(settings)
     routes = list(dashscope.routes) + objects.routes + uploads.routes
     if emulator.settings.control_plane:
-        routes += control.routes
+        routes += control.routes + admin.routes
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -41,4 +42,6 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
     )
     app.router.redirect_slashes = False
     app.state.emulator = emulator
+    # Outermost, outside Starlette's error middleware, so network faults reach the server's socket.
+    app.middleware_stack = Edge(app.build_middleware_stack(), emulator)
     return app

@@ -48,6 +48,11 @@ async def reset(request: Request) -> Response:
     account = data.get("account")
     if account is not None and not isinstance(account, str):
         return _bad("account must be a string")
+    key = data.get("key")  # one account, named by one of its API keys
+    if key is not None:
+        if not isinstance(key, str) or not key:
+            return _bad("key must be a non-empty string")
+        account = _emulator(request).authenticate(f"Bearer {key}").id
     _emulator(request).reset(account)
     return json_response({"reset": account or "all"})
 

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..emulator import Emulator
 from ..errors import ApiError
 from ..timefmt import epoch_ms
+from .edge import fault_response, header as _header
 from .responses import error_response
 
 API_PREFIX = "/api/v1"
@@ -70,6 +71,10 @@ class Gateway:
                 except ApiError as error:
                     await error_response(emulator.catalog.errors, error, request_id)(scope, receive, send_with_headers)
                     return
+                fault = state.get("fault")  # a synchronous error the edge's fault rules chose
+                if fault is not None:
+                    await fault_response(emulator.catalog.errors, fault, request_id)(scope, receive, send_with_headers)
+                    return
             await self.app(scope, receive, send_with_headers)
         except Exception:
             log.exception("unexpected error on %s %s (request %s)", scope["method"], scope["path"], request_id)
@@ -77,10 +82,3 @@ class Gateway:
                 raise
             response = error_response(emulator.catalog.errors, ApiError("InternalError"), request_id)
             await response(scope, receive, send_with_headers)
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None

@@ -51,6 +51,7 @@ class Task:
     failure: Outcome | None = None  # the whole task ends FAILED with this
     image_failures: dict[int, Outcome] = field(default_factory=dict)  # partial failure by index
     canceled_at: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # fields a fault adds to the output (forward compatibility)
 
     @property
     def lane(self) -> tuple[str, str]:

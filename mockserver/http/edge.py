@@ -1,0 +1,282 @@
+"""The outermost ASGI layer: the control plane's guard, HTTP faults and the request journal.
+
+It sits outside Starlette's own error middleware so it holds the server's
+``send``; with uvicorn that reaches the socket, which network faults need (a
+connection reset is an RST, an empty reply a close with nothing sent). In
+process (httpx's ``ASGITransport``) there is no socket, so a network fault
+raises :class:`NetworkFault`, which the client sees as an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+import logging
+import re
+import socket
+import struct
+import time
+from typing import Any
+
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..accounts import _bearer
+from ..catalog import ErrorCatalog
+from ..emulator import Emulator
+from ..errors import ApiError
+from ..faults.effects import Effects, HttpError
+from ..faults.rules import Request
+from .responses import dumps, error_body, json_response
+
+CONTROL_PREFIX = "/__mock"
+_ROUTES = [
+    ("POST", re.compile(r"^/api/v1/services/aigc/[^/]+/[^/]+/?$"), "submit"),
+    ("GET", re.compile(r"^/api/v1/tasks/(?P<task_id>[^/]+)/?$"), "query"),
+    ("POST", re.compile(r"^/api/v1/tasks/(?P<task_id>[^/]+)/cancel/?$"), "cancel"),
+    ("GET", re.compile(r"^/api/v1/tasks/?$"), "list"),
+]
+requests_log = logging.getLogger("mockserver.requests")  # one structured line per DashScope request
+_CAPTURE_LIMIT = 1 << 20  # bytes of a submit or query answer read back for the journal
+
+
+class NetworkFault(ConnectionError):
+    """A network fault where there is no socket to break (in-process ASGI)."""
+
+
+class Edge:
+    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+        self.app = app
+        self.emulator = emulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if path.startswith(CONTROL_PREFIX):
+            refusal = _refusal(scope, self.emulator.settings.admin_token)
+            if refusal is not None:
+                await _send_json(send, *refusal)
+                return
+            await self.app(scope, receive, send)
+            return
+        route, task_id = _classify(scope["method"], path)
+        if route == "other":
+            await self.app(scope, receive, send)
+            return
+        await self._dashscope(scope, receive, send, route, task_id)
+
+    async def _dashscope(self, scope: Scope, receive: Receive, send: Send, route: str, task_id: str | None) -> None:
+        emulator = self.emulator
+        arrived = emulator.clock.now()
+        started = time.perf_counter()
+        state = scope.setdefault("state", {})
+        key = _bearer(header(scope, b"authorization"))
+        try:
+            account: str | None = emulator.authenticate(header(scope, b"authorization")).id
+        except ApiError:
+            account = None
+        model = prompt = None
+        if route == "submit":
+            body, receive = await _buffer(receive, emulator.settings.max_body_bytes)
+            model, prompt = _model_and_prompt(body)
+        effects = emulator.faults.for_request(
+            Request(route, account, key or None, model, prompt), header(scope, emulator.faults.header.encode())
+        )
+        if effects is not None and effects.http is not None:
+            state["fault"] = effects.http
+        seen: dict[str, Any] = {"status": None, "body": b""}
+        transport = _transport(send)
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                seen["status"] = message["status"]
+                if effects is not None and effects.network is not None and effects.network.kind == "stall":
+                    await asyncio.sleep(effects.network.seconds)
+            elif message["type"] == "http.response.body" and route in ("submit", "query"):
+                if len(seen["body"]) < _CAPTURE_LIMIT:
+                    seen["body"] += message.get("body", b"")
+            await send(message)
+
+        network = effects.network.kind if effects is not None and effects.network is not None else None
+        try:
+            if network in ("reset", "empty"):
+                await _drop(transport, reset=network == "reset")
+            elif network == "truncate":
+                await self.app(scope, receive, _truncating(send, transport, seen))
+            else:
+                await self.app(scope, receive, watch)
+        finally:
+            answered_id, answered_status = _task_in(seen["body"]) if seen["status"] == 200 else (None, None)
+            entry = emulator.journal.record(
+                time=arrived,
+                account=account,
+                method=scope["method"],
+                path=scope["path"],
+                route=route,
+                status=None if network in ("reset", "empty") else seen["status"],
+                request_id=state.get("request_id"),
+                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                task_id=task_id or answered_id,
+                task_status=answered_status,
+                model=model,
+                fault=_fault_name(effects),
+            )
+            if requests_log.isEnabledFor(logging.INFO):
+                requests_log.info(entry.log_line(emulator.settings.log_format))
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _classify(method: str, path: str) -> tuple[str, str | None]:
+    for verb, pattern, route in _ROUTES:
+        match = pattern.match(path)
+        if match is not None and method == verb:
+            return route, match.groupdict().get("task_id")
+    return "other", None
+
+
+def _refusal(scope: Scope, token: str | None) -> tuple[int, dict[str, str]] | None:
+    """Why the control plane is refused to this client, or None: loopback only unless a token is set."""
+    if token is not None:
+        given = _bearer(header(scope, b"authorization")) or (header(scope, b"x-mock-admin-token") or "")
+        if hmac.compare_digest(given.encode(), token.encode()):
+            return None
+        return 401, {"code": "Unauthorized", "message": "the control plane needs the admin token: send "
+                     "Authorization: Bearer <token> or X-Mock-Admin-Token: <token>"}
+    client = scope.get("client")
+    if client is None or _loopback(client[0]):
+        return None
+    return 403, {"code": "AccessDenied", "message": "the control plane is served to loopback clients only; "
+                 "set admin_token to reach it from elsewhere"}
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def _send_json(send: Send, status: int, payload: dict[str, str]) -> None:
+    body = dumps(payload)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _buffer(receive: Receive, limit: int) -> tuple[bytes, Receive]:
+    """Read the body (up to ``limit``) and a ``receive`` that hands the same messages on."""
+    messages: list[Message] = []
+    size, more = 0, True
+    while more and size <= limit:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        size += len(message.get("body", b""))
+        more = message.get("more_body", False)
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request") if not more else b""
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return body, replay
+
+
+def _model_and_prompt(body: bytes) -> tuple[str | None, str | None]:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, None
+    if not isinstance(payload, dict):
+        return None, None
+    model = payload.get("model") if isinstance(payload.get("model"), str) else None
+    input_ = payload.get("input")
+    prompt = input_.get("prompt") if isinstance(input_, dict) else None
+    return model, prompt if isinstance(prompt, str) else None
+
+
+def _task_in(body: bytes) -> tuple[str | None, str | None]:
+    """``(task_id, task_status)`` of a submit or query answer."""
+    try:
+        output = json.loads(body).get("output")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None, None
+    if not isinstance(output, dict):
+        return None, None
+    return output.get("task_id"), output.get("task_status")
+
+
+def _fault_name(effects: Effects | None) -> str | None:
+    if effects is None:
+        return None
+    if effects.network is not None and effects.network.kind != "stall":
+        return f"network:{effects.network.kind}"
+    if effects.http is not None:
+        return f"http:{effects.http.code}"
+    return f"network:{effects.network.kind}" if effects.network is not None else None
+
+
+def _transport(send: Send) -> asyncio.Transport | None:
+    """The server's socket transport behind ``send``: uvicorn's ``send`` is a method of its request cycle."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    return transport if isinstance(transport, asyncio.Transport) else None
+
+
+async def _drop(transport: asyncio.Transport | None, *, reset: bool) -> None:
+    """Close the connection with nothing sent: with an RST (``reset``) or a plain FIN."""
+    if transport is None:
+        raise NetworkFault("connection reset by peer" if reset else "server closed the connection without a reply")
+    if reset:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    else:
+        transport.close()
+    await _settle()
+
+
+def _truncating(send: Send, transport: asyncio.Transport | None, seen: dict[str, Any]) -> Send:
+    """A ``send`` that passes the headers and half the body, then closes the connection."""
+    done = False
+
+    async def cut(message: Message) -> None:
+        nonlocal done
+        if done:
+            return
+        if message["type"] == "http.response.start":
+            seen["status"] = message["status"]
+            await send(message)
+            return
+        body = message.get("body", b"")
+        done = True
+        if transport is None:
+            raise NetworkFault("peer closed the connection without sending the complete body")
+        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+        transport.close()
+        await _settle()
+
+    return cut
+
+
+async def _settle() -> None:
+    """Let the loop run the server's ``connection_lost`` so it knows the client is gone."""
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+def fault_response(errors: ErrorCatalog, fault: HttpError, request_id: str) -> Response:
+    """A rule's or directive's synchronous error, in the catalog's exact shape."""
+    status, body = error_body(errors, ApiError(fault.code, fault.variant, message=fault.message), request_id)
+    headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
+    return json_response(body, fault.status or status, headers=headers)

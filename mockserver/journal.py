@@ -1,0 +1,128 @@
+"""The request journal: a bounded ring buffer of what clients did, for tests to assert on.
+
+Every DashScope request is recorded with its time on the emulator's clock, so a
+test can check how a client polled, backed off and retried. The buffer never
+grows past ``journal_size`` entries (the oldest go first), unlike WireMock's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable, Mapping
+
+from .lifecycle.task import Task
+from .timefmt import task_time
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    time: float  # arrival, emulator-clock epoch seconds
+    account: str | None
+    method: str
+    path: str
+    route: str  # submit | query | cancel | list | other
+    status: int | None  # None when a network fault left no answer
+    request_id: str | None
+    latency_ms: float
+    task_id: str | None = None
+    task_status: str | None = None  # what a submit or a query answered
+    model: str | None = None
+    fault: str | None = None  # "http:<code>" or "network:<kind>" when a fault shaped the answer
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def log_line(self, fmt: str) -> str:
+        """One structured line: JSON, or ``key=value`` text for people."""
+        if fmt == "json":
+            return json.dumps(self.as_dict(), separators=(",", ":"))
+        fields = {key: value for key, value in self.as_dict().items() if value is not None and key not in ("method", "path")}
+        return f"{self.method} {self.path} " + " ".join(f"{key}={value}" for key, value in fields.items())
+
+
+_FILTERS = ("task_id", "account", "route", "method", "status", "model", "fault", "task_status")
+
+
+class Journal:
+    def __init__(self, size: int) -> None:
+        self._entries: deque[Entry] = deque(maxlen=size)
+        self._seq = itertools.count(1)
+        self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        return self._entries.maxlen or 0
+
+    def record(self, **fields: Any) -> Entry:
+        with self._lock:
+            entry = Entry(seq=next(self._seq), **fields)
+            self._entries.append(entry)
+            return entry
+
+    def select(self, filters: Mapping[str, Any]) -> list[Entry]:
+        """Entries whose fields equal every given filter; ``since``/``until`` bound the time."""
+        with self._lock:
+            entries = list(self._entries)
+        since, until = filters.get("since"), filters.get("until")
+        wanted = {key: filters[key] for key in _FILTERS if filters.get(key) is not None}
+        return [
+            entry for entry in entries
+            if (since is None or entry.time >= since) and (until is None or entry.time <= until)
+            and all(getattr(entry, key) == value for key, value in wanted.items())
+        ]
+
+    def clear(self, account: str | None = None) -> None:
+        with self._lock:
+            if account is None:
+                self._entries.clear()
+            else:
+                kept = [entry for entry in self._entries if entry.account != account]
+                self._entries.clear()
+                self._entries.extend(kept)
+
+
+def timeline(task: Task | None, entries: Iterable[Entry], now: float) -> list[dict[str, Any]]:
+    """The task's story in time order: its requests and the transitions its plan made by ``now``.
+
+    At one instant a transition comes right after the request that caused it
+    (the submit, the cancel) and before the polls that saw it.
+    """
+    ranked: list[tuple[float, float, dict[str, Any]]] = []
+    causes = {"submit": 0, "cancel": 0}
+    for entry in entries:
+        event = {"time": entry.time, "at": task_time(entry.time), "event": _event(entry), "status": entry.status}
+        if entry.task_status is not None:
+            event["task_status"] = entry.task_status
+        if entry.fault is not None:
+            event["fault"] = entry.fault
+        if entry.route in causes and entry.status == 200:
+            causes[entry.route] = entry.seq
+        ranked.append((entry.time, entry.seq, event))
+    if task is not None:
+        for step, (time, state) in enumerate(_transitions(task)):
+            if time <= now:
+                cause = causes["cancel"] if state == "CANCELED" else causes["submit"]
+                event = {"time": time, "at": task_time(time), "event": "transition", "task_status": state}
+                ranked.append((time, cause + 0.5 + step / 100, event))
+    ranked.sort(key=lambda item: (item[0], item[1]))
+    return [event for _, _, event in ranked]
+
+
+def _event(entry: Entry) -> str:
+    if entry.status == 429:
+        return "throttled"
+    return {"submit": "submit", "query": "poll", "cancel": "cancel"}.get(entry.route, entry.route)
+
+
+def _transitions(task: Task) -> list[tuple[float, str]]:
+    steps = [(task.submitted_at, "PENDING")]
+    if task.canceled_at is not None:
+        return steps + [(task.canceled_at, "CANCELED")]
+    steps.append((task.scheduled_at, "RUNNING"))
+    steps.append((task.ended_at, task.final_status()))
+    return steps
