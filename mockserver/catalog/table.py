@@ -1,7 +1,7 @@
-"""The catalog as a table: what ``dashscope-mock models`` prints and docs/models.md shows.
+"""The catalog as a table: what ``dashscope-mock models`` prints and the README shows.
 
 A fact the entry marks ``decision`` gets a ``*``: it is our choice, not confirmed.
-``python -m mockserver.catalog.table`` rewrites docs/models.md.
+``python -m mockserver.catalog.table`` rewrites the table between the README's markers.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import yaml
 from .loader import Catalog, default_catalog
 from .schema import ModelEntry
 
-DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "models.md"
+README_PATH = Path(__file__).resolve().parents[2] / "README.md"
+START, END = "<!-- models:start -->\n", "<!-- models:end -->\n"
 HEADER = ("model", "route", "mode", "submit/s", "concurrent", "CNY/image", "free", "output")
 
 
@@ -43,8 +44,6 @@ def markdown(catalog: Catalog | None = None) -> str:
     catalog = catalog or default_catalog()
     rows = [row(entry) for entry in sorted(catalog.models.values(), key=lambda entry: entry.name)]
     lines = [
-        "## Supported models",
-        "",
         "Generated from `contracts/models/` by `python -m mockserver.catalog.table`; do not edit by hand.",
         "A `*` marks a fact that is our decision, not confirmed by Alibaba's documentation or a capture;",
         "each entry lists its sources, and `dashscope-mock models NAME` shows the whole entry.",
@@ -69,7 +68,17 @@ def entry_yaml(entry: ModelEntry) -> str:
     return yaml.safe_dump(entry.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
+def readme_table(readme: str) -> str:
+    """The table as the README holds it now, between its markers."""
+    return readme.split(START, 1)[1].split(END, 1)[0]
+
+
+def with_table(readme: str, table: str) -> str:
+    """The README with ``table`` put between its markers."""
+    head, rest = readme.split(START, 1)
+    return head + START + table + END + rest.split(END, 1)[1]
+
+
 if __name__ == "__main__":
-    DOCS_PATH.parent.mkdir(exist_ok=True)
-    DOCS_PATH.write_text(markdown(), encoding="utf-8")
-    print(f"wrote {DOCS_PATH}")
+    README_PATH.write_text(with_table(README_PATH.read_text(encoding="utf-8"), markdown()), encoding="utf-8")
+    print(f"wrote the model table into {README_PATH}")

@@ -23,7 +23,7 @@ def _emulator(request: Request) -> Emulator:
     return request.app.state.emulator
 
 
-def _base_url(request: Request) -> str:
+def base_url(request: Request) -> str:
     """Where this request came in: the default base of the result URLs."""
     return f"{request.url.scheme}://{request.url.netloc}"
 
@@ -59,7 +59,7 @@ async def submit(request: Request) -> Response:
 
 async def query(request: Request) -> Response:
     emulator = _emulator(request)
-    answer = emulator.query(request.state.account, request.path_params["task_id"], _base_url(request))
+    answer = emulator.query(request.state.account, request.path_params["task_id"], base_url(request))
     return json_response({"request_id": request.state.request_id, **answer}, media_type=JSON_UTF8)
 
 

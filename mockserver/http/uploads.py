@@ -13,7 +13,7 @@ from ..emulator import Emulator
 from ..errors import ApiError
 from ..uploads.service import BUCKET, Refused
 from . import oss
-from .dashscope import _base_url, read_body
+from .dashscope import base_url, read_body
 from .responses import JSON_UTF8, json_response
 
 _FORM_SLACK = 64 * 1024  # room for the form fields around the file
@@ -29,8 +29,8 @@ async def get_policy(request: Request) -> Response:
     emulator = _emulator(request)
     if request.query_params.get("action") != "getPolicy" or not request.query_params.get("model"):
         raise ApiError("InvalidParameter")
-    base_url = emulator.settings.public_url or _base_url(request)
-    data = emulator.uploads.policy(request.state.account.id, base_url)
+    host = emulator.settings.public_url or base_url(request)
+    data = emulator.uploads.policy(request.state.account.id, host)
     return json_response({"request_id": request.state.request_id, "data": data}, media_type=JSON_UTF8)
 
 
