@@ -4,7 +4,7 @@ Polls one task N times in process (httpx's ASGI transport, no sockets) through
 the full app, and through the same app without its edge layer: the baseline,
 measured in the same run. Prints both rates and their ratio.
 
-    python benchmarks/bench_edge.py [N]
+    python load/bench_edge.py [N]
 """
 
 from __future__ import annotations
