@@ -54,12 +54,14 @@ async def submit(request: Request) -> Response:
         request.headers,
         request_id,
     )
+    request.state.task = (submitted.task.task_id, "PENDING")  # for the journal
     return json_response(submitted.body(request_id), media_type=JSON)
 
 
 async def query(request: Request) -> Response:
     emulator = _emulator(request)
     answer = emulator.query(request.state.account, request.path_params["task_id"], base_url(request))
+    request.state.task = (answer["output"]["task_id"], answer["output"]["task_status"])  # for the journal
     return json_response({"request_id": request.state.request_id, **answer}, media_type=JSON_UTF8)
 
 

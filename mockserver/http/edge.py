@@ -23,7 +23,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..accounts import _bearer
+from ..accounts import Account, _bearer
 from ..catalog import ErrorCatalog
 from ..emulator import Emulator
 from ..errors import ApiError
@@ -39,7 +39,6 @@ _ROUTES = [
     ("GET", re.compile(r"^/api/v1/tasks/?$"), "list"),
 ]
 requests_log = logging.getLogger("mockserver.requests")  # one structured line per DashScope request
-_CAPTURE_LIMIT = 1 << 20  # bytes of a submit or query answer read back for the journal
 
 
 class NetworkFault(ConnectionError):
@@ -76,7 +75,7 @@ class Edge:
         state = scope.setdefault("state", {})
         key = _bearer(header(scope, b"authorization"))
         try:
-            account: str | None = emulator.authenticate(header(scope, b"authorization")).id
+            account: str | None = account_of(scope, emulator).id
         except ApiError:
             account = None
         model = prompt = None
@@ -88,7 +87,7 @@ class Edge:
         )
         if effects is not None and effects.http is not None:
             state["fault"] = effects.http
-        seen: dict[str, Any] = {"status": None, "body": b""}
+        seen: dict[str, Any] = {"status": None}
         transport = _transport(send)
 
         async def watch(message: Message) -> None:
@@ -96,9 +95,6 @@ class Edge:
                 seen["status"] = message["status"]
                 if effects is not None and effects.network is not None and effects.network.kind == "stall":
                     await asyncio.sleep(effects.network.seconds)
-            elif message["type"] == "http.response.body" and route in ("submit", "query"):
-                if len(seen["body"]) < _CAPTURE_LIMIT:
-                    seen["body"] += message.get("body", b"")
             await send(message)
 
         network = effects.network.kind if effects is not None and effects.network is not None else None
@@ -110,7 +106,8 @@ class Edge:
             else:
                 await self.app(scope, receive, watch)
         finally:
-            answered_id, answered_status = _task_in(seen["body"]) if seen["status"] == 200 else (None, None)
+            # The submit and query routes say which task they answered for, and its status.
+            answered_id, answered_status = state.get("task", (None, None))
             entry = emulator.journal.record(
                 time=arrived,
                 account=account,
@@ -134,6 +131,20 @@ def header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+def account_of(scope: Scope, emulator: Emulator) -> Account:
+    """The request's account, authenticated once per request (kept in the scope's state); raises the 401."""
+    state = scope.setdefault("state", {})
+    if "auth" not in state:
+        try:
+            state["auth"] = emulator.authenticate(header(scope, b"authorization"))
+        except ApiError as error:
+            state["auth"] = error
+    auth = state["auth"]
+    if isinstance(auth, ApiError):
+        raise auth
+    return auth
 
 
 def _classify(method: str, path: str) -> tuple[str, str | None]:
@@ -203,17 +214,6 @@ def _model_and_prompt(body: bytes) -> tuple[str | None, str | None]:
     input_ = payload.get("input")
     prompt = input_.get("prompt") if isinstance(input_, dict) else None
     return model, prompt if isinstance(prompt, str) else None
-
-
-def _task_in(body: bytes) -> tuple[str | None, str | None]:
-    """``(task_id, task_status)`` of a submit or query answer."""
-    try:
-        output = json.loads(body).get("output")
-    except (ValueError, UnicodeDecodeError, AttributeError):
-        return None, None
-    if not isinstance(output, dict):
-        return None, None
-    return output.get("task_id"), output.get("task_status")
 
 
 def _fault_name(effects: Effects | None) -> str | None:

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..emulator import Emulator
 from ..errors import ApiError
 from ..timefmt import epoch_ms
-from .edge import fault_response, header as _header
+from .edge import account_of, fault_response
 from .responses import error_response
 
 API_PREFIX = "/api/v1"
@@ -65,9 +65,8 @@ class Gateway:
 
         try:
             if scope["path"].startswith(API_PREFIX):
-                authorization = _header(scope, b"authorization")
                 try:
-                    state["account"] = emulator.authenticate(authorization)
+                    state["account"] = account_of(scope, emulator)
                 except ApiError as error:
                     await error_response(emulator.catalog.errors, error, request_id)(scope, receive, send_with_headers)
                     return

@@ -14,7 +14,6 @@ from xml.sax.saxutils import escape
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..timefmt import oss_time
 
 REGION_HOST = "oss-cn-beijing.aliyuncs.com"
 

@@ -68,25 +68,25 @@ async def post_object(request: Request) -> Response:
     return Response(status_code=204, headers=headers)
 
 
+# Why an upload was refused -> OSS's error, and the keyword (if any) that carries the refusal's detail.
+_REFUSALS = {
+    "signature": (oss.SIGNATURE, None),
+    "anonymous": (oss.ANONYMOUS_POST, None),
+    "expired": (oss.POLICY_EXPIRED, None),
+    "condition": (oss.POLICY_CONDITION, "condition"),
+    "too_large": (oss.ENTITY_TOO_LARGE, None),
+    "too_small": (oss.ENTITY_TOO_SMALL, None),
+    "exists": (oss.ALREADY_EXISTS, None),
+    "invalid": (oss.POLICY_INVALID, "reason"),
+}
+
+
 def _refusal(refused: Refused) -> Response:
-    kind = refused.kind
-    if kind == "signature":
-        return oss.error_response(oss.SIGNATURE, BUCKET)
-    if kind == "anonymous":
-        return oss.error_response(oss.ANONYMOUS_POST, BUCKET)
-    if kind == "expired":
-        return oss.error_response(oss.POLICY_EXPIRED, BUCKET)
-    if kind == "condition":
-        return oss.error_response(oss.POLICY_CONDITION, BUCKET, condition=refused.detail)
-    if kind == "too_large":
-        return oss.error_response(oss.ENTITY_TOO_LARGE, BUCKET)
-    if kind == "too_small":
-        return oss.error_response(oss.ENTITY_TOO_SMALL, BUCKET)
-    if kind == "exists":
-        return oss.error_response(oss.ALREADY_EXISTS, BUCKET)
-    if kind == "invalid":
-        return oss.error_response(oss.POLICY_INVALID, BUCKET, reason=refused.detail)
-    return oss.error_response(oss.INVALID_ARGUMENT, BUCKET, reason=f"{_MALFORMED} Missing field: {refused.detail}.")
+    known = _REFUSALS.get(refused.kind)
+    if known is None:  # a missing form field
+        return oss.error_response(oss.INVALID_ARGUMENT, BUCKET, reason=f"{_MALFORMED} Missing field: {refused.detail}.")
+    error, detail = known
+    return oss.error_response(error, BUCKET, **({detail: refused.detail} if detail else {}))
 
 
 def _param(value: str, header: str, name: str) -> str | None:
