@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import signal
 import logging
-import socket
 import sys
 import threading
 from typing import Iterator, Sequence
@@ -21,6 +20,7 @@ from pydantic import ValidationError
 
 from . import __version__
 from .config import DEFAULT_PORT, Settings
+from .serving import config, listen, url_of
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -121,24 +121,17 @@ class _Server(uvicorn.Server):
 def serve(settings: Settings, log_level: str = "info") -> None:
     from .http.app import create_app
 
-    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
-    # and without it Nagle and delayed ACKs cost keep-alive clients ~40 ms a request.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host, settings.port))
-    sock.listen(2048)  # listening before the URL is printed: early clients wait in the backlog
-    port = sock.getsockname()[1]
-    host = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
-    print(f"dashscope-mock {__version__} listening on http://{host}:{port}", flush=True)
-    print(f"DASHSCOPE_HTTP_BASE_URL=http://{host}:{port}/api/v1", flush=True)
+    app = create_app(settings)  # a bad setting fails here, before anything is bound or logged
+    sock = listen(settings.host, settings.port)  # before the URL is printed: early clients wait in the backlog
+    url = url_of(sock)
+    print(f"dashscope-mock {__version__} listening on {url}", flush=True)
+    print(f"DASHSCOPE_HTTP_BASE_URL={url}/api/v1", flush=True)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(message)s" if settings.log_format == "json" else "%(asctime)s %(message)s"))
     mockserver_log = logging.getLogger("mockserver")
     mockserver_log.addHandler(handler)
     mockserver_log.setLevel(log_level.upper())
-    config = uvicorn.Config(create_app(settings), log_level=log_level, access_log=False, server_header=False)
-    _Server(config).run(sockets=[sock])
+    _Server(config(app, log_level)).run(sockets=[sock])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,9 +7,6 @@ fixtures built on these live in :mod:`mockserver.pytest_plugin`.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -18,6 +15,7 @@ import httpx
 from .config import Settings
 from .emulator import Emulator
 from .http.app import create_app
+from .serving import Background, listen, url_of
 
 API_KEY = "sk-dashscope-mock"
 DEFAULTS: dict[str, Any] = {"speed": float("inf")}  # tasks end at once unless a fault or directive says otherwise
@@ -148,28 +146,15 @@ class MockServer(Admin):
     def __init__(self, **settings: Any) -> None:
         values = {**DEFAULTS, "host": "127.0.0.1", "port": 0, **settings}
         self.emulator = Emulator(Settings(**values))
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind((self.emulator.settings.host, self.emulator.settings.port))
-        self.url = f"http://{self.emulator.settings.host}:{sock.getsockname()[1]}"
+        sock = listen(self.emulator.settings.host, self.emulator.settings.port)
+        self.url = url_of(sock)
         self.base_url = f"{self.url}/api/v1"  # the value of DASHSCOPE_HTTP_BASE_URL
-        import uvicorn
-
-        config = uvicorn.Config(create_app(emulator=self.emulator), log_level="warning", access_log=False,
-                                server_header=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:  # start-up only
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the DashScope emulator did not start")
-            time.sleep(0.005)
+        self._background = Background(create_app(emulator=self.emulator), sock)
         super().__init__(httpx.Client(base_url=self.url, timeout=30))
 
     def stop(self) -> None:
         self.client.close()
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._background.stop()
 
     def __enter__(self) -> "MockServer":
         return self
