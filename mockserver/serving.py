@@ -40,8 +40,9 @@ def url_of(sock: socket.socket) -> str:
 
 
 def config(app: ASGIApp, log_level: str = "warning") -> uvicorn.Config:
-    """uvicorn's settings: no access log (the emulator logs requests itself), no ``server`` header of its own."""
-    return uvicorn.Config(app, log_level=log_level, access_log=False, server_header=False)
+    """uvicorn's settings: no access log (the emulator logs requests itself), and neither a ``server``
+    header nor a ``date`` of uvicorn's own: the gateway sends both, the date on the emulator's clock."""
+    return uvicorn.Config(app, log_level=log_level, access_log=False, server_header=False, date_header=False)
 
 
 class Background:

@@ -28,6 +28,8 @@ def test_submit_answers_the_captured_shape(server):
     for header in ("req-cost-time", "req-arrive-time", "resp-start-time", "x-envoy-upstream-service-time"):
         assert response.headers[header].isdigit()
     assert response.headers["req-arrive-time"] == "1709260684485"
+    assert response.headers["date"] == "Fri, 01 Mar 2024 02:38:04 GMT"  # the emulator's clock, not the wall's
+    assert len(response.headers.get_list("date")) == 1
     body = response.json()
     assert list(body) == ["output", "request_id"]
     assert list(body["output"]) == ["task_status", "task_id"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from email.utils import formatdate
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -99,7 +100,9 @@ def test_an_expired_url_answers_exactly_as_oss(server):
     assert response.headers["x-oss-ec"] == "0002-00000069"
     request_id = response.headers["x-oss-request-id"]
     assert re.fullmatch(r"[0-9A-F]{24}", request_id)
-    server_time = iso_time(int(server.client.get("/__mock/clock").json()["now"]))
+    now = int(server.client.get("/__mock/clock").json()["now"])
+    server_time = iso_time(now)
+    assert response.headers["date"] == formatdate(now, usegmt=True)  # the emulator's clock, as ServerTime
     assert response.text == (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         "<Error>\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from email.utils import formatdate
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,7 +42,7 @@ class Gateway:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         if scope["path"].startswith(self.passthrough):
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, _dated(send, emulator))
             return
         response_started = False
 
@@ -57,6 +58,7 @@ class Gateway:
                     (b"resp-start-time", str(epoch_ms(emulator.clock.now())).encode()),
                     (b"x-envoy-upstream-service-time", cost.encode()),
                     (b"server", b"istio-envoy"),
+                    _date(emulator),
                 ]
                 if message["status"] >= 400:
                     headers.append((b"x-request-id", request_id.encode()))
@@ -81,3 +83,17 @@ class Gateway:
                 raise
             response = error_response(emulator.catalog.errors, ApiError("InternalError"), request_id)
             await response(scope, receive, send_with_headers)
+
+
+def _date(emulator: Emulator) -> tuple[bytes, bytes]:
+    """The ``Date`` header on the emulator's clock, so it agrees with task times and URL expiry."""
+    return b"date", formatdate(emulator.clock.now(), usegmt=True).encode()
+
+
+def _dated(send: Send, emulator: Emulator) -> Send:
+    async def send_dated(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), _date(emulator)]}
+        await send(message)
+
+    return send_dated
