@@ -200,7 +200,9 @@ class Emulator:
     def _maybe_purge(self) -> None:
         self._submits += 1
         if self._submits % _PURGE_EVERY == 0:
-            self.store.purge(self.clock.now() - self.settings.retention_hours * HOUR)
+            # A task's result URLs may outlive its query answer: keep it until both are gone.
+            kept = max(self.settings.retention_hours, self.settings.result_url_hours) * HOUR
+            self.store.purge(self.clock.now() - kept)
 
     # -- query, cancel, list --------------------------------------------------
 

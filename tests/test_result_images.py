@@ -284,3 +284,19 @@ def test_other_methods_on_the_buckets_are_oss_405s(server):
         response = server.client.request(method, path)
         assert response.status_code == 405
         assert "<Code>MethodNotAllowed</Code>" in response.text
+
+
+@pytest.mark.e2e
+def test_a_url_outlives_its_task_when_urls_last_longer_than_retention(make_server):
+    server = make_server(speed=float("inf"), retention_hours=1, result_url_hours=48,
+                         accounts=[{"id": "a", "keys": ["sk-test"], "limits": {"*": {"submit_per_second": 10_000}}}])
+    task_id = server.submit(parameters={"n": 1}).json()["output"]["task_id"]
+    server.advance(1)
+    url = urls(server.query(task_id).json()["output"])[0]
+    server.advance(2 * 3600)
+    for _ in range(512):  # enough submits for the store's periodic sweep to run
+        assert server.submit(parameters={"n": 1}).status_code == 200
+    assert server.query(task_id).json()["output"]["task_status"] == "UNKNOWN"
+    assert httpx.get(url).status_code == 200  # the task reads UNKNOWN, but its URL lasts 48 h
+    server.advance(47 * 3600)
+    assert httpx.get(url).status_code == 403
