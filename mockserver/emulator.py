@@ -19,6 +19,7 @@ from .catalog.validate import Failure, Validated, validate
 from .clock import Clock
 from .config import Settings
 from .errors import ApiError
+from .faults.effects import Effects
 from .faults.injector import Faults
 from .faults.plan import shape
 from .faults.rules import Request
@@ -49,7 +50,7 @@ class Draft:
     function: str
     checked: Validated
     failure: Failure | None  # a worker-side check already broken: the inputs are not looked at
-    directed: Any
+    directed: Effects | None  # the submit's in-band fault directives
     slots: int
     prompt: str | None
     key: str | None
