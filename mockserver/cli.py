@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     models.add_argument("name", nargs="?", metavar="NAME")
     serve.add_argument("--log-format", choices=["text", "json"], help="one line per request: key=value text (default) or JSON")
+    serve.add_argument(
+        "--fetch-inputs", choices=["any", "loopback", "none"],
+        help="download input images from any host, from loopback hosts only (default; others pass unchecked), or none",
+    )
     return parser
 
 
@@ -92,6 +96,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "clock_rate": args.clock_rate,
         "public_url": args.public_url,
         "log_format": args.log_format,
+        "fetch_inputs": args.fetch_inputs,
     }
     if args.config:
         return Settings.from_file(args.config, **overrides)

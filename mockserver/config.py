@@ -67,6 +67,13 @@ class Settings(_Config):
     directive_header: str = "X-Mock-Directive"
     journal_size: int = Field(10_000, ge=0)  # requests the journal keeps (a ring buffer)
     log_format: Literal["text", "json"] = "text"  # the per-request log line (logger mockserver.requests)
+    # input images (mockserver.inputs): any host / loopback hosts only (others accepted unfetched) / none
+    fetch_inputs: Literal["any", "loopback", "none"] = "loopback"
+    fetch_allow_link_local: bool = False  # fetch 169.254.0.0/16, fe80::/10 and fd00:ec2::254 (cloud metadata)
+    fetch_connect_seconds: float = Field(5.0, gt=0)
+    fetch_timeout_seconds: float = Field(10.0, gt=0)  # the whole download, redirects included
+    fetch_max_redirects: int = Field(5, ge=0)
+    fetch_max_mb: int = Field(10, ge=1)  # the download cap for an image input whose model names none
 
     @field_validator("accounts")
     @classmethod

@@ -15,14 +15,16 @@ from typing import Any, Mapping
 
 from .accounts import Account, Accounts, _bearer
 from .catalog import Catalog, ModelEntry, default_catalog
-from .catalog.validate import validate
+from .catalog.validate import Failure, Validated, validate
 from .clock import Clock
 from .config import Settings
 from .errors import ApiError
+from .faults.effects import Effects
 from .faults.injector import Faults
 from .faults.plan import shape
 from .faults.rules import Request
 from .ids import IdFactory
+from .inputs.service import Inputs, Looked
 from .journal import Journal, timeline
 from .lifecycle.planner import apply_timeout, draw_durations
 from .lifecycle.task import UNKNOWN, Outcome, Task
@@ -36,6 +38,22 @@ from .uploads.service import Uploads
 HOUR = 3600.0
 _PURGE_EVERY = 512  # submits between sweeps of expired tasks
 _MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A submit that passed the synchronous checks and the throttle; no task exists yet."""
+
+    account: Account
+    entry: ModelEntry
+    group: str
+    function: str
+    checked: Validated
+    failure: Failure | None  # a worker-side check already broken: the inputs are not looked at
+    directed: Effects | None  # the submit's in-band fault directives
+    slots: int
+    prompt: str | None
+    key: str | None
 
 
 @dataclass(frozen=True)
@@ -68,6 +86,7 @@ class Emulator:
         self.signer = ResultSigner(secret.encode())
         self.images = ResultImages(self.store, self.catalog, self.signer, self.settings.image_cache_mb * 2**20)
         self.uploads = Uploads(self.store, self.clock, self.ids, self.signer.secret, self.signer.access_key_id, self.settings)
+        self.inputs = Inputs(self.settings, self.catalog.messages, self.uploads, self.images, self.signer, self.clock)
         self._submits = 0
         settings = self.settings
         self.faults = Faults(self.catalog.errors, settings.faults, settings.seed, settings.directives, settings.directive_header)
@@ -99,10 +118,8 @@ class Emulator:
 
     # -- submit ---------------------------------------------------------------
 
-    def submit(
-        self, account: Account, group: str, function: str, body: bytes, headers: Mapping[str, str], request_id: str
-    ) -> Submitted:
-        """Check a submit in the real service's order and queue the task."""
+    def prepare(self, account: Account, group: str, function: str, body: bytes, headers: Mapping[str, str]) -> Draft:
+        """Check a submit in the real service's order, up to what the worker checks; raise what the gateway answers."""
         payload = _parse_body(body)
         entry = self._model(payload, group, function)
         asynchronous = headers.get("x-dashscope-async", "").strip().lower() == "enable"
@@ -128,15 +145,28 @@ class Emulator:
             failure = checked.task_failure or self.uploads.unresolved(
                 entry, checked.input, headers, account.id, self.catalog.messages["url"]["message"]
             )
-            prompt = input_.get("prompt") if isinstance(input_.get("prompt"), str) else None
-            key = _bearer(headers.get("authorization")) or None
-            effects = self.faults.planned(Request("submit", account.id, key, entry.name, prompt), directed)
-            task = self._new_task(account, entry, group, function, checked.input, checked.parameters, request_id)
-            if failure is not None:
-                task.failure = Outcome(failure.code, failure.message)
+        prompt = input_.get("prompt") if isinstance(input_.get("prompt"), str) else None
+        key = _bearer(headers.get("authorization")) or None
+        return Draft(account, entry, group, function, checked, failure, directed, slots, prompt, key)
+
+    async def look(self, draft: Draft, base_url: str) -> Looked:
+        """The worker's look at the input images (downloads them: the submit answer waits for it)."""
+        if draft.failure is not None:
+            return Looked(draft.failure)
+        return await self.inputs.look(draft.entry, draft.checked.input, draft.account.id, base_url)
+
+    def commit(self, draft: Draft, looked: Looked, request_id: str) -> Submitted:
+        """Queue the task, with the failure the worker will report (if any) in its plan."""
+        with self.store.transaction():
+            effects = self.faults.planned(Request("submit", draft.account.id, draft.key, draft.entry.name, draft.prompt), draft.directed)
+            checked = draft.checked
+            task = self._new_task(draft.account, draft.entry, draft.group, draft.function, checked.input, checked.parameters, request_id)
+            task.lines = looked.lines
+            if looked.failure is not None:
+                task.failure = Outcome(looked.failure.code, looked.failure.message)
             if effects is not None:
                 shape(task, effects, self.catalog.errors)
-            self._plan(task, entry, slots)
+            self._plan(task, draft.entry, draft.slots)
             self.store.add_task(task)
             self._maybe_purge()
         return Submitted(task)

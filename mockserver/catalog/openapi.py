@@ -46,6 +46,8 @@ def field_schema(rule: FieldRule) -> dict[str, Any]:
             schema["maxLength"] = rule.max_length
     if rule.type == "url":
         schema["pattern"] = "^(" + "|".join(rule.schemes) + ")://."
+        if rule.image is not None:  # what the worker checks on the downloaded file
+            schema["x-image"] = rule.image.model_dump(mode="json")
     if rule.type == "size":
         if rule.sizes is not None:
             schema["enum"] = list(rule.sizes)

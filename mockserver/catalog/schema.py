@@ -29,6 +29,16 @@ class FieldError(_Strict):
     source: str = "decision"
 
 
+class ImageLimits(_Strict):
+    """What the worker accepts behind an image URL, checked on the downloaded file (``mockserver.inputs``)."""
+
+    formats: list[str]  # Pillow's format names: JPEG (jpg/jpeg), PNG, TIFF, WEBP, BMP
+    side: tuple[int, int] | None = None  # each side within [min, max] pixels
+    max_ratio: float | None = None  # longer side / shorter side at most this
+    max_bytes: int | None = None
+    source: str = "doc"
+
+
 class FieldRule(_Strict):
     """One field of ``input`` or ``parameters`` and the rules it must obey."""
 
@@ -55,6 +65,7 @@ class FieldRule(_Strict):
     # urls
     schemes: list[str] = Field(default_factory=lambda: ["http", "https", "oss"])
     no_chinese: bool = False
+    image: ImageLimits | None = None  # the file behind the URL is an image the worker downloads and checks
     # objects: the rules of their own fields, checked like the top level (paths input.a.b, input.a[0].b)
     properties: dict[str, FieldRule] | None = None
     # required only when another field holds one of these values: {"input.function": [...]}
@@ -125,6 +136,7 @@ class Output(_Strict):
     seed_per_image: bool = False  # image i of n uses seed + i
     extra: dict[str, Any] = Field(default_factory=dict)  # fixed extra fields in output
     end_time_seconds: bool = False  # end_time without milliseconds
+    lines_from: str | None = None  # the input whose fetched image gives the results their lines (sketch-to-image)
     source: str = "doc"
 
     @model_validator(mode="after")

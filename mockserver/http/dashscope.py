@@ -46,14 +46,11 @@ async def submit(request: Request) -> Response:
     emulator = _emulator(request)
     body = await read_body(request, emulator.settings.max_body_bytes)
     request_id = request.state.request_id
-    submitted = emulator.submit(
-        request.state.account,
-        request.path_params["group"],
-        request.path_params["function"],
-        body,
-        request.headers,
-        request_id,
+    draft = emulator.prepare(
+        request.state.account, request.path_params["group"], request.path_params["function"], body, request.headers
     )
+    looked = await emulator.look(draft, base_url(request))
+    submitted = emulator.commit(draft, looked, request_id)
     request.state.task = (submitted.task.task_id, "PENDING")  # for the journal
     return json_response(submitted.body(request_id), media_type=JSON)
 

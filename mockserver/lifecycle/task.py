@@ -52,6 +52,7 @@ class Task:
     image_failures: dict[int, Outcome] = field(default_factory=dict)  # partial failure by index
     canceled_at: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # fields a fault adds to the output (forward compatibility)
+    lines: bytes | None = None  # the fetched sketch's strokes the results are drawn from (results.render.line_mask)
 
     @property
     def lane(self) -> tuple[str, str]:

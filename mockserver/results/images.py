@@ -87,6 +87,7 @@ class ResultImages:
             count=task.image_count,
             seed=seed,
             prompt=str(task.input.get("prompt", "")),
+            lines=task.lines,
         )
 
     def cached(self, spec: Placeholder) -> Rendered | None:

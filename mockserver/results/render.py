@@ -34,6 +34,8 @@ PALETTES: dict[str, tuple[Color, Color, Color]] = {
 }
 
 _MAX_PROMPT_LINES = 6
+LINES_SIDE = 256  # a sketch's strokes are kept at this resolution
+_INK = 200  # grey levels below this (after averaging) are strokes
 PNG_LEVEL = 1  # fast zlib: placeholders are flat colours and compress well anyway
 
 
@@ -49,6 +51,7 @@ class Placeholder:
     count: int
     seed: int
     prompt: str
+    lines: bytes | None = None  # a line_mask: the results draw these strokes instead of the seeded shapes
 
 
 def palette(style: str) -> tuple[Color, Color, Color]:
@@ -57,6 +60,18 @@ def palette(style: str) -> tuple[Color, Color, Color]:
         return known
     digest = hashlib.sha256(style.encode()).digest()
     return (tuple(digest[0:3]), tuple(digest[3:6]), tuple(digest[6:9]))  # type: ignore[return-value]
+
+
+def line_mask(sketch: Image.Image) -> bytes:
+    """The sketch's dark strokes as a LINES_SIDE-square 1-bit mask (8 KB, kept with the task).
+
+    The sketch is stretched to a square as the service stretches a sketch to the
+    output's aspect; averaging before the threshold keeps thin strokes visible.
+    """
+    flat = sketch.convert("RGBA")
+    paper = Image.new("RGBA", flat.size, (255, 255, 255, 255))
+    gray = Image.alpha_composite(paper, flat).convert("L").resize((LINES_SIDE, LINES_SIDE), Image.Resampling.BOX)
+    return gray.point(lambda value: 255 if value < _INK else 0, mode="1").tobytes()
 
 
 def render_png(spec: Placeholder) -> bytes:
@@ -74,7 +89,11 @@ def draw_image(spec: Placeholder) -> Image.Image:
     column = ImageOps.colorize(Image.linear_gradient("L").resize((1, height)), black=top, white=bottom)
     image = column.resize((width, height), Image.Resampling.NEAREST)
     draw = ImageDraw.Draw(image)
-    _shapes(draw, rng, width, height, (top, bottom, accent))
+    if spec.lines is None:
+        _shapes(draw, rng, width, height, (top, bottom, accent))
+    else:
+        strokes = Image.frombytes("1", (LINES_SIDE, LINES_SIDE), spec.lines).resize((width, height), Image.Resampling.NEAREST)
+        image.paste(tuple(channel // 3 for channel in accent), mask=strokes)
     _labels(draw, spec, width, height)
     return image
 

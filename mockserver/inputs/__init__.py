@@ -1,0 +1,1 @@
+"""Input images: which URLs the emulator may fetch, the guarded download and the Pillow checks."""

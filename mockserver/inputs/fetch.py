@@ -1,0 +1,133 @@
+"""The guarded download of one input URL: policy per hop, pinned addresses, bounded in time and bytes.
+
+Redirects are followed by hand so every hop is judged by :mod:`.policy`
+before a connection is made; a host name is resolved here (``getaddrinfo`` on
+the loop) and the connection goes to an address that was checked, so a name
+cannot resolve to a forbidden address after the check. The body is streamed
+and reading stops as soon as it passes the cap. The emulator's own files are
+read in-process (``own``), never over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Awaitable, Callable
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from . import policy
+
+OwnFiles = Callable[[str], "Awaitable[bytes] | None"]  # None: not one of ours
+
+
+class FetchError(Exception):
+    """Why a download failed, named as ``contracts/validation.yaml`` names its report:
+    ``image_refused``, ``image_timeout``, ``image_download`` or ``image_size``."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Limits:
+    policy: policy.FetchPolicy
+    allow_link_local: bool
+    connect_seconds: float
+    total_seconds: float  # the whole download, redirects included
+    max_redirects: int
+    max_bytes: int
+
+
+async def fetch(url: str, limits: Limits, own: OwnFiles) -> bytes | None:
+    """The bytes behind ``url``; None when the policy accepts it unfetched; else :class:`FetchError`."""
+    try:
+        return await asyncio.wait_for(_follow(url, limits, own), limits.total_seconds)
+    except asyncio.TimeoutError:
+        raise FetchError("image_timeout") from None
+
+
+async def _follow(url: str, limits: Limits, own: OwnFiles) -> bytes | None:
+    timeout = httpx.Timeout(limits.total_seconds, connect=limits.connect_seconds)
+    async with httpx.AsyncClient(timeout=timeout, verify=_tls(), follow_redirects=False, trust_env=False) as client:
+        for _ in range(limits.max_redirects + 1):
+            mine = own(url)
+            if mine is not None:
+                return await mine
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise FetchError("image_download")
+            verdict = await _judge(parts.hostname, limits)
+            if verdict.action == "skip":
+                return None
+            if verdict.action == "refuse":
+                raise FetchError("image_refused")
+            location = await _get(client, url, verdict.addresses, limits.max_bytes)
+            if isinstance(location, bytes):
+                return location
+            url = urljoin(url, location)
+    raise FetchError("image_download")  # too many redirects
+
+
+async def _judge(host: str, limits: Limits) -> policy.Verdict:
+    resolved: list[policy.Address] = []
+    if policy.needs_lookup(host, limits.policy):
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            raise FetchError("image_refused") from None
+        resolved = [address for info in infos if (address := policy.literal(str(info[4][0]))) is not None]
+    return policy.decide(host, resolved, limits.policy, limits.allow_link_local)
+
+
+async def _get(client: httpx.AsyncClient, url: str, addresses: tuple[policy.Address, ...], cap: int) -> bytes | str:
+    """The body of a 200, or the Location of a redirect; tries each checked address in turn."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    for number, address in enumerate(addresses):
+        netloc = f"[{address}]" if address.version == 6 else str(address)
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+        pinned = parts._replace(netloc=netloc).geturl()
+        extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+        try:
+            async with client.stream("GET", pinned, headers={"Host": parts.netloc.rpartition("@")[2]}, extensions=extensions) as response:
+                if response.is_redirect and response.headers.get("location"):
+                    return response.headers["location"]
+                if response.status_code != 200:
+                    raise FetchError("image_download")
+                return await _read(response, cap)
+        except httpx.ConnectTimeout:
+            raise FetchError("image_timeout") from None
+        except httpx.ConnectError:
+            if number == len(addresses) - 1:
+                raise FetchError("image_refused") from None
+        except httpx.TimeoutException:
+            raise FetchError("image_timeout") from None
+        except (httpx.HTTPError, httpx.InvalidURL, ssl.SSLError, ValueError):
+            raise FetchError("image_download") from None
+    raise FetchError("image_refused")
+
+
+async def _read(response: httpx.Response, cap: int) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise FetchError("image_size")
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > cap:
+            raise FetchError("image_size")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@lru_cache(maxsize=1)
+def _tls() -> ssl.SSLContext:
+    """One verifying TLS context for every download (making one per client costs milliseconds)."""
+    return ssl.create_default_context()

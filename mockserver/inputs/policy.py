@@ -1,0 +1,67 @@
+"""Which input URLs the emulator may fetch, decided per hop before any connection is made.
+
+``fetch_inputs`` is ``any`` (every host but the forbidden ones), ``loopback``
+(only hosts that are loopback addresses, so an offline test suite never leaves
+the machine; other hosts are accepted as if valid, without a look-up) or
+``none`` (nothing is fetched, every URL is accepted). Link-local and cloud
+metadata addresses are never fetched unless ``fetch_allow_link_local`` says so:
+a host name is refused when ANY of its addresses is one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Literal
+
+FetchPolicy = Literal["any", "loopback", "none"]
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_METADATA = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"), ipaddress.ip_network("fd00:ec2::254/128"))
+_LOCAL_NAMES = ("localhost", "localhost.")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``fetch`` (connect to ``addresses``), ``skip`` (accept unfetched) or ``refuse`` (a forbidden address)."""
+
+    action: Literal["fetch", "skip", "refuse"]
+    addresses: tuple[Address, ...] = ()
+
+
+def literal(host: str) -> Address | None:
+    """The address a host spells out, if it is one (``[::1]`` without brackets, too)."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped or address
+
+
+def forbidden(address: Address) -> bool:
+    """Link-local or a cloud metadata address."""
+    return any(address in network for network in _METADATA if network.version == address.version)
+
+
+def needs_lookup(host: str, policy: FetchPolicy) -> bool:
+    """Whether deciding needs the host's addresses: never under ``none``; under ``loopback``
+    only for ``localhost`` (answered by the hosts file, not the network)."""
+    if policy == "none" or literal(host) is not None:
+        return False
+    return policy == "any" or host.lower() in _LOCAL_NAMES or host.lower().endswith(".localhost")
+
+
+def decide(host: str, resolved: list[Address], policy: FetchPolicy, allow_link_local: bool) -> Verdict:
+    """The verdict on one hop to ``host``, whose addresses are ``resolved`` (when looked up)."""
+    if policy == "none":
+        return Verdict("skip")
+    address = literal(host)
+    addresses = [address] if address is not None else resolved
+    if not allow_link_local and any(forbidden(item) for item in addresses):
+        return Verdict("refuse")
+    if not addresses:  # under loopback, a name not looked up; under any, one that did not resolve
+        return Verdict("skip" if policy == "loopback" else "refuse")
+    if policy == "loopback" and not all(item.is_loopback for item in addresses):
+        return Verdict("skip")
+    return Verdict("fetch", tuple(addresses))

@@ -1,0 +1,193 @@
+"""Input images: the worker downloads and checks them; each bad input ends its task with the faithful error.
+
+A real HTTP server on loopback serves the inputs (``image_host.py``); the
+emulator runs with its default ``fetch_inputs: loopback``. Each case submits a
+sketch-to-image task, moves the clock, and reads the FAILED task's code and
+message; the emulator must stay healthy after every one.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import socket
+
+import pytest
+from PIL import Image
+
+from image_host import ImageHost
+from mockserver.inputs.policy import decide
+from sdk_envs import CURRENT, SdkDriver
+
+pytestmark = pytest.mark.e2e
+MODEL = "wanx-sketch-to-image-lite"
+INVALID_URL = (
+    "The request URL is invalid, please check the request URL is available and the request image format "
+    "is one of the following types: JPEG, JPG, PNG, BMP, and WEBP."
+)
+RESOLUTION = (
+    "The image resolution is invalid, please make sure that the aspect ratio is smaller than 2.0, "
+    "and largest length of image is smaller than 4096."
+)
+SIZE = "Invalid file size. The image file size must be less than 10MB."
+
+
+@pytest.fixture(scope="module")
+def host():
+    served = ImageHost()
+    yield served
+    served.close()
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    from serving import start_server
+
+    server = start_server(fetch_timeout_seconds=0.5)
+    yield server
+    server.stop()
+
+
+def sketch_task(server, url: str, style: str = "<watercolor>", seed: int | None = None) -> dict:
+    parameters = {"n": 1, "style": style, **({"seed": seed} if seed is not None else {})}
+    response = server.submit(model=MODEL, input={"prompt": "a house", "sketch_image_url": url}, parameters=parameters)
+    assert response.status_code == 200, response.text
+    assert response.json()["output"]["task_status"] == "PENDING"
+    server.advance(60)
+    return server.query(response.json()["output"]["task_id"]).json()["output"]
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # closed again on leaving: nothing listens there
+
+
+CASES = [
+    ("/missing.png", "InvalidURL", INVALID_URL),
+    ("/page.html", "InvalidURL", INVALID_URL),
+    ("/truncated.png", "InvalidURL", INVALID_URL),
+    ("/anim.gif", "InvalidURL", INVALID_URL),
+    ("/loop", "InvalidURL", INVALID_URL),
+    ("/bomb.png", "InvalidFile.Resolution", RESOLUTION),
+    ("/small.png", "InvalidFile.Resolution", RESOLUTION),
+    ("/large.png", "InvalidFile.Resolution", RESOLUTION),
+    ("/wide.png", "InvalidFile.Resolution", RESOLUTION),
+    ("/huge.png", "InvalidFile.Size", SIZE),
+    ("/huge-chunked.png", "InvalidFile.Size", SIZE),
+]
+
+
+@pytest.mark.parametrize(("path", "code", "message"), CASES, ids=[case[0] for case in CASES])
+def test_a_bad_input_fails_the_task_faithfully(emulator, host, path, code, message):
+    output = sketch_task(emulator, host.url(path))
+    assert (output["task_status"], output["code"], output["message"]) == ("FAILED", code, message)
+    assert emulator.client.get("/__mock/health").status_code == 200
+
+
+def test_an_unreachable_host_is_connection_refused(emulator):
+    url = f"http://127.0.0.1:{closed_port()}/sketch.png"
+    output = sketch_task(emulator, url)
+    assert (output["task_status"], output["code"]) == ("FAILED", "InvalidURL.ConnectionRefused")
+    assert output["message"] == f"Connection to {url} refused, please provide available URL."
+
+
+def test_a_slow_host_times_out(emulator, host):
+    url = host.url("/slow.png")
+    output = sketch_task(emulator, url)
+    assert (output["task_status"], output["code"]) == ("FAILED", "InvalidURL.Timeout")
+    assert output["message"] == f"Download {url} timeout, please check network connection."
+    assert emulator.client.get("/__mock/health").status_code == 200
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/"])
+def test_metadata_addresses_are_never_fetched(emulator, host, url):
+    for submitted in (url, host.url("/to-metadata")):
+        output = sketch_task(emulator, submitted)
+        assert (output["task_status"], output["code"]) == ("FAILED", "InvalidURL.ConnectionRefused")
+        assert output["message"] == f"Connection to {submitted} refused, please provide available URL."
+
+
+def test_a_url_with_chinese_characters_is_refused_unfetched(emulator, host):
+    output = sketch_task(emulator, host.url("/草图.png"))
+    assert (output["task_status"], output["code"], output["message"]) == ("FAILED", "InvalidURL", INVALID_URL)
+
+
+def test_a_good_sketch_after_a_redirect_succeeds(emulator, host):
+    assert sketch_task(emulator, host.url("/to-good"))["task_status"] == "SUCCEEDED"
+
+
+def _result_image(server, output: dict) -> Image.Image:
+    response = server.client.get(output["results"][0]["url"])
+    assert response.status_code == 200
+    return Image.open(io.BytesIO(response.content)).convert("RGB")
+
+
+def test_the_results_draw_the_sketch_lines_over_the_style_colours(emulator, host):
+    output = sketch_task(emulator, host.url("/good.png"), style="<watercolor>", seed=7)
+    image = _result_image(emulator, output)
+    assert image.size == (768, 768)
+    stroke = (120 // 3, 170 // 3, 150 // 3)  # the watercolor accent, darkened
+    assert image.getpixel((384, 200)) == stroke  # on the sketch's vertical stroke
+    assert image.getpixel((100, 200)) != stroke  # beside it: the style's background
+    again = sketch_task(emulator, host.url("/good.png"), style="<watercolor>", seed=7)
+    assert _result_image(emulator, again).tobytes() == image.tobytes()  # a pure function of task and sketch
+
+
+def test_other_hosts_pass_unfetched_under_loopback_and_nothing_is_fetched_under_none(make_server, host):
+    loopback = make_server()
+    assert sketch_task(loopback, "http://10.255.255.1/sketch.png")["task_status"] == "SUCCEEDED"
+    offline = make_server(fetch_inputs="none")
+    assert sketch_task(offline, host.url("/missing.png"))["task_status"] == "SUCCEEDED"
+    anywhere = make_server(fetch_inputs="any")
+    assert sketch_task(anywhere, host.url("/small.png"))["code"] == "InvalidFile.Resolution"
+
+
+def test_own_result_urls_are_read_in_process(make_server):
+    server = make_server(public_url="http://emulator.invalid:9", url_secret="s")  # a name nobody resolves
+    submitted = server.submit(model="wanx-v1", parameters={"n": 1})
+    server.advance(60)
+    result = server.query(submitted.json()["output"]["task_id"]).json()["output"]["results"][0]["url"]
+    assert sketch_task(server, result)["task_status"] == "SUCCEEDED"
+    tampered = result.replace("Signature=", "Signature=x")
+    assert sketch_task(server, tampered)["code"] == "InvalidURL"
+
+
+def test_throttled_submits_do_not_fetch(make_server, host):
+    server = make_server(accounts=[{"id": "a", "keys": ["sk-a"], "limits": {MODEL: {"submit_per_second": 0}}}])
+    body = {"model": MODEL, "input": {"prompt": "a", "sketch_image_url": host.url("/slow.png")}}
+    response = server.client.post(
+        f"/api/v1{server.emulator.catalog.models[MODEL].route.path}",
+        json=body,
+        headers={"Authorization": "Bearer sk-a", "X-DashScope-Async": "enable"},
+    )
+    assert (response.status_code, response.json()["code"]) == (429, "Throttling.RateQuota")
+
+
+def test_the_sdk_sees_the_faithful_failure(emulator, host):
+    sdk = SdkDriver(CURRENT, emulator.api)
+    try:
+        submitted = sdk("async_call", model=MODEL, prompt="a house", sketch_image_url=host.url("/wide.png"), n=1,
+                         task="image2image", api_key="sk-sdk")  # SDK 2.0 routes only imageedit models there itself
+        emulator.advance(60)
+        done = sdk("wait", task=submitted["output"]["task_id"], api_key="sk-sdk")
+    finally:
+        sdk.close()
+    assert (done["output"]["task_status"], done["output"]["code"], done["output"]["message"]) == (
+        "FAILED", "InvalidFile.Resolution", RESOLUTION,
+    )
+
+
+def _ip(text: str):
+    return ipaddress.ip_address(text)
+
+
+def test_the_policy_judges_every_address_a_name_resolves_to():
+    mixed = [_ip("93.184.216.34"), _ip("169.254.169.254")]
+    assert decide("evil.example", mixed, "any", False).action == "refuse"
+    assert decide("evil.example", mixed, "any", True).action == "fetch"
+    assert decide("::ffff:169.254.169.254", [], "any", False).action == "refuse"
+    assert decide("example.com", [], "loopback", False).action == "skip"
+    assert decide("localhost", [_ip("127.0.0.1"), _ip("::1")], "loopback", False).action == "fetch"
+    assert decide("10.0.0.1", [], "loopback", False).action == "skip"
+    assert decide("169.254.169.254", [], "none", False).action == "skip"
