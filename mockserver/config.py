@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
+from PIL import ImageFont
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .faults.rules import Rule
@@ -58,6 +59,7 @@ class Settings(_Config):
     url_secret: str | None = None  # HMAC secret of result URLs; default: random per process
     control_plane: bool = True
     image_cache_mb: int = Field(64, ge=0)  # rendered result images kept in memory (LRU by bytes)
+    label_font: str | None = None  # a TrueType/OpenType file for the placeholders' labels; default Pillow's own
     upload_max_file_mb: int = Field(100, ge=1)  # getPolicy's max_file_size_mb, enforced by the policy
     upload_hours: float = Field(48.0, gt=0)  # uploaded files resolve this long after the upload
     upload_policy_seconds: int = Field(300, ge=1)  # getPolicy's expire_in_seconds
@@ -85,6 +87,16 @@ class Settings(_Config):
                     raise ValueError(f"API key {key[:6]}... is listed under two accounts")
                 seen.add(key)
         return accounts
+
+    @field_validator("label_font")
+    @classmethod
+    def _loadable_font(cls, path: str | None) -> str | None:
+        if path is not None:
+            try:
+                ImageFont.truetype(path, 12)
+            except OSError as error:
+                raise ValueError(f"label_font {path!r} is not a font file Pillow can load ({error})") from None
+        return path
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: object) -> "Settings":

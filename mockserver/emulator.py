@@ -84,7 +84,9 @@ class Emulator:
         self.accounts = Accounts(self.settings)
         secret = self.settings.url_secret or secrets.token_hex(16)
         self.signer = ResultSigner(secret.encode())
-        self.images = ResultImages(self.store, self.catalog, self.signer, self.settings.image_cache_mb * 2**20)
+        self.images = ResultImages(
+            self.store, self.catalog, self.signer, self.settings.image_cache_mb * 2**20, self.settings.label_font
+        )
         self.uploads = Uploads(self.store, self.clock, self.ids, self.signer.secret, self.signer.access_key_id, self.settings)
         self.inputs = Inputs(self.settings, self.catalog.messages, self.uploads, self.images, self.signer, self.clock)
         self._submits = 0

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
 from PIL import Image, ImageFont
+
+from mockserver.config import Settings
 
 from mockserver.results.cache import ByteLRU
 from mockserver.results.render import Placeholder, _wrap, render_png
@@ -24,6 +29,25 @@ def test_tiny_and_odd_sizes_render():
 
 def test_unknown_styles_get_a_palette_of_their_own():
     assert render_png(spec(style="<made up>")) != render_png(spec(style="<other>"))
+
+
+SYSTEM_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+@pytest.mark.skipif(not SYSTEM_FONT.exists(), reason="needs a TrueType font on the machine (Debian's DejaVu)")
+def test_a_label_font_draws_the_labels():
+    default, chosen = render_png(spec(prompt="宇航员 a cat")), render_png(spec(prompt="宇航员 a cat", font=str(SYSTEM_FONT)))
+    assert chosen != default
+    assert chosen == render_png(spec(prompt="宇航员 a cat", font=str(SYSTEM_FONT)))  # still deterministic
+    assert Settings(label_font=str(SYSTEM_FONT)).label_font == str(SYSTEM_FONT)
+
+
+def test_a_label_font_that_cannot_load_is_a_clear_settings_error(tmp_path):
+    not_a_font = tmp_path / "font.ttf"
+    not_a_font.write_text("hello")
+    for path in (not_a_font, tmp_path / "missing.ttf"):
+        with pytest.raises(ValidationError, match="is not a font file Pillow can load"):
+            Settings(label_font=str(path))
 
 
 def test_wrapping_stays_in_its_box_and_marks_a_cut():

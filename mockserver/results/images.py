@@ -44,8 +44,11 @@ class Found:
 
 
 class ResultImages:
-    def __init__(self, store: Store, catalog: Catalog, signer: ResultSigner, cache_bytes: int) -> None:
+    def __init__(
+        self, store: Store, catalog: Catalog, signer: ResultSigner, cache_bytes: int, font: str | None = None
+    ) -> None:
         self._store = store
+        self._font = font
         self._catalog = catalog
         self._signer = signer
         self._cache: ByteLRU[Placeholder, Rendered] = ByteLRU(cache_bytes)
@@ -88,6 +91,7 @@ class ResultImages:
             seed=seed,
             prompt=str(task.input.get("prompt", "")),
             lines=task.lines,
+            font=self._font,
         )
 
     def cached(self, spec: Placeholder) -> Rendered | None:

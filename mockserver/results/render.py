@@ -4,7 +4,9 @@ The picture is a pure function of :class:`Placeholder` (model, style, size,
 image i of n, seed, prompt), so the same seed gives the same bytes and a
 re-render after a cache eviction is byte-identical. The palette comes from the
 style; the labels use Pillow's bundled default font, which needs no download
-and never fails on text it cannot draw (Chinese or emoji show as boxes).
+and never fails on text it cannot draw (Chinese or emoji show as boxes), or
+the ``label_font`` a user names (a CJK font draws Chinese prompts). No font
+is looked for on the system: the same spec gives the same bytes everywhere.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Placeholder:
     seed: int
     prompt: str
     lines: bytes | None = None  # a line_mask: the results draw these strokes instead of the seeded shapes
+    font: str | None = None  # the labels' font file; None: Pillow's bundled font
 
 
 def palette(style: str) -> tuple[Color, Color, Color]:
@@ -114,13 +117,13 @@ def _shapes(draw: ImageDraw.ImageDraw, rng: random.Random, width: int, height: i
 
 
 @lru_cache(maxsize=32)
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
+def _font(size: int, path: str | None) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size) if path is None else ImageFont.truetype(path, size)
 
 
 def _labels(draw: ImageDraw.ImageDraw, spec: Placeholder, width: int, height: int) -> None:
     size = max(10, min(40, min(width, height) // 36))
-    font = _font(size)
+    font = _font(size, spec.font)
     margin = size
     line_height = int(size * 1.3)
     lines = [
