@@ -15,7 +15,7 @@ import socket
 import pytest
 from PIL import Image
 
-from image_host import ImageHost
+from image_host import ImageHost, png
 from mockserver.inputs.policy import decide
 from sdk_envs import CURRENT, SdkDriver
 
@@ -191,3 +191,65 @@ def test_the_policy_judges_every_address_a_name_resolves_to():
     assert decide("localhost", [_ip("127.0.0.1"), _ip("::1")], "loopback", False).action == "fetch"
     assert decide("10.0.0.1", [], "loopback", False).action == "skip"
     assert decide("169.254.169.254", [], "none", False).action == "skip"
+
+
+def _image_fields() -> list[tuple[str, str]]:
+    """``(model, field)`` of every input field with an ``image`` block, straight from the catalog."""
+    from mockserver.catalog import default_catalog
+
+    found = []
+    for entry in default_catalog().models.values():
+        for name, rule in entry.input.items():
+            if (rule.image or (rule.items.image if rule.items else None)) is not None:
+                found.append((entry.name, name))
+    return found
+
+
+def _sample(limits, side: int) -> tuple[str, bytes]:
+    """A ``side``-square image in a format the model takes (PNG when it may)."""
+    fmt = "PNG" if "PNG" in limits.formats else limits.formats[0]
+    return ("image/png" if fmt == "PNG" else "image/jpeg"), png(side, side, fmt)
+
+
+@pytest.mark.parametrize(("model", "field"), _image_fields(), ids=lambda value: value)
+def test_every_image_field_takes_an_image_within_its_limits_and_refuses_one_too_small(emulator, host, model, field):
+    from catalog_cases import valid_body
+
+    entry = emulator.emulator.catalog.models[model]
+    rule = entry.input[field]
+    limits = rule.image or rule.items.image
+    low = limits.side[0] if limits.side else 1
+    outcomes = {}
+    for label, side in (("ok", max(low, 256)), ("small", low - 1)):
+        if side < 1:
+            continue
+        path = f"/{model}/{field}/{label}"
+        kind, data = _sample(limits, side)
+        host.files[path] = (200, kind, data)
+        body = valid_body(entry)
+        body["input"][field] = [host.url(path)] if rule.type == "array" else host.url(path)
+        response = emulator.submit(model=model, **body)
+        assert response.status_code == 200, response.text
+        emulator.advance(600)
+        output = emulator.query(response.json()["output"]["task_id"]).json()["output"]
+        outcomes[label] = (output["task_status"], output.get("code"))
+    assert outcomes["ok"] == ("SUCCEEDED", None)
+    if limits.side and low > 1:
+        assert outcomes["small"] == ("FAILED", "InvalidFile.Resolution")
+
+
+def test_a_model_may_allow_more_pixels_than_the_default_canvas_cap():
+    from mockserver.catalog.schema import ImageLimits
+    from mockserver.inputs.inspect import MAX_PIXELS, inspect
+
+    def grey(width: int, height: int) -> bytes:
+        buffer = io.BytesIO()
+        Image.new("L", (width, height)).save(buffer, "PNG")
+        return buffer.getvalue()
+
+    wide = grey(5000, 3600)  # 18 M pixels: over the default 4096*4096 cap, within 5760*3240
+    assert 5000 * 3600 > MAX_PIXELS
+    within = ImageLimits(formats=["PNG"], side=(256, 5760), max_pixels=5760 * 3240)
+    assert inspect(wide, within).broken is None
+    assert inspect(wide, ImageLimits(formats=["PNG"], side=(256, 5760))).broken == "image_resolution"
+    assert inspect(grey(5760, 3300), within).broken == "image_resolution"  # over 5760*3240 pixels

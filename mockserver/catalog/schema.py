@@ -35,6 +35,7 @@ class ImageLimits(_Strict):
     formats: list[str]  # Pillow's format names: JPEG (jpg/jpeg), PNG, TIFF, WEBP, BMP
     side: tuple[int, int] | None = None  # each side within [min, max] pixels
     max_ratio: float | None = None  # longer side / shorter side at most this
+    max_pixels: int | None = None  # width*height at most this, in place of the 4096*4096 canvas cap
     max_bytes: int | None = None
     source: str = "doc"
 

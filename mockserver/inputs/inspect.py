@@ -16,8 +16,8 @@ from PIL import Image
 
 from ..catalog.schema import ImageLimits
 
-# Declared canvases beyond this are refused before decoding, whatever a model allows
-# (the InvalidFile.Resolution message: the longest side under 4096).
+# Declared canvases beyond this are refused before decoding unless the model sets its own
+# `max_pixels` (the InvalidFile.Resolution message: the longest side under 4096).
 MAX_PIXELS = 4096 * 4096
 
 
@@ -47,7 +47,7 @@ def inspect(data: bytes, limits: ImageLimits) -> Inspected:
 
 def _within(size: tuple[int, int], limits: ImageLimits) -> bool:
     width, height = size
-    if width < 1 or height < 1 or width * height > MAX_PIXELS:
+    if width < 1 or height < 1 or width * height > (limits.max_pixels or MAX_PIXELS):
         return False
     if limits.side is not None:
         low, high = limits.side
