@@ -280,9 +280,11 @@ class Emulator:
     # -- control --------------------------------------------------------------
 
     def reset(self, account: str | None = None) -> None:
-        """Forget tasks and requests (all, or one account's); a full reset also re-arms the fault rules."""
+        """Forget tasks, uploads and requests (all, or one account's); a full reset also re-arms the fault rules."""
         with self.store.transaction():
             self.store.reset(account)
+            if account is not None:
+                self.uploads.forget(account)
         self.journal.clear(account)
         if account is None:
             self.faults.rules.clear(self.settings.faults)

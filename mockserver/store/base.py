@@ -44,6 +44,9 @@ class Store(Protocol):
     def get_upload(self, key: str, now: float) -> bytes | None:
         """An uploaded file's bytes, or None when there is none or it has expired."""
 
+    def drop_uploads(self, prefix: str) -> int:
+        """Forget the uploaded files whose keys start with ``prefix`` (one account's folder); return how many."""
+
     def purge(self, before: float) -> int:
         """Forget tasks whose final state was reached before ``before``; return how many."""
 

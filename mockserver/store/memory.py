@@ -75,6 +75,12 @@ class MemoryStore:
             return None
         return stored[0]
 
+    def drop_uploads(self, prefix: str) -> int:
+        gone = [key for key in self._uploads if key.startswith(prefix)]
+        for key in gone:  # their expiry entries stay in the heap and are skipped when they come up
+            del self._uploads[key]
+        return len(gone)
+
     def purge(self, before: float) -> int:
         gone = [task for task in self._tasks.values() if task.finished_at < before]
         for task in gone:
