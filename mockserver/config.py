@@ -22,10 +22,11 @@ class _Config(BaseModel):
 
 
 class ModelLimits(_Config):
-    """Per-account overrides of a model's published limits."""
+    """Per-account overrides of a model's published limits and free quota."""
 
     submit_per_second: int | None = Field(None, ge=0)
     concurrency: int | None = Field(None, ge=1)
+    free_quota: int | None = Field(None, ge=0)  # images; default the catalog's billing.free_quota
 
 
 class AccountConfig(_Config):
@@ -35,6 +36,7 @@ class AccountConfig(_Config):
     keys: list[str] = Field(default_factory=list)
     limits: dict[str, ModelLimits] = Field(default_factory=dict)  # model name, or "*" for all
     requests_per_second: int | None = Field(None, ge=0)  # query, cancel and list, each
+    free_tier_only: bool = False  # a submit past the free quota is 403 AllocationQuota.FreeTierOnly
 
 
 class Settings(_Config):
@@ -67,6 +69,8 @@ class Settings(_Config):
     directive_header: str = "X-Mock-Directive"
     journal_size: int = Field(10_000, ge=0)  # requests the journal keeps (a ring buffer)
     log_format: Literal["text", "json"] = "text"  # the per-request log line (logger mockserver.requests)
+    # free-tier-only accounts: "requested" refuses a submit asking more images than remain; "exhausted" only once none remain
+    free_tier_check: Literal["requested", "exhausted"] = "requested"
 
     @field_validator("accounts")
     @classmethod

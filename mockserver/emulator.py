@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from . import account_state
 from .accounts import Account, Accounts, _bearer
 from .catalog import Catalog, ModelEntry, default_catalog
 from .catalog.validate import validate
@@ -84,18 +85,22 @@ class Emulator:
             raise ApiError("Throttling.RateQuota")
 
     def _limits(self, account: Account, entry: ModelEntry) -> tuple[int, int]:
-        override = account.model_limits(entry.name)
-        rate = entry.limits.submit_per_second
-        slots = entry.limits.concurrency
-        if override is not None:
-            rate = override.submit_per_second if override.submit_per_second is not None else rate
-            slots = override.concurrency if override.concurrency is not None else slots
-        return rate, slots
+        return account_state.limits(self.store.account_state(account.id), account, entry)
 
     def _request_limit(self, account: Account) -> int:
-        if account.requests_per_second is not None:
-            return account.requests_per_second
-        return self.settings.requests_per_second
+        return account_state.requests_per_second(
+            self.store.account_state(account.id), account, self.settings.requests_per_second
+        )
+
+    def replan(self, account: Account) -> None:
+        """Re-plan the account's queues whose concurrency changed, at once (a limit changed at run time)."""
+        with self.store.transaction():
+            now = self.clock.now()
+            for lane in self.store.lanes(account.id):
+                if lane.tasks:
+                    slots = self._limits(account, self.catalog.models[lane.tasks[0].model])[1]
+                    if lane.concurrency != slots:
+                        lane.replan(now, slots)
 
     # -- submit ---------------------------------------------------------------
 
@@ -128,6 +133,10 @@ class Emulator:
             failure = checked.task_failure or self.uploads.unresolved(
                 entry, checked.input, headers, account.id, self.catalog.messages["url"]["message"]
             )
+            usage = self.store.account_state(account.id)
+            images = entry.image_count(checked.parameters, checked.input)
+            if account_state.refuses(usage, account, entry, images, self.settings.free_tier_check):
+                raise ApiError("AllocationQuota.FreeTierOnly")
             prompt = input_.get("prompt") if isinstance(input_.get("prompt"), str) else None
             key = _bearer(headers.get("authorization")) or None
             effects = self.faults.planned(Request("submit", account.id, key, entry.name, prompt), directed)
@@ -137,6 +146,7 @@ class Emulator:
             if effects is not None:
                 shape(task, effects, self.catalog.errors)
             self._plan(task, entry, slots)
+            account_state.charge(usage, entry.name, task.succeeded_images())
             self.store.add_task(task)
             self._maybe_purge()
         return Submitted(task)
@@ -230,6 +240,7 @@ class Emulator:
                 raise ApiError("UnsupportedOperation", "cancel")
             task.canceled_at = now
             self.store.save_task(task)
+            account_state.charge(self.store.account_state(account.id), task.model, -task.succeeded_images())
             entry = self.catalog.models[task.model]
             self.store.lane(task.account, task.model, self._limits(account, entry)[1]).replan(now)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Iterable, Protocol
 
+from ..account_state import AccountState
 from ..lifecycle.lanes import Lane
 from ..lifecycle.task import Task
 
@@ -34,6 +35,9 @@ class Store(Protocol):
         """The lane's queue state, created with ``concurrency`` slots when new."""
 
     def lanes(self, account: str | None = None) -> Iterable[Lane]: ...
+
+    def account_state(self, account: str) -> AccountState:
+        """The account's run-time limits, quotas and usage (created empty when new); changed in place."""
 
     def hit(self, key: str, limit: int, window: float, now: float) -> bool:
         """Count a request against ``limit`` per ``window`` seconds; False when over."""

@@ -7,6 +7,7 @@ import threading
 from collections import deque
 from typing import Iterable
 
+from ..account_state import AccountState
 from ..lifecycle.lanes import Lane
 from ..lifecycle.task import Task
 
@@ -20,6 +21,7 @@ class MemoryStore:
         self._by_account: dict[str, dict[str, Task]] = {}
         self._lanes: dict[tuple[str, str], Lane] = {}
         self._windows: dict[str, deque[float]] = {}
+        self._accounts: dict[str, AccountState] = {}
         self._uploads: dict[str, tuple[bytes, float]] = {}
         self._upload_expiries: list[tuple[float, str]] = []  # a min-heap: expired uploads leave first
 
@@ -48,6 +50,12 @@ class MemoryStore:
 
     def lanes(self, account: str | None = None) -> Iterable[Lane]:
         return [lane for (owner, _), lane in self._lanes.items() if account in (None, owner)]
+
+    def account_state(self, account: str) -> AccountState:
+        state = self._accounts.get(account)
+        if state is None:
+            state = self._accounts[account] = AccountState()
+        return state
 
     def hit(self, key: str, limit: int, window: float, now: float) -> bool:
         # A sliding-window log that never holds more than `limit` entries: O(1) a call.
@@ -96,6 +104,7 @@ class MemoryStore:
             self._by_account.clear()
             self._lanes.clear()
             self._windows.clear()
+            self._accounts.clear()
             self._uploads.clear()
             self._upload_expiries.clear()
             return
@@ -105,6 +114,7 @@ class MemoryStore:
             del self._lanes[key]
         for key in [key for key in self._windows if key.startswith(f"{account}|")]:
             del self._windows[key]
+        self._accounts.pop(account, None)
 
     def count(self) -> int:
         return len(self._tasks)
