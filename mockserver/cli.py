@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import logging
 import socket
 import sys
 import threading
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import uvicorn
 
@@ -21,6 +22,9 @@ from pydantic import ValidationError
 
 from . import __version__
 from .config import DEFAULT_PORT, Settings
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--clock-rate", type=float, help="with --clock scaled, how much faster than real time")
     serve.add_argument("--public-url", help="base of result URLs when clients reach the emulator through a proxy")
     serve.add_argument("--config", metavar="FILE", help="YAML settings: accounts, keys, limits, retention (see README)")
+    serve.add_argument("--state", metavar="FILE", help="start from a snapshot: a JSON document GET /__mock/state gave")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     models = commands.add_parser(
         "models",
@@ -118,9 +123,21 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def serve(settings: Settings, log_level: str = "info") -> None:
+def _restored(settings: Settings, path: str) -> "Emulator":
+    """An emulator with the state of the snapshot file ``path``."""
+    from .emulator import Emulator
+    from .snapshot import restore
+
+    emulator = Emulator(settings)
+    with open(path, encoding="utf-8") as handle:
+        restore(emulator, json.load(handle))
+    return emulator
+
+
+def serve(settings: Settings, log_level: str = "info", emulator: "Emulator | None" = None) -> None:
     from .http.app import create_app
 
+    app = create_app(settings, emulator=emulator)  # first: a bad config leaves no socket nor log handler behind
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
     # and without it Nagle and delayed ACKs cost keep-alive clients ~40 ms a request.
@@ -137,7 +154,7 @@ def serve(settings: Settings, log_level: str = "info") -> None:
     mockserver_log = logging.getLogger("mockserver")
     mockserver_log.addHandler(handler)
     mockserver_log.setLevel(log_level.upper())
-    config = uvicorn.Config(create_app(settings), log_level=log_level, access_log=False, server_header=False)
+    config = uvicorn.Config(app, log_level=log_level, access_log=False, server_header=False)
     _Server(config).run(sockets=[sock])
 
 
@@ -154,8 +171,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, ValidationError) as error:
         print(f"dashscope-mock: invalid settings: {error}", file=sys.stderr)
         return 2
+    emulator = None
+    if args.state:
+        try:
+            emulator = _restored(settings, args.state)
+        except (OSError, ValueError) as error:  # a SnapshotError, or a file that is not JSON
+            print(f"dashscope-mock: cannot start from {args.state}: {error}", file=sys.stderr)
+            return 2
     try:
-        serve(settings, args.log_level)
+        serve(settings, args.log_level, emulator)
     except OSError as error:
         print(f"dashscope-mock: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
         return 1

@@ -65,14 +65,17 @@ class Emulator:
         self.clock = clock or Clock(self.settings.clock, rate=self.settings.clock_rate, start=self.settings.clock_start)
         self.ids = IdFactory(self.settings.seed)
         self.accounts = Accounts(self.settings)
-        secret = self.settings.url_secret or secrets.token_hex(16)
-        self.signer = ResultSigner(secret.encode())
-        self.images = ResultImages(self.store, self.catalog, self.signer, self.settings.image_cache_mb * 2**20)
-        self.uploads = Uploads(self.store, self.clock, self.ids, self.signer.secret, self.signer.access_key_id, self.settings)
+        self.sign_with((self.settings.url_secret or secrets.token_hex(16)).encode())
         self._submits = 0
         settings = self.settings
         self.faults = Faults(self.catalog.errors, settings.faults, settings.seed, settings.directives, settings.directive_header)
         self.journal = Journal(settings.journal_size)
+
+    def sign_with(self, secret: bytes) -> None:
+        """Sign result URLs and upload policies with ``secret`` (a restored snapshot's keeps its URLs valid)."""
+        self.signer = ResultSigner(secret)
+        self.images = ResultImages(self.store, self.catalog, self.signer, self.settings.image_cache_mb * 2**20)
+        self.uploads = Uploads(self.store, self.clock, self.ids, self.signer.secret, self.signer.access_key_id, self.settings)
 
     # -- accounts and limits ------------------------------------------------
 

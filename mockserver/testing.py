@@ -143,6 +143,16 @@ class _Calls:
         """Forget the images used (of ``model``, or all): the free quota is whole again."""
         return self._call("DELETE", "/__mock/account/usage", params=_set({"key": key, "account": account, "model": model}))
 
+    # -- state ------------------------------------------------------------------------------------
+
+    def snapshot(self) -> Any:
+        """The emulator's whole state as a JSON-ready document (``GET /__mock/state``)."""
+        return self._call("GET", "/__mock/state")
+
+    def restore(self, document: Any) -> Any:
+        """Put back a :meth:`snapshot` (all or nothing); returns what was restored."""
+        return self._call("PUT", "/__mock/state", json=document)
+
     # -- journal ------------------------------------------------------------------------------
 
     def requests(self, **filters: Any) -> Any:

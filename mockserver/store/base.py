@@ -10,11 +10,26 @@ atomic.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Iterable, Protocol
 
 from ..account_state import AccountState
 from ..lifecycle.lanes import Lane
 from ..lifecycle.task import Task
+
+
+@dataclass
+class StoreState:
+    """Everything a store holds, as plain objects: what a snapshot saves and a restore loads.
+
+    A lane's ``tasks`` are the very objects of ``tasks``, in queue order.
+    """
+
+    tasks: list[Task] = field(default_factory=list)  # in submission order
+    lanes: dict[tuple[str, str], Lane] = field(default_factory=dict)  # (account, model)
+    windows: dict[str, tuple[int, list[float]]] = field(default_factory=dict)  # rate key: (limit, hit times)
+    uploads: dict[str, tuple[bytes, float]] = field(default_factory=dict)  # key: (bytes, expires at)
+    accounts: dict[str, AccountState] = field(default_factory=dict)
 
 
 class Store(Protocol):
@@ -58,3 +73,9 @@ class Store(Protocol):
         """Forget everything, or everything of one account."""
 
     def count(self) -> int: ...
+
+    def export(self) -> StoreState:
+        """Everything held now (call inside :meth:`transaction` and serialise before it ends)."""
+
+    def import_(self, state: StoreState) -> None:
+        """Replace everything held with ``state`` (already checked: this cannot fail half-way)."""

@@ -10,6 +10,7 @@ from typing import Iterable
 from ..account_state import AccountState
 from ..lifecycle.lanes import Lane
 from ..lifecycle.task import Task
+from .base import StoreState
 
 
 class MemoryStore:
@@ -118,3 +119,25 @@ class MemoryStore:
 
     def count(self) -> int:
         return len(self._tasks)
+
+    def export(self) -> StoreState:
+        return StoreState(
+            tasks=list(self._tasks.values()),
+            lanes=dict(self._lanes),
+            windows={key: (hits.maxlen or 0, list(hits)) for key, hits in self._windows.items()},
+            uploads=dict(self._uploads),
+            accounts=dict(self._accounts),
+        )
+
+    def import_(self, state: StoreState) -> None:
+        with self._lock:
+            self._tasks = {task.task_id: task for task in state.tasks}
+            self._by_account = {}
+            for task in state.tasks:
+                self._by_account.setdefault(task.account, {})[task.task_id] = task
+            self._lanes = dict(state.lanes)
+            self._windows = {key: deque(hits, maxlen=limit) for key, (limit, hits) in state.windows.items()}
+            self._uploads = dict(state.uploads)
+            self._upload_expiries = [(expires_at, key) for key, (_, expires_at) in self._uploads.items()]
+            heapq.heapify(self._upload_expiries)
+            self._accounts = dict(state.accounts)
