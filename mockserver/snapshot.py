@@ -186,6 +186,9 @@ def _store_state(emulator: Emulator, doc: _Snapshot) -> StoreState:
             raise SnapshotError(f"tasks: task {task.task_id} names unknown model {task.model!r}")
         if task.image_count < 1:
             raise SnapshotError(f"tasks: task {task.task_id} has no images")
+        times = [task.submitted_at, task.pending_seconds, task.run_seconds, task.scheduled_at, task.ended_at]
+        if not all(math.isfinite(t) for t in times + [task.canceled_at or 0.0]):
+            raise SnapshotError(f"tasks: task {task.task_id} has a time that is not a finite number")
         tasks[task.task_id] = task
     lanes: dict[tuple[str, str], Lane] = {}
     queued: set[str] = set()
@@ -202,6 +205,8 @@ def _store_state(emulator: Emulator, doc: _Snapshot) -> StoreState:
                 raise SnapshotError(f"lanes: lane {key} queues task {task_id}, which is not one of its tasks")
             queued.add(task_id)
             members.append(task)
+        if not all(slot is None or math.isfinite(slot) for slot in lane.slots):
+            raise SnapshotError(f"lanes: lane {key} has a slot time that is not a finite number (null: free)")
         slots = [-math.inf if slot is None else slot for slot in lane.slots]
         heapq.heapify(slots)
         lanes[key] = Lane(lane.concurrency, slots, deque(members))

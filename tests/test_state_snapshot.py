@@ -139,6 +139,8 @@ def _broken(document: dict, how: str) -> object:
         broken["faults"]["rules"][0]["rule"]["partial"]["codes"] = ["NoSuchCode"]
     elif how == "account":
         broken["accounts"] = {"a": {"used": {"wanx-v9": 1}}}
+    elif how == "time":
+        broken["tasks"][0]["ended_at"] = "NaN"
     elif how == "list":
         return [broken]
     return broken
@@ -150,7 +152,7 @@ def _broken(document: dict, how: str) -> object:
         ("version", "unsupported snapshot version 2"), ("clock", "clock: Field required"),
         ("model", "unknown model 'wanx-v9'"), ("lane", "not-a-task"), ("slots", "2 slots for concurrency 1"),
         ("upload", "not base64"), ("ids", "ids:"), ("rule", "NoSuchCode"), ("account", "wanx-v9"),
-        ("list", "JSON object"),
+        ("time", "not a finite number"), ("list", "JSON object"),
     ],
 )
 def test_a_bad_snapshot_is_a_400_and_changes_nothing(make_server, how, words):
