@@ -136,8 +136,11 @@ class _Calls:
 
     def usage(self, model: str, *, key: str | None = None, account: str | None = None) -> Any:
         """``{"free_quota", "used", "remaining"}`` of one model."""
-        described = self.account(key=key, account=account, model=model)["models"][model]
-        return {name: described[name] for name in ("free_quota", "used", "remaining")}
+        def pick(body: Any) -> Any:
+            return {name: body["models"][model][name] for name in ("free_quota", "used", "remaining")}
+
+        return self._call("GET", "/__mock/account", params=_set({"key": key, "account": account, "model": model}),
+                          pick=pick)
 
     def reset_usage(self, model: str | None = None, *, key: str | None = None, account: str | None = None) -> Any:
         """Forget the images used (of ``model``, or all): the free quota is whole again."""
