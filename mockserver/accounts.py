@@ -22,9 +22,7 @@ class Account:
     api_key_id: str  # the numeric id of the key used, as the task list shows it
     limits: dict[str, ModelLimits] = field(default_factory=dict)
     requests_per_second: int | None = None
-
-    def model_limits(self, model: str) -> ModelLimits | None:
-        return self.limits.get(model) or self.limits.get("*")
+    free_tier_only: bool = False
 
 
 def _digits(text: str, count: int) -> str:
@@ -40,6 +38,7 @@ class Accounts:
         self._by_key: dict[str, AccountConfig] = {
             key: account for account in settings.accounts for key in account.keys
         }
+        self._by_id = {account.id: account for account in settings.accounts}
 
     def resolve(self, authorization: str | None) -> Account:
         key = _bearer(authorization)
@@ -49,17 +48,29 @@ class Accounts:
             raise ApiError("InvalidApiKey")
         configured = self._by_key.get(key)
         if configured is not None:
-            return Account(
-                id=configured.id,
-                uid=_digits(f"account:{configured.id}", 16),
-                api_key_id=_digits(f"key:{key}", 5),
-                limits=configured.limits,
-                requests_per_second=configured.requests_per_second,
-            )
+            return _account(configured, key)
         if not self._accept_any:
             raise ApiError("InvalidApiKey")
         account_id = "key-" + hashlib.sha256(key.encode()).hexdigest()[:12]
         return Account(id=account_id, uid=_digits(f"account:{account_id}", 16), api_key_id=_digits(f"key:{key}", 5))
+
+    def named(self, account_id: str) -> Account:
+        """The account with this id, for the control plane: a configured one, or one of an unlisted key's."""
+        configured = self._by_id.get(account_id)
+        if configured is not None:
+            return _account(configured, configured.keys[0] if configured.keys else "")
+        return Account(id=account_id, uid=_digits(f"account:{account_id}", 16), api_key_id="")
+
+
+def _account(configured: AccountConfig, key: str) -> Account:
+    return Account(
+        id=configured.id,
+        uid=_digits(f"account:{configured.id}", 16),
+        api_key_id=_digits(f"key:{key}", 5),
+        limits=configured.limits,
+        requests_per_second=configured.requests_per_second,
+        free_tier_only=configured.free_tier_only,
+    )
 
 
 def _bearer(header: str | None) -> str:

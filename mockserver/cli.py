@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import logging
 import sys
 import threading
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import uvicorn
 
@@ -21,6 +22,9 @@ from pydantic import ValidationError
 from . import __version__
 from .config import DEFAULT_PORT, Settings
 from .serving import config, listen, url_of
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--clock-rate", type=float, help="with --clock scaled, how much faster than real time")
     serve.add_argument("--public-url", help="base of result URLs when clients reach the emulator through a proxy")
     serve.add_argument("--config", metavar="FILE", help="YAML settings: accounts, keys, limits, retention (see README)")
+    serve.add_argument("--state", metavar="FILE", help="start from a snapshot: a JSON document GET /__mock/state gave")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     models = commands.add_parser(
         "models",
@@ -123,10 +128,21 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def serve(settings: Settings, log_level: str = "info") -> None:
+def _restored(settings: Settings, path: str) -> "Emulator":
+    """An emulator with the state of the snapshot file ``path``."""
+    from .emulator import Emulator
+    from .snapshot import restore
+
+    emulator = Emulator(settings)
+    with open(path, encoding="utf-8") as handle:
+        restore(emulator, json.load(handle))
+    return emulator
+
+
+def serve(settings: Settings, log_level: str = "info", emulator: "Emulator | None" = None) -> None:
     from .http.app import create_app
 
-    app = create_app(settings)  # a bad setting fails here, before anything is bound or logged
+    app = create_app(settings, emulator=emulator)  # a bad setting fails here, before anything is bound or logged
     sock = listen(settings.host, settings.port)  # before the URL is printed: early clients wait in the backlog
     url = url_of(sock)
     print(f"dashscope-mock {__version__} listening on {url}", flush=True)
@@ -152,8 +168,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, ValidationError) as error:
         print(f"dashscope-mock: invalid settings: {error}", file=sys.stderr)
         return 2
+    emulator = None
+    if args.state:
+        try:
+            emulator = _restored(settings, args.state)
+        except (OSError, ValueError) as error:  # a SnapshotError, or a file that is not JSON
+            print(f"dashscope-mock: cannot start from {args.state}: {error}", file=sys.stderr)
+            return 2
     try:
-        serve(settings, args.log_level)
+        serve(settings, args.log_level, emulator)
     except OSError as error:
         print(f"dashscope-mock: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
         return 1

@@ -91,6 +91,16 @@ class Clock:
             self._origin = current
             self._wall_origin = self._wall()
 
+    def restore(self, mode: ClockMode, rate: float, now: float) -> None:
+        """Put the clock where a snapshot left it, even in its past: for a state restore only."""
+        if mode not in ("real", "scaled", "manual") or not rate > 0:
+            raise ValueError("a clock needs a mode of real, scaled, manual and a rate > 0")
+        with self._lock:
+            self._mode = mode
+            self._rate = rate if mode == "scaled" else 1.0
+            self._origin = float(now)
+            self._wall_origin = self._wall()
+
     def describe(self) -> dict[str, object]:
         """The clock's state for the control plane."""
         return {"mode": self._mode, "rate": self._rate, "now": self.now()}

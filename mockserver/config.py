@@ -23,10 +23,11 @@ class _Config(BaseModel):
 
 
 class ModelLimits(_Config):
-    """Per-account overrides of a model's published limits."""
+    """Per-account overrides of a model's published limits and free quota."""
 
     submit_per_second: int | None = Field(None, ge=0)
     concurrency: int | None = Field(None, ge=1)
+    free_quota: int | None = Field(None, ge=0)  # images; default the catalog's billing.free_quota
 
 
 class AccountConfig(_Config):
@@ -36,6 +37,7 @@ class AccountConfig(_Config):
     keys: list[str] = Field(default_factory=list)
     limits: dict[str, ModelLimits] = Field(default_factory=dict)  # model name, or "*" for all
     requests_per_second: int | None = Field(None, ge=0)  # query, cancel and list, each
+    free_tier_only: bool = False  # a submit past the free quota is 403 AllocationQuota.FreeTierOnly
 
 
 class Settings(_Config):
@@ -76,6 +78,8 @@ class Settings(_Config):
     fetch_timeout_seconds: float = Field(10.0, gt=0)  # the whole download, redirects included
     fetch_max_redirects: int = Field(5, ge=0)
     fetch_max_mb: int = Field(10, ge=1)  # the download cap for an image input whose model names none
+    # free-tier-only accounts: "requested" refuses a submit asking more images than remain; "exhausted" only once none remain
+    free_tier_check: Literal["requested", "exhausted"] = "requested"
 
     @field_validator("accounts")
     @classmethod

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from . import account_state
 from .accounts import Account, Accounts, _bearer
 from .catalog import Catalog, ModelEntry, default_catalog
 from .catalog.validate import Failure, Validated, validate
@@ -82,17 +83,20 @@ class Emulator:
         self.clock = clock or Clock(self.settings.clock, rate=self.settings.clock_rate, start=self.settings.clock_start)
         self.ids = IdFactory(self.settings.seed)
         self.accounts = Accounts(self.settings)
-        secret = self.settings.url_secret or secrets.token_hex(16)
-        self.signer = ResultSigner(secret.encode())
+        self.sign_with((self.settings.url_secret or secrets.token_hex(16)).encode())
+        self._submits = 0
+        settings = self.settings
+        self.faults = Faults(self.catalog.errors, settings.faults, settings.seed, settings.directives, settings.directive_header)
+        self.journal = Journal(settings.journal_size)
+
+    def sign_with(self, secret: bytes) -> None:
+        """Sign result URLs and upload policies with ``secret`` (a restored snapshot's keeps its URLs valid)."""
+        self.signer = ResultSigner(secret)
         self.images = ResultImages(
             self.store, self.catalog, self.signer, self.settings.image_cache_mb * 2**20, self.settings.label_font
         )
         self.uploads = Uploads(self.store, self.clock, self.ids, self.signer.secret, self.signer.access_key_id, self.settings)
         self.inputs = Inputs(self.settings, self.catalog.messages, self.uploads, self.images, self.signer, self.clock)
-        self._submits = 0
-        settings = self.settings
-        self.faults = Faults(self.catalog.errors, settings.faults, settings.seed, settings.directives, settings.directive_header)
-        self.journal = Journal(settings.journal_size)
 
     # -- accounts and limits ------------------------------------------------
 
@@ -105,18 +109,22 @@ class Emulator:
             raise ApiError("Throttling.RateQuota")
 
     def _limits(self, account: Account, entry: ModelEntry) -> tuple[int, int]:
-        override = account.model_limits(entry.name)
-        rate = entry.limits.submit_per_second
-        slots = entry.limits.concurrency
-        if override is not None:
-            rate = override.submit_per_second if override.submit_per_second is not None else rate
-            slots = override.concurrency if override.concurrency is not None else slots
-        return rate, slots
+        return account_state.limits(self.store.account_state(account.id), account, entry)
 
     def _request_limit(self, account: Account) -> int:
-        if account.requests_per_second is not None:
-            return account.requests_per_second
-        return self.settings.requests_per_second
+        return account_state.requests_per_second(
+            self.store.account_state(account.id), account, self.settings.requests_per_second
+        )
+
+    def replan(self, account: Account) -> None:
+        """Re-plan the account's queues whose concurrency changed, at once (a limit changed at run time)."""
+        with self.store.transaction():
+            now = self.clock.now()
+            for lane in self.store.lanes(account.id):
+                if lane.tasks:
+                    slots = self._limits(account, self.catalog.models[lane.tasks[0].model])[1]
+                    if lane.concurrency != slots:
+                        lane.replan(now, slots)
 
     # -- submit ---------------------------------------------------------------
 
@@ -147,6 +155,7 @@ class Emulator:
             failure = checked.task_failure or self.uploads.unresolved(
                 entry, checked.input, headers, account.id, self.catalog.messages["url"]["message"]
             )
+            self._free_tier(account, entry, checked)  # before any download
         prompt = input_.get("prompt") if isinstance(input_.get("prompt"), str) else None
         key = _bearer(headers.get("authorization")) or None
         return Draft(account, entry, group, function, checked, failure, directed, slots, prompt, key)
@@ -160,6 +169,7 @@ class Emulator:
     def commit(self, draft: Draft, looked: Looked, request_id: str) -> Submitted:
         """Queue the task, with the failure the worker will report (if any) in its plan."""
         with self.store.transaction():
+            self._free_tier(draft.account, draft.entry, draft.checked)  # again: another submit may have used it up
             effects = self.faults.planned(Request("submit", draft.account.id, draft.key, draft.entry.name, draft.prompt), draft.directed)
             checked = draft.checked
             task = self._new_task(draft.account, draft.entry, draft.group, draft.function, checked.input, checked.parameters, request_id)
@@ -169,9 +179,17 @@ class Emulator:
             if effects is not None:
                 shape(task, effects, self.catalog.errors)
             self._plan(task, draft.entry, draft.slots)
+            account_state.charge(self.store.account_state(draft.account.id), draft.entry.name, task.succeeded_images())
             self.store.add_task(task)
             self._maybe_purge()
         return Submitted(task)
+
+    def _free_tier(self, account: Account, entry: ModelEntry, checked: Validated) -> None:
+        """The 403 of a free-tier-only account whose free quota cannot cover this submit."""
+        usage = self.store.account_state(account.id)
+        images = entry.image_count(checked.parameters, checked.input)
+        if account_state.refuses(usage, account, entry, images, self.settings.free_tier_check):
+            raise ApiError("AllocationQuota.FreeTierOnly")
 
     def _model(self, payload: dict[str, Any], group: str, function: str) -> ModelEntry:
         name = payload.get("model")
@@ -264,6 +282,7 @@ class Emulator:
                 raise ApiError("UnsupportedOperation", "cancel")
             task.canceled_at = now
             self.store.save_task(task)
+            account_state.charge(self.store.account_state(account.id), task.model, -task.succeeded_images())
             entry = self.catalog.models[task.model]
             self.store.lane(task.account, task.model, self._limits(account, entry)[1]).replan(now)
 
@@ -314,9 +333,11 @@ class Emulator:
     # -- control --------------------------------------------------------------
 
     def reset(self, account: str | None = None) -> None:
-        """Forget tasks and requests (all, or one account's); a full reset also re-arms the fault rules."""
+        """Forget tasks, uploads and requests (all, or one account's); a full reset also re-arms the fault rules."""
         with self.store.transaction():
             self.store.reset(account)
+            if account is not None:
+                self.uploads.forget(account)
         self.journal.clear(account)
         if account is None:
             self.faults.rules.clear(self.settings.faults)

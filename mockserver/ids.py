@@ -22,6 +22,19 @@ class IdFactory:
         with self._lock:
             self._rng: random.Random = random.Random(seed) if seed is not None else random.SystemRandom()
 
+    def state(self) -> list[int] | None:
+        """The generator's position, for a snapshot; None when ids come from the OS (nothing to keep)."""
+        with self._lock:
+            if isinstance(self._rng, random.SystemRandom):
+                return None
+            return list(self._rng.getstate()[1])
+
+    def restore(self, state: list[int] | None) -> None:
+        """Go back to a :meth:`state`; a bad state raises ValueError and changes nothing."""
+        rng: random.Random = random.SystemRandom() if state is None else generator_at(state)
+        with self._lock:
+            self._rng = rng
+
     def _bits(self) -> int:
         with self._lock:
             return self._rng.getrandbits(128)
@@ -39,3 +52,13 @@ class IdFactory:
         with self._lock:
             base = self._rng.getrandbits(64)
         return random.Random(f"{base}:{':'.join(map(str, parts))}")
+
+
+def generator_at(state: list[int]) -> random.Random:
+    """A Mersenne Twister at ``state`` (the 625 numbers of ``getstate()``)."""
+    rng = random.Random()
+    try:
+        rng.setstate((3, tuple(state), None))
+    except (TypeError, ValueError, OverflowError) as error:
+        raise ValueError(f"not a random generator state: {error}") from None
+    return rng

@@ -25,7 +25,7 @@ class Entry:
     account: str | None
     method: str
     path: str
-    route: str  # submit | query | cancel | list | other
+    route: str  # submit | query | cancel | list | download (a result image) | other
     status: int | None  # None when a network fault left no answer
     request_id: str | None
     latency_ms: float

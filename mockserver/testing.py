@@ -105,6 +105,55 @@ class _Calls:
         """Forget everything (faults back to the config's), or one account's tasks and requests."""
         return self._call("POST", "/__mock/reset", json=_set({"key": key, "account": account}))
 
+    # -- accounts: limits, free tier, usage --------------------------------------------------------
+
+    def account(self, *, key: str | None = None, account: str | None = None, model: str | None = None) -> Any:
+        """The account's effective limits, free quotas and usage (of every model, or ``model``)."""
+        return self._call("GET", "/__mock/account", params=_set({"key": key, "account": account, "model": model}))
+
+    def set_account(self, *, key: str | None = None, account: str | None = None, **change: Any) -> Any:
+        """``PATCH /__mock/account``: ``free_tier_only``, ``requests_per_second``, ``models={name: {...}}``."""
+        return self._call("PATCH", "/__mock/account", params=_set({"key": key, "account": account}), json=change)
+
+    def limits(self, model: str = "*", *, key: str | None = None, account: str | None = None,
+               concurrency: int | None = None, submit_per_second: int | None = None,
+               requests_per_second: int | None = None) -> Any:
+        """Change the account's limits now; a concurrency change re-plans its queue at once."""
+        limits = _set({"concurrency": concurrency, "submit_per_second": submit_per_second})
+        change = _set({"requests_per_second": requests_per_second, "models": {model: limits} if limits else None})
+        return self.set_account(key=key, account=account, **change)
+
+    def free_tier_only(self, model: str | None = None, *, key: str | None = None, account: str | None = None,
+                       remaining: int | None = None, free_quota: int | None = None, enabled: bool = True) -> Any:
+        """Switch free-tier-only mode; with ``model``, also set its free quota and how many images remain."""
+        quota = _set({"remaining": remaining, "free_quota": free_quota})
+        if quota and model is None:
+            raise ValueError("remaining and free_quota are per model: name the model")
+        return self.set_account(key=key, account=account, free_tier_only=enabled,
+                                **({"models": {model: quota}} if quota else {}))
+
+    def usage(self, model: str, *, key: str | None = None, account: str | None = None) -> Any:
+        """``{"free_quota", "used", "remaining"}`` of one model."""
+        def pick(body: Any) -> Any:
+            return {name: body["models"][model][name] for name in ("free_quota", "used", "remaining")}
+
+        return self._call("GET", "/__mock/account", params=_set({"key": key, "account": account, "model": model}),
+                          pick=pick)
+
+    def reset_usage(self, model: str | None = None, *, key: str | None = None, account: str | None = None) -> Any:
+        """Forget the images used (of ``model``, or all): the free quota is whole again."""
+        return self._call("DELETE", "/__mock/account/usage", params=_set({"key": key, "account": account, "model": model}))
+
+    # -- state ------------------------------------------------------------------------------------
+
+    def snapshot(self) -> Any:
+        """The emulator's whole state as a JSON-ready document (``GET /__mock/state``)."""
+        return self._call("GET", "/__mock/state")
+
+    def restore(self, document: Any) -> Any:
+        """Put back a :meth:`snapshot` (all or nothing); returns what was restored."""
+        return self._call("PUT", "/__mock/state", json=document)
+
     # -- journal ------------------------------------------------------------------------------
 
     def requests(self, **filters: Any) -> Any:

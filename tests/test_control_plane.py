@@ -191,6 +191,27 @@ def test_timeline_of_a_cancel(server):
         ("submit", "PENDING"), ("transition", "PENDING"), ("cancel", None), ("transition", "CANCELED")]
 
 
+def test_timeline_shows_result_downloads_with_their_status(make_server):
+    server = make_server(result_url_hours=1)
+    task_id = task_of(server.submit(key=KEY, parameters={"n": 1}))
+    server.advance(600)
+    url = server.query(task_id, key=KEY).json()["output"]["results"][0]["url"]
+    first = server.client.get(url)
+    assert first.status_code == 200
+    assert server.client.get(url, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    assert server.client.head(url).status_code == 200
+    server.advance(2 * 3600)  # past Expires
+    assert server.client.get(url).status_code == 403
+    events = server.client.get(f"/__mock/tasks/{task_id}/timeline").json()["timeline"]
+    downloads = [(e["event"], e["status"]) for e in events if e["event"] == "download"]
+    assert downloads == [("download", 200), ("download", 304), ("download", 200), ("download", 403)]
+    assert [e["event"] for e in events].index("download") > [e.get("task_status") for e in events].index("SUCCEEDED")
+    logged = server.client.get("/__mock/requests", params={"route": "download", "method": "HEAD"}).json()["requests"]
+    assert [(e["task_id"], e["model"], e["status"]) for e in logged] == [(task_id, "wanx-v1", 200)]
+    assert logged[0]["request_id"] and logged[0]["account"] == server.client.get(
+        "/__mock/requests", params={"route": "submit"}).json()["requests"][0]["account"]
+
+
 # -- clock, seed, reset --------------------------------------------------------------------------
 
 

@@ -163,3 +163,12 @@ def test_synchronous_errors(connect, arguments, status, code, message):
     server, sdk = connect(reject_keys=["sk-revoked"])
     answer = sdk("async_call", **{"prompt": "a cat", "api_key": KEY, **arguments})
     assert (answer["status_code"], answer["code"], answer["message"]) == (status, code, message)
+
+
+def test_free_tier_only_account_past_its_quota(connect):
+    server, sdk = connect(accounts=[{"id": "free", "keys": [KEY], "free_tier_only": True,
+                                     "limits": {"wanx-v1": {"free_quota": 2}}}])
+    assert sdk("async_call", model="wanx-v1", prompt="a cat", n=2, api_key=KEY)["status_code"] == 200
+    answer = sdk("async_call", model="wanx-v1", prompt="a cat", n=1, api_key=KEY)
+    assert (answer["status_code"], answer["code"]) == (403, "AllocationQuota.FreeTierOnly")
+    assert answer["message"].startswith("The free tier of the model has been exhausted.")

@@ -45,3 +45,35 @@ def test_reset_one_account():
     store.reset("a")
     assert store.get_task("t0") is None and store.get_task("t1") is theirs
     assert store.hit("a|submit|m", 1, 1.0, now=0.0)  # the window was reset too
+
+
+def test_a_one_account_reset_forgets_its_run_time_state_and_drop_uploads_takes_a_prefix():
+    store = MemoryStore()
+    store.account_state("a").used["m"] = 3
+    store.account_state("b").used["m"] = 4
+    store.put_upload("dir/a/1.png", b"1", expires_at=100.0, now=0.0)
+    store.put_upload("dir/b/1.png", b"2", expires_at=100.0, now=0.0)
+    store.reset("a")
+    assert store.account_state("a").used == {} and store.account_state("b").used == {"m": 4}
+    assert store.drop_uploads("dir/a/") == 1
+    assert store.get_upload("dir/a/1.png", now=1.0) is None and store.get_upload("dir/b/1.png", now=1.0) == b"2"
+
+
+def test_export_then_import_into_another_store_keeps_everything_shared_as_before():
+    source = MemoryStore()
+    tasks = [make_task(n, submitted=0.0) for n in range(3)]
+    lane = source.lane("a", "m", 1)
+    for task in tasks:
+        source.add_task(task)
+        lane.schedule(task, now=0.0)
+    source.hit("a|query", 2, 1.0, now=0.0)
+    source.put_upload("dir/a/1.png", b"1", expires_at=100.0, now=0.0)
+    source.account_state("a").used["m"] = 2
+    target = MemoryStore()
+    target.import_(source.export())
+    assert list(target.account_tasks("a")) == tasks
+    restored = target.lane("a", "m", 1)
+    assert list(restored.tasks) == tasks and restored.tasks[0] is target.get_task("t0")
+    assert target.hit("a|query", 2, 1.0, now=0.5) and not target.hit("a|query", 2, 1.0, now=0.6)
+    assert target.get_upload("dir/a/1.png", now=1.0) == b"1" and target.get_upload("dir/a/1.png", now=100.0) is None
+    assert target.account_state("a").used == {"m": 2}

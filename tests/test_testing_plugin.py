@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from mockserver.http.edge import NetworkFault
-from mockserver.testing import AdminError, InProcess, serve
+from mockserver.testing import API_KEY, AdminError, InProcess, serve
 
 pytest_plugins = ["pytester"]
 
@@ -119,5 +119,25 @@ def test_in_process_app_for_httpx_clients():
             await app.admin.network("reset", route="query")
             with pytest.raises(NetworkFault):
                 await client.get(f"/api/v1/tasks/{task_id}")
+
+    asyncio.run(run())
+
+
+def test_in_process_admin_drives_accounts_and_state():
+    app = InProcess(clock="manual")
+
+    async def run() -> None:
+        async with app.client() as client:
+            await app.admin.free_tier_only("wanx-v1", key=API_KEY, remaining=0)
+            assert await app.admin.usage("wanx-v1", key=API_KEY) == {"free_quota": 500, "used": 500, "remaining": 0}
+            body = {"model": "wanx-v1", "input": {"prompt": "a cat"}}
+            refused = await client.post("/api/v1/services/aigc/text2image/image-synthesis",
+                                        json=body, headers={"X-DashScope-Async": "enable"})
+            assert refused.json()["code"] == "AllocationQuota.FreeTierOnly"
+            saved = await app.admin.snapshot()
+            await app.admin.reset()
+            assert (await app.admin.usage("wanx-v1", key=API_KEY))["used"] == 0
+            await app.admin.restore(saved)
+            assert (await app.admin.usage("wanx-v1", key=API_KEY))["used"] == 500
 
     asyncio.run(run())

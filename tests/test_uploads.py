@@ -220,3 +220,12 @@ def test_the_1_20_sdk_file_flow_works_end_to_end(make_server, tmp_path):
     version, size, is_png = done.stdout.split()
     assert version.startswith("1.20") and int(size) > 0 and is_png == "True"
     assert sys.executable  # the 2.0 SDK runs in this interpreter; 1.20 in its own
+
+
+def test_a_one_account_reset_drops_that_accounts_uploads_only(server):
+    _, mine = upload(server, png(), api_key="sk-test")
+    _, theirs = upload(server, png(), api_key="sk-other")
+    reset = server.client.post("/__mock/reset", json={"key": "sk-test"})
+    assert reset.status_code == 200
+    assert _sketch_task(server, f"oss://{mine}", RESOLVE)["code"] == "InvalidURL"
+    assert _sketch_task(server, f"oss://{theirs}", RESOLVE, key="sk-other")["task_status"] == "SUCCEEDED"

@@ -9,7 +9,6 @@ firings (``None``: always).
 
 from __future__ import annotations
 
-import itertools
 import random
 import re
 import threading
@@ -113,7 +112,7 @@ class FaultRules:
         self._errors = errors
         self._lock = threading.Lock()
         self._rules: list[_Armed] = []
-        self._ids = itertools.count(1)
+        self._next_id = 1
         self.reseed(seed)
         for rule in rules:
             self.add(rule)
@@ -125,7 +124,8 @@ class FaultRules:
     def add(self, rule: Rule) -> dict[str, Any]:
         rule.check(self._errors)
         with self._lock:
-            armed = _Armed(next(self._ids), rule)
+            armed = _Armed(self._next_id, rule)
+            self._next_id += 1
             self._rules.append(armed)
             return armed.describe()
 
@@ -146,6 +146,24 @@ class FaultRules:
     def describe(self) -> list[dict[str, Any]]:
         with self._lock:
             return [armed.describe() for armed in self._rules]
+
+    def export(self) -> dict[str, Any]:
+        """The rules with their counters, the next id and the random stream, for a snapshot."""
+        with self._lock:
+            rules = [{"id": armed.id, "seen": armed.seen, "fired": armed.fired,
+                      "rule": armed.rule.model_dump(exclude_defaults=True)} for armed in self._rules]
+            return {"next_id": self._next_id, "random": list(self._rng.getstate()[1]), "rules": rules}
+
+    def restore(self, rules: list[tuple[int, int, int, Rule]], next_id: int, rng: random.Random) -> None:
+        """Replace every rule with ``(id, seen, fired, rule)``s already checked (a snapshot's)."""
+        armed = []
+        for rule_id, seen, fired, rule in rules:
+            armed.append(_Armed(rule_id, rule))
+            armed[-1].seen, armed[-1].fired = seen, fired
+        with self._lock:
+            self._rules = armed
+            self._next_id = next_id
+            self._rng = rng
 
     def fire(self, request: Request, plan: bool) -> Effects | None:
         """The effects of the first rule of the kind (plan or HTTP) that fires for ``request``."""

@@ -29,9 +29,12 @@ from ..emulator import Emulator
 from ..errors import ApiError
 from ..faults.effects import Effects, HttpError
 from ..faults.rules import Request
+from ..results.images import task_of
+from ..results.urls import BUCKET
 from .responses import dumps, error_body, json_response
 
 CONTROL_PREFIX = "/__mock"
+RESULTS_PREFIX = f"/{BUCKET}/"
 _ROUTES = [
     ("POST", re.compile(r"^/api/v1/services/aigc/[^/]+/[^/]+/?$"), "submit"),
     ("GET", re.compile(r"^/api/v1/tasks/(?P<task_id>[^/]+)/?$"), "query"),
@@ -61,6 +64,9 @@ class Edge:
                 await _send_json(send, *refusal)
                 return
             await self.app(scope, receive, send)
+            return
+        if path.startswith(RESULTS_PREFIX) and scope["method"] in ("GET", "HEAD"):
+            await self._download(scope, receive, send, task_of(path[len(RESULTS_PREFIX):]))
             return
         route, task_id = _classify(scope["method"], path)
         if route == "other":
@@ -108,7 +114,7 @@ class Edge:
         finally:
             # The submit and query routes say which task they answered for, and its status.
             answered_id, answered_status = state.get("task", (None, None))
-            entry = emulator.journal.record(
+            self._record(
                 time=arrived,
                 account=account,
                 method=scope["method"],
@@ -122,8 +128,40 @@ class Edge:
                 model=model,
                 fault=_fault_name(effects),
             )
-            if requests_log.isEnabledFor(logging.INFO):
-                requests_log.info(entry.log_line(emulator.settings.log_format))
+
+    async def _download(self, scope: Scope, receive: Receive, send: Send, task_id: str | None) -> None:
+        """A result image's GET/HEAD: no faults, but journaled under its task, so timelines show downloads."""
+        arrived = self.emulator.clock.now()
+        started = time.perf_counter()
+        seen: dict[str, Any] = {"status": None, "request_id": None}
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                seen["status"] = message["status"]
+                seen["request_id"] = dict(message.get("headers", [])).get(b"x-oss-request-id", b"").decode() or None
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            task = self.emulator.store.get_task(task_id) if task_id is not None else None
+            self._record(
+                time=arrived,
+                account=task.account if task is not None else None,
+                method=scope["method"],
+                path=scope["path"],
+                route="download",
+                status=seen["status"],
+                request_id=seen["request_id"],  # the x-oss-request-id the client saw
+                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                task_id=task_id,
+                model=task.model if task is not None else None,
+            )
+
+    def _record(self, **fields: Any) -> None:
+        entry = self.emulator.journal.record(**fields)
+        if requests_log.isEnabledFor(logging.INFO):
+            requests_log.info(entry.log_line(self.emulator.settings.log_format))
 
 
 def header(scope: Scope, name: bytes) -> str | None:

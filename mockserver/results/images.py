@@ -43,6 +43,12 @@ class Found:
     last_modified: float  # the task's end on the emulator clock: when the object was written
 
 
+def task_of(key: str) -> str | None:
+    """The task id an object key names (``.../<task_id>-<n>.png``), if it is shaped like a result's."""
+    match = _NAME.match(key.rpartition("/")[2])
+    return match["task"] if match is not None else None
+
+
 class ResultImages:
     def __init__(
         self, store: Store, catalog: Catalog, signer: ResultSigner, cache_bytes: int, font: str | None = None

@@ -10,10 +10,26 @@ atomic.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Iterable, Protocol
 
+from ..account_state import AccountState
 from ..lifecycle.lanes import Lane
 from ..lifecycle.task import Task
+
+
+@dataclass
+class StoreState:
+    """Everything a store holds, as plain objects: what a snapshot saves and a restore loads.
+
+    A lane's ``tasks`` are the very objects of ``tasks``, in queue order.
+    """
+
+    tasks: list[Task] = field(default_factory=list)  # in submission order
+    lanes: dict[tuple[str, str], Lane] = field(default_factory=dict)  # (account, model)
+    windows: dict[str, tuple[int, list[float]]] = field(default_factory=dict)  # rate key: (limit, hit times)
+    uploads: dict[str, tuple[bytes, float]] = field(default_factory=dict)  # key: (bytes, expires at)
+    accounts: dict[str, AccountState] = field(default_factory=dict)
 
 
 class Store(Protocol):
@@ -35,6 +51,9 @@ class Store(Protocol):
 
     def lanes(self, account: str | None = None) -> Iterable[Lane]: ...
 
+    def account_state(self, account: str) -> AccountState:
+        """The account's run-time limits, quotas and usage (created empty when new); changed in place."""
+
     def hit(self, key: str, limit: int, window: float, now: float) -> bool:
         """Count a request against ``limit`` per ``window`` seconds; False when over."""
 
@@ -44,6 +63,9 @@ class Store(Protocol):
     def get_upload(self, key: str, now: float) -> bytes | None:
         """An uploaded file's bytes, or None when there is none or it has expired."""
 
+    def drop_uploads(self, prefix: str) -> int:
+        """Forget the uploaded files whose keys start with ``prefix`` (one account's folder); return how many."""
+
     def purge(self, before: float) -> int:
         """Forget tasks whose final state was reached before ``before``; return how many."""
 
@@ -51,3 +73,9 @@ class Store(Protocol):
         """Forget everything, or everything of one account."""
 
     def count(self) -> int: ...
+
+    def export(self) -> StoreState:
+        """Everything held now (call inside :meth:`transaction` and serialise before it ends)."""
+
+    def import_(self, state: StoreState) -> None:
+        """Replace everything held with ``state`` (already checked: this cannot fail half-way)."""

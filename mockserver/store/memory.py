@@ -7,8 +7,10 @@ import threading
 from collections import deque
 from typing import Iterable
 
+from ..account_state import AccountState
 from ..lifecycle.lanes import Lane
 from ..lifecycle.task import Task
+from .base import StoreState
 
 
 class MemoryStore:
@@ -20,6 +22,7 @@ class MemoryStore:
         self._by_account: dict[str, dict[str, Task]] = {}
         self._lanes: dict[tuple[str, str], Lane] = {}
         self._windows: dict[str, deque[float]] = {}
+        self._accounts: dict[str, AccountState] = {}
         self._uploads: dict[str, tuple[bytes, float]] = {}
         self._upload_expiries: list[tuple[float, str]] = []  # a min-heap: expired uploads leave first
 
@@ -49,6 +52,12 @@ class MemoryStore:
     def lanes(self, account: str | None = None) -> Iterable[Lane]:
         return [lane for (owner, _), lane in self._lanes.items() if account in (None, owner)]
 
+    def account_state(self, account: str) -> AccountState:
+        state = self._accounts.get(account)
+        if state is None:
+            state = self._accounts[account] = AccountState()
+        return state
+
     def hit(self, key: str, limit: int, window: float, now: float) -> bool:
         # A sliding-window log that never holds more than `limit` entries: O(1) a call.
         if limit <= 0:
@@ -75,6 +84,12 @@ class MemoryStore:
             return None
         return stored[0]
 
+    def drop_uploads(self, prefix: str) -> int:
+        gone = [key for key in self._uploads if key.startswith(prefix)]
+        for key in gone:  # their expiry entries stay in the heap and are skipped when they come up
+            del self._uploads[key]
+        return len(gone)
+
     def purge(self, before: float) -> int:
         gone = [task for task in self._tasks.values() if task.finished_at < before]
         for task in gone:
@@ -90,6 +105,7 @@ class MemoryStore:
             self._by_account.clear()
             self._lanes.clear()
             self._windows.clear()
+            self._accounts.clear()
             self._uploads.clear()
             self._upload_expiries.clear()
             return
@@ -99,6 +115,29 @@ class MemoryStore:
             del self._lanes[key]
         for key in [key for key in self._windows if key.startswith(f"{account}|")]:
             del self._windows[key]
+        self._accounts.pop(account, None)
 
     def count(self) -> int:
         return len(self._tasks)
+
+    def export(self) -> StoreState:
+        return StoreState(
+            tasks=list(self._tasks.values()),
+            lanes=dict(self._lanes),
+            windows={key: (hits.maxlen or 0, list(hits)) for key, hits in self._windows.items()},
+            uploads=dict(self._uploads),
+            accounts=dict(self._accounts),
+        )
+
+    def import_(self, state: StoreState) -> None:
+        with self._lock:
+            self._tasks = {task.task_id: task for task in state.tasks}
+            self._by_account = {}
+            for task in state.tasks:
+                self._by_account.setdefault(task.account, {})[task.task_id] = task
+            self._lanes = dict(state.lanes)
+            self._windows = {key: deque(hits, maxlen=limit) for key, (limit, hits) in state.windows.items()}
+            self._uploads = dict(state.uploads)
+            self._upload_expiries = [(expires_at, key) for key, (_, expires_at) in self._uploads.items()]
+            heapq.heapify(self._upload_expiries)
+            self._accounts = dict(state.accounts)

@@ -94,6 +94,10 @@ class Uploads:
             self._store.put_upload(key, data, now + self._settings.upload_hours * HOUR, now)
         return None
 
+    def forget(self, account_id: str) -> int:
+        """Drop every file uploaded to the account's folders (a one-account reset)."""
+        return self._store.drop_uploads(f"{ROOT}/{_owner(account_id)}/")
+
     def unresolved(self, entry: ModelEntry, input_: Mapping[str, Any], headers: Mapping[str, str], account_id: str, message: str) -> Failure | None:
         """The InvalidURL failure of the first ``oss://`` input that cannot be resolved, if any."""
         enabled = headers.get("x-dashscope-ossresourceresolve", "").strip().lower() == "enable"
