@@ -88,7 +88,7 @@ def request_schema(entry: ModelEntry) -> dict[str, Any]:
     schema = {
         "type": "object",
         "title": entry.title or entry.name,
-        "required": ["model", "input"],
+        "required": ["model", "input"] if entry.input_required else ["model"],
         "properties": {"model": {"const": entry.name}, "input": input_, "parameters": parameters},
     }
     if entry.example:
