@@ -139,7 +139,9 @@ class Emulator:
             raise ApiError("AccessDenied", "async_call")
         input_ = payload.get("input")
         if input_ is None:
-            raise ApiError("BadRequest.EmptyInput")
+            if entry.input_required:
+                raise ApiError("BadRequest.EmptyInput")
+            input_ = {}
         if not isinstance(input_, dict):
             raise ApiError("BadRequest.IllegalInput")
         parameters = payload.get("parameters")

@@ -55,7 +55,8 @@ def cases(catalog: Catalog) -> list[Case]:
                     body = valid_body(entry)
                     if value is _ABSENT:
                         body[section].pop(name, None)
-                        body[section].update(_condition(rule))
+                        for where, field, wanted in _condition(rule):
+                            body[where][field] = wanted
                     else:
                         body[section][name] = value
                     default = catalog.messages[kind]
@@ -77,12 +78,13 @@ def cases(catalog: Catalog) -> list[Case]:
 _ABSENT = object()
 
 
-def _condition(rule: FieldRule) -> dict[str, Any]:
-    """The sibling value that makes a ``required_if`` field required (same section only)."""
+def _condition(rule: FieldRule) -> list[tuple[str, str, Any]]:
+    """``(section, field, value)`` that makes a ``required_if`` field required (in either section)."""
     if not rule.required_if:
-        return {}
+        return []
     dotted, values = next(iter(rule.required_if.items()))
-    return {dotted.partition(".")[2]: values[0]}
+    section, _, field = dotted.partition(".")
+    return [(section, field, values[0])]
 
 
 def _listing(values: list[Any]) -> str:

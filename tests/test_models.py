@@ -198,3 +198,22 @@ def test_an_overlong_prompt_is_truncated_not_rejected(live: LiveServer):
     live.advance(3 * HOURS)
     (result,) = live.query(task_id, key).json()["output"]["results"]
     assert result["orig_prompt"] == "p" * 800
+
+
+def test_facechain_preset_style_needs_no_input_but_other_models_do(live: LiveServer):
+    key = _key()
+    preset = live.client.post(
+        "/api/v1/services/aigc/album/gen_potrait",
+        json={"model": "facechain-generation", "parameters": {"style": "f_idcard_female", "size": "768*1024", "n": 2},
+              "resources": [{"resource_id": "women_model", "resource_type": "facelora"}]},
+        headers={"Authorization": f"Bearer {key}", "X-DashScope-Async": "enable"},
+    )
+    assert preset.status_code == 200
+    live.advance(3 * HOURS)
+    output = live.query(preset.json()["output"]["task_id"], key).json()["output"]
+    assert output["task_status"] == "SUCCEEDED" and len(output["results"]) == 2
+    other = live.client.post(
+        "/api/v1/services/aigc/text2image/image-synthesis", json={"model": "wanx-v1", "parameters": {}},
+        headers={"Authorization": f"Bearer {key}", "X-DashScope-Async": "enable"},
+    )
+    assert (other.status_code, other.json()["code"]) == (400, "BadRequest.EmptyInput")

@@ -23,7 +23,7 @@ def test_models_lists_every_model_with_route_limits_and_price():
     lines = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
     assert set(lines) == set(CATALOG.models)
     assert lines["wanx-v1"][1:7] == ["/services/aigc/text2image/image-synthesis", "async", "2", "1", "0.16", "500"]
-    assert lines["image-out-painting"][3:5] == ["2", "10"]
+    assert lines["image-out-painting"][3:5] == ["2", "5"]
     assert lines["flux-dev"][3] == "2*"  # a decision is marked
 
 

@@ -2,7 +2,11 @@
 
 Every request body is a JSON Schema built from a model entry's rules; every
 answer (submit, each task state, each model's finished output, errors, list,
-cancel) has its schema. ``python -m mockserver.catalog.openapi`` rewrites
+cancel) has its schema; so do the temporary uploads (getPolicy and the OSS
+PostObject it allows). Deliberately not described: the control plane
+``/__mock/*`` (the emulator's own, see docs/control-plane.md) and the result
+bucket's signed GET URLs (links handed out in answers, not an API).
+``python -m mockserver.catalog.openapi`` rewrites
 ``contracts/openapi.json``; a test fails when the checked-in copy is stale.
 """
 
@@ -14,6 +18,7 @@ from typing import Any
 import contracts
 
 from .. import __version__
+from ..uploads.service import BUCKET as UPLOAD_BUCKET
 from .loader import Catalog, default_catalog
 from .schema import FieldRule, ModelEntry
 
@@ -85,7 +90,7 @@ def request_schema(entry: ModelEntry) -> dict[str, Any]:
     schema = {
         "type": "object",
         "title": entry.title or entry.name,
-        "required": ["model", "input"],
+        "required": ["model", "input"] if entry.input_required else ["model"],
         "properties": {"model": {"const": entry.name}, "input": input_, "parameters": parameters},
     }
     if entry.example:
@@ -188,6 +193,63 @@ def _common_schemas() -> dict[str, Any]:
     }
 
 
+def _upload_schemas() -> dict[str, Any]:
+    policy_keys = ["policy", "signature", "upload_dir", "upload_host", "expire_in_seconds", "max_file_size_mb",
+                   "capacity_limit_mb", "oss_access_key_id", "x_oss_object_acl", "x_oss_forbid_overwrite"]
+    data = {"type": "object", "required": policy_keys, "properties": {
+        **{key: {"type": "string"} for key in policy_keys},
+        "upload_host": {"type": "string", "format": "uri"},
+        "expire_in_seconds": {"type": "integer", "minimum": 1},
+        "max_file_size_mb": {"type": "integer", "minimum": 1},
+        "capacity_limit_mb": {"type": "integer", "minimum": 0},
+        "x_oss_object_acl": {"const": "private"},
+        "x_oss_forbid_overwrite": {"const": "true"},
+    }}
+    fields = ["OSSAccessKeyId", "Signature", "policy", "key", "x-oss-object-acl", "x-oss-forbid-overwrite",
+              "success_action_status", "x-oss-content-type"]
+    form = {"type": "object", "required": ["OSSAccessKeyId", "Signature", "policy", "key", "file"], "properties": {
+        **{name: {"type": "string"} for name in fields},
+        "success_action_status": {"enum": ["200", "201", "204"]},
+        "file": {"type": "string", "format": "binary"},
+    }, "description": "Form fields in this order; `file` ends the form (OSS ignores fields after it)."}
+    return {
+        "UploadPolicy": {"type": "object", "required": ["request_id", "data"],
+                         "properties": {"request_id": {"type": "string"}, "data": data}},
+        "PostObjectForm": form,
+        "OssError": {"type": "string", "description": "OSS's XML <Error> (Code, Message, RequestId, HostId, EC, "
+                                                      "RecommendDoc); header x-oss-ec"},
+    }
+
+
+def _uploads(auth: list[dict[str, list[str]]]) -> dict[str, Any]:
+    """Temporary uploads: getPolicy (DashScope) and the PostObject to the upload bucket (OSS, no API key)."""
+    query = [{"name": "action", "in": "query", "required": True, "schema": {"const": "getPolicy"}},
+             {"name": "model", "in": "query", "required": True, "schema": {"type": "string", "minLength": 1}}]
+    xml = {"application/xml": {"schema": _ref("OssError")}}
+    refused = {str(status): {"description": "refused, as OSS refuses", "content": xml} for status in (400, 403, 405, 409)}
+    return {
+        "/api/v1/uploads": {"get": {
+            "operationId": "get_upload_policy", "summary": "A temporary-upload policy for local files",
+            "security": auth, "parameters": query,
+            "responses": {"200": {"description": "the policy; upload_host is the bucket below",
+                                  "content": {"application/json": {"schema": _ref("UploadPolicy")}}},
+                          **_errors(400, 401, 500)},
+        }},
+        f"/{UPLOAD_BUCKET}": {"post": {
+            "operationId": "post_object", "summary": "OSS PostObject to the upload_host getPolicy returned",
+            "security": [],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _ref("PostObjectForm")}}},
+            "responses": {
+                "200": {"description": "stored (success_action_status 200, what the SDK sends)"},
+                "201": {"description": "stored (success_action_status 201)", "content": {
+                    "application/xml": {"schema": {"type": "string"}}}},
+                "204": {"description": "stored (the default)"},
+                **refused,
+            },
+        }},
+    }
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
     content = {"application/json": {"schema": _ref("Error")}}
     return {str(status): {"description": "a DashScope error", "content": content} for status in statuses}
@@ -247,6 +309,8 @@ def build(catalog: Catalog | None = None) -> dict[str, Any]:
         "responses": {"200": {"description": "one page", "content": {"application/json": {"schema": _ref("TaskList")}}},
                       **_errors(400, 401, 429, 500)},
     }}
+    paths.update(_uploads(auth))
+    schemas.update(_upload_schemas())
     return {
         "openapi": "3.1.0",
         "info": {"title": "DashScope asynchronous image tasks (as dashscope-mock emulates them)", "version": __version__,

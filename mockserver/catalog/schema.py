@@ -154,6 +154,7 @@ class ModelEntry(_Strict):
     title: str = ""
     route: Route
     mode: Literal["async", "sync"] = "async"
+    input_required: bool = True  # False: a body without `input` is accepted (facechain-generation's preset styles)
     input: dict[str, FieldRule] = Field(default_factory=dict)
     parameters: dict[str, FieldRule] = Field(default_factory=dict)
     output: Output = Output()
