@@ -108,6 +108,14 @@ def test_metadata_addresses_are_never_fetched(emulator, host, url):
         assert output["message"] == f"Connection to {submitted} refused, please provide available URL."
 
 
+@pytest.mark.parametrize("url", ["https://\u0087]", "http://[::1/x.png", "http://127.0.0.1:99999/x.png",
+                                 "http://127.0.0.1:0/x.png", "http:///x.png"])
+def test_a_malformed_url_fails_the_task_and_never_the_server(emulator, url):
+    output = sketch_task(emulator, url)  # found by schemathesis: "https://\u0087]" was a 500
+    assert (output["task_status"], output["code"]) == ("FAILED", "InvalidURL")
+    assert emulator.client.get("/__mock/health").status_code == 200
+
+
 def test_a_url_with_chinese_characters_is_refused_unfetched(emulator, host):
     output = sketch_task(emulator, host.url("/草图.png"))
     assert (output["task_status"], output["code"], output["message"]) == ("FAILED", "InvalidURL", INVALID_URL)

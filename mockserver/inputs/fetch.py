@@ -16,7 +16,7 @@ import ssl
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Awaitable, Callable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import httpx
 
@@ -56,12 +56,10 @@ async def _follow(url: str, limits: Limits, own: OwnFiles) -> bytes | None:
     timeout = httpx.Timeout(limits.total_seconds, connect=limits.connect_seconds)
     async with httpx.AsyncClient(timeout=timeout, verify=_tls(), follow_redirects=False, trust_env=False) as client:
         for _ in range(limits.max_redirects + 1):
+            parts = _split(url)
             mine = own(url)
             if mine is not None:
                 return await mine
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise FetchError("image_download")
             verdict = await _judge(parts.hostname, limits)
             if verdict.action == "skip":
                 return None
@@ -72,6 +70,17 @@ async def _follow(url: str, limits: Limits, own: OwnFiles) -> bytes | None:
                 return location
             url = urljoin(url, location)
     raise FetchError("image_download")  # too many redirects
+
+
+def _split(url: str) -> SplitResult:
+    """The parts of an http(s) URL with a host and a valid port; anything else cannot be downloaded."""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.hostname and (parts.port is None or parts.port > 0):
+            return parts
+    except ValueError:  # a bad IPv6 literal or port
+        pass
+    raise FetchError("image_download")
 
 
 async def _judge(host: str, limits: Limits) -> policy.Verdict:
