@@ -261,3 +261,14 @@ def test_a_model_may_allow_more_pixels_than_the_default_canvas_cap():
     assert inspect(wide, within).broken is None
     assert inspect(wide, ImageLimits(formats=["PNG"], side=(256, 5760))).broken == "image_resolution"
     assert inspect(grey(5760, 3300), within).broken == "image_resolution"  # over 5760*3240 pixels
+
+
+def test_a_sketch_task_survives_a_snapshot_and_restore(make_server, host):
+    server = make_server()
+    output = sketch_task(server, host.url("/good.png"), style="<watercolor>", seed=7)
+    before = _result_image(server, output).tobytes()
+    state = server.client.get("/__mock/state")
+    assert state.status_code == 200, state.text
+    assert server.client.post("/__mock/reset", json={}).status_code == 200
+    assert server.client.put("/__mock/state", json=state.json()).status_code == 200
+    assert _result_image(server, output).tobytes() == before  # the strokes came back with the task

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import Base64Bytes
+
 PENDING = "PENDING"
 RUNNING = "RUNNING"
 SUCCEEDED = "SUCCEEDED"
@@ -52,7 +54,8 @@ class Task:
     image_failures: dict[int, Outcome] = field(default_factory=dict)  # partial failure by index
     canceled_at: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # fields a fault adds to the output (forward compatibility)
-    lines: bytes | None = None  # the fetched sketch's strokes the results are drawn from (results.render.line_mask)
+    # The fetched sketch's strokes the results are drawn from (results.render.line_mask); base64 in a snapshot.
+    lines: Base64Bytes | None = None
 
     @property
     def lane(self) -> tuple[str, str]:
