@@ -7,6 +7,7 @@ import asyncio
 import dashscope
 import pytest
 from dashscope.aigc.image_synthesis import AioImageSynthesis
+from dashscope.api_entities.aio_session import close_shared_aio_session
 
 pytestmark = pytest.mark.e2e
 KEY = "sk-e2e-2"
@@ -17,13 +18,16 @@ def test_aio_image_synthesis_call_wait_and_cancel(make_server, monkeypatch):
     monkeypatch.setattr(dashscope, "base_http_api_url", server.api)
 
     async def scenario():
-        first = await AioImageSynthesis.async_call(model="wanx-v1", prompt="a cat", n=1, api_key=KEY)
-        queued = await AioImageSynthesis.async_call(model="wanx-v1", prompt="a dog", n=1, api_key=KEY)
-        assert (first.status_code, first.output.task_status) == (200, "PENDING")
-        canceled = await AioImageSynthesis.cancel(queued.output.task_id, api_key=KEY)
-        server.advance(60)
-        done = await AioImageSynthesis.wait(first.output.task_id, api_key=KEY)
-        return canceled, done, await AioImageSynthesis.fetch(queued.output.task_id, api_key=KEY)
+        try:
+            first = await AioImageSynthesis.async_call(model="wanx-v1", prompt="a cat", n=1, api_key=KEY)
+            queued = await AioImageSynthesis.async_call(model="wanx-v1", prompt="a dog", n=1, api_key=KEY)
+            assert (first.status_code, first.output.task_status) == (200, "PENDING")
+            canceled = await AioImageSynthesis.cancel(queued.output.task_id, api_key=KEY)
+            server.advance(60)
+            done = await AioImageSynthesis.wait(first.output.task_id, api_key=KEY)
+            return canceled, done, await AioImageSynthesis.fetch(queued.output.task_id, api_key=KEY)
+        finally:
+            await close_shared_aio_session()  # the SDK's shared aiohttp session, as a tidy client closes it
 
     canceled, done, after = asyncio.run(scenario())
     assert canceled.status_code == 200
