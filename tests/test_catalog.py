@@ -74,5 +74,5 @@ def test_the_example_is_valid_and_every_fact_has_a_source(entry: ModelEntry):
     checked = validate(entry, entry.example.get("input", {}), entry.example.get("parameters", {}), CATALOG.messages)
     assert checked.task_failure is None
     for rule in _rules({**entry.input, **entry.parameters}):
-        assert re.match(r"^(doc|captured|sdk|decision)", rule.source)
-    assert re.match(r"^(doc|captured|sdk|decision)", entry.billing.source)
+        assert re.match(r"^(doc|captured|sdk|code|decision)", rule.source)
+    assert re.match(r"^(doc|captured|sdk|code|decision)", entry.billing.source)

@@ -63,8 +63,12 @@ def test_valid_request_runs_to_its_output_shape(live: LiveServer, entry: ModelEn
     answer = live.query(task_id, key).json()
     output = answer["output"]
     assert output["task_status"] == "SUCCEEDED", output
-    assert answer["usage"] == {"image_count": count}
     shape = entry.output
+    if shape.usage_tokens:  # wan2.6: size and zeroed token counts besides image_count
+        size = checked.parameters.get("size") or entry.default_size
+        assert answer["usage"] == {"image_count": count, "input_tokens": 0, "output_tokens": 0, "size": size, "total_tokens": 0}
+    else:
+        assert answer["usage"] == {"image_count": count}
     assert (TIME_SECONDS if shape.end_time_seconds else TIME).match(output["end_time"])
     assert ("task_metrics" in output) == shape.task_metrics
     if shape.task_metrics:
@@ -72,18 +76,24 @@ def test_valid_request_runs_to_its_output_shape(live: LiveServer, entry: ModelEn
     urls: list[str] = []
     if shape.shape == "results":
         assert len(output["results"]) == count
-        urls = [result["url"] for result in output["results"]]
+        assert all(list(result)[-len(shape.url_keys):] == shape.url_keys for result in output["results"])
+        urls = [result[key] for result in output["results"] for key in shape.url_keys]
         if shape.prompts:
             assert all(result["orig_prompt"] == body["input"]["prompt"] for result in output["results"])
     elif shape.shape == "fields":
         assert "results" not in output
         urls = [output[name] for name in shape.url_fields]
-    else:
+    elif shape.shape == "lists":
+        assert "results" not in output and list(output)[-len(shape.lists) - 1 : -1] == list(shape.lists)
+        assert all(len(output[name]) == count for name in shape.lists)
+        urls = [url for name, kind in shape.lists.items() if kind == "url" for url in output[name]]
+    else:  # one choice per image, each one assistant message with one image
         assert "results" not in output and output["finished"] is True
-        (choice,) = output["choices"]
-        assert choice["finish_reason"] == "stop" and choice["message"]["role"] == "assistant"
-        urls = [item["image"] for item in choice["message"]["content"]]
-        assert len(urls) == count and all(item["type"] == "image" for item in choice["message"]["content"])
+        assert len(output["choices"]) == count
+        for choice in output["choices"]:
+            assert choice["finish_reason"] == "stop" and choice["message"]["role"] == "assistant"
+            assert [list(item) for item in choice["message"]["content"]] == [["image", "type"]]
+        urls = [choice["message"]["content"][0]["image"] for choice in output["choices"]]
     assert urls and all(SIGNED.match(url) for url in urls)
     assert len(set(urls)) == len(urls)
     if shape.text_results is not None:

@@ -125,8 +125,14 @@ def succeeded_schema(entry: ModelEntry) -> dict[str, Any]:
         properties["finished"] = {"const": True}
         properties["choices"] = {"type": "array", "items": choice}
         required += ["finished", "choices"]
+    elif shape.shape == "lists":
+        token = {"type": "string"}
+        for name, kind in shape.lists.items():
+            properties[name] = {"type": "array", "items": url if kind == "url" else token}
+        required += list(shape.lists)
     else:
-        image: dict[str, Any] = {"type": "object", "required": ["url"], "properties": {"url": url}}
+        image: dict[str, Any] = {"type": "object", "required": list(shape.url_keys),
+                                 "properties": {key: url for key in shape.url_keys}}
         if shape.prompts:
             image["properties"].update({"orig_prompt": {"type": "string"}, "actual_prompt": {"type": "string"}})
         properties["results"] = {"type": "array", "items": {"oneOf": [image, _ref("ImageFailure")]}}
@@ -184,7 +190,10 @@ def _common_schemas() -> dict[str, Any]:
             "end_time": _TIME, "task_metrics": _ref("TaskMetrics")}},
         "TaskCanceled": _state("CANCELED", "submit_time", "end_time", extra={"task_metrics": _ref("TaskMetrics")}),
         "TaskUnknown": _state("UNKNOWN"),
-        "Usage": {"type": "object", "required": ["image_count"], "properties": {"image_count": {"type": "integer", "minimum": 0}}},
+        "Usage": {"type": "object", "required": ["image_count"], "properties": {
+            "image_count": {"type": "integer", "minimum": 0},
+            "size": {"type": "string", "description": "wan2.6 only, with input_tokens/output_tokens/total_tokens (0)"},
+            "input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}}},
         "Canceled": {"type": "object", "required": ["request_id"], "properties": {"request_id": {"type": "string"}}},
         "TaskList": {"type": "object", "required": ["total", "data", "total_page", "page_no", "request_id", "page_size"],
                      "properties": {"total": {"type": "integer"}, "data": {"type": "array", "items": row},

@@ -124,11 +124,15 @@ class Output(_Strict):
 
     ``results``: ``results[].url`` (most models); ``fields``: one signed URL in
     each of ``url_fields`` and no results list (image-instance-segmentation);
-    ``choices``: ``choices[].message.content[].image`` (wan2.6, the messages form).
+    ``choices``: one ``choices[i].message.content[0].image`` per image (wan2.6, the messages form);
+    ``lists``: per-image lists straight in ``output`` (wanx-poster-generation-v1: render_urls, bg_urls).
     """
 
-    shape: Literal["results", "fields", "choices"] = "results"
+    shape: Literal["results", "fields", "choices", "lists"] = "results"
     url_fields: list[str] = Field(default_factory=list)  # with shape "fields"
+    url_keys: list[str] = Field(default_factory=lambda: ["url"])  # with "results": each result's URL keys (png_url, svg_url)
+    lists: dict[str, Literal["url", "token"]] = Field(default_factory=dict)  # with "lists": name -> signed URLs or opaque tokens
+    usage_tokens: bool = False  # usage also carries size and zero token counts (wan2.6)
     text_results: TextResults | None = None
     start_time: bool = False  # a start_time (= scheduled time) after results (wanx-style-repaint-v1)
     echo: list[str] = Field(default_factory=list)  # input fields repeated in output (style_index)
@@ -144,7 +148,20 @@ class Output(_Strict):
     def _fields_shape(self) -> "Output":
         if (self.shape == "fields") != bool(self.url_fields):
             raise ValueError("`url_fields` goes with shape `fields`, and only with it")
+        if (self.shape == "lists") != bool(self.lists):
+            raise ValueError("`lists` goes with shape `lists`, and only with it")
         return self
+
+    @property
+    def urls_per_image(self) -> int:
+        """How many signed URLs one image has (its result URLs sit at ``index + k * image_count``)."""
+        if self.shape == "results":
+            return len(self.url_keys)
+        if self.shape == "lists":
+            return sum(kind == "url" for kind in self.lists.values())
+        if self.shape == "fields":
+            return len(self.url_fields)
+        return 1
 
 
 class ModelEntry(_Strict):

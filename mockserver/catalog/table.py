@@ -24,8 +24,8 @@ def _mark(text: str, source: str) -> str:
 
 def row(entry: ModelEntry) -> tuple[str, ...]:
     price = "-" if entry.billing.unit_price_cny is None else f"{entry.billing.unit_price_cny:.2f}"
-    shape = {"results": "results[].url", "fields": ", ".join(entry.output.url_fields),
-             "choices": "choices[].message.content[].image"}[entry.output.shape]
+    shape = {"results": "results[]." + "/".join(entry.output.url_keys), "fields": ", ".join(entry.output.url_fields),
+             "choices": "choices[].message.content[].image", "lists": ", ".join(entry.output.lists)}[entry.output.shape]
     if entry.output.text_results is not None:
         shape += f" (+text_results with {entry.output.text_results.when})"
     return (

@@ -6,6 +6,7 @@ Key order follows the real answers (``task_id``, ``task_status``, times,
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Callable
 
 from ..catalog.schema import ModelEntry
@@ -46,7 +47,7 @@ def task_output(task: Task, status: str, entry: ModelEntry, result_url: ResultUr
         succeeded = task.succeeded_images()
         if entry.output.task_metrics:
             output["task_metrics"] = _metrics(total, succeeded, total - succeeded)
-        return output, {"image_count": succeeded}
+        return output, _usage(task, entry, succeeded)
     if status == FAILED:
         output["task_metrics"] = _metrics(total, 0, total)
         return output, None
@@ -63,14 +64,22 @@ def _finished(task: Task, entry: ModelEntry, result_url: ResultUrl) -> dict[str,
     if shape.shape == "fields":  # one URL per named field, no results list
         for index, name in enumerate(shape.url_fields):
             fields[name] = result_url(task, index)
-    elif shape.shape == "choices":  # the messages form: images as assistant content
-        content = [
-            {"image": result_url(task, index), "type": "image"}
+    elif shape.shape == "choices":  # the messages form: one assistant message per image
+        fields["finished"] = True
+        fields["choices"] = [
+            {"finish_reason": "stop", "message": {"role": "assistant", "content": [{"image": result_url(task, index), "type": "image"}]}}
             for index in range(total)
             if index not in task.image_failures
         ]
-        fields["finished"] = True
-        fields["choices"] = [{"finish_reason": "stop", "message": {"role": "assistant", "content": content}}]
+    elif shape.shape == "lists":  # per-image lists straight in output; the k-th URL list takes URLs k*total..
+        done = [index for index in range(total) if index not in task.image_failures]
+        urls = 0
+        for name, kind in shape.lists.items():
+            if kind == "url":
+                fields[name] = [result_url(task, urls * total + index) for index in done]
+                urls += 1
+            else:
+                fields[name] = [_token(task, name, index) for index in done]
     else:
         fields["results"] = [_result(task, index, entry, result_url) for index in range(total)]
     text = shape.text_results
@@ -99,8 +108,22 @@ def _result(task: Task, index: int, entry: ModelEntry, result_url: ResultUrl) ->
         result["orig_prompt"] = prompt
         if task.parameters.get("prompt_extend", True):
             result["actual_prompt"] = prompt + PROMPT_EXTENSION
-    result["url"] = result_url(task, index)
+    total = task.image_count
+    for k, key in enumerate(entry.output.url_keys):
+        result[key] = result_url(task, k * total + index)
     return result
+
+
+def _token(task: Task, name: str, index: int) -> str:
+    """An opaque per-image value (the poster's auxiliary_parameters), stable for a task."""
+    return hashlib.sha256(f"{task.task_id}/{name}/{index}".encode()).hexdigest()
+
+
+def _usage(task: Task, entry: ModelEntry, succeeded: int) -> dict[str, Any]:
+    if not entry.output.usage_tokens:
+        return {"image_count": succeeded}
+    size = task.parameters.get("size") or entry.default_size
+    return {"image_count": succeeded, "input_tokens": 0, "output_tokens": 0, "size": size, "total_tokens": 0}
 
 
 def _metrics(total: int, succeeded: int, failed: int) -> dict[str, int]:

@@ -66,9 +66,11 @@ class ResultImages:
             return None
         task = self._store.get_task(match["task"])
         index = int(match["number"]) - 1
-        if task is None or index >= task.image_count or now < task.ended_at:
+        if task is None or now < task.ended_at:
             return None
-        if task.final_status() != SUCCEEDED or index in task.image_failures:
+        if index >= task.image_count * self._catalog.models[task.model].output.urls_per_image:
+            return None
+        if task.final_status() != SUCCEEDED or index % task.image_count in task.image_failures:
             return None
         if self._signer.object_key(task.task_id, task.account, task.ended_at, index) != key:
             return None
