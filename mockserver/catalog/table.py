@@ -1,6 +1,7 @@
 """The catalog as a table: what ``dashscope-mock models`` prints and the README shows.
 
-A fact the entry marks ``decision`` gets a ``*``: it is our choice, not confirmed.
+A fact the entry marks ``decision`` gets a ``*``: it is our choice, not confirmed; one
+marked ``code`` gets a ``†``: read second-hand, in a public client quoting Alibaba's page.
 ``python -m mockserver.catalog.table`` rewrites the table between the README's markers.
 """
 
@@ -19,7 +20,9 @@ HEADER = ("model", "route", "mode", "submit/s", "concurrent", "CNY/image", "free
 
 
 def _mark(text: str, source: str) -> str:
-    return f"{text}*" if source.startswith("decision") else text
+    if source.startswith("decision"):
+        return f"{text}*"
+    return f"{text}†" if source.startswith("code") else text
 
 
 def row(entry: ModelEntry) -> tuple[str, ...]:
@@ -46,6 +49,7 @@ def markdown(catalog: Catalog | None = None) -> str:
     lines = [
         "Generated from `contracts/models/` by `python -m mockserver.catalog.table`; do not edit by hand.",
         "A `*` marks a fact that is our decision, not confirmed by Alibaba's documentation or a capture;",
+        "a `†` one read second-hand, in a public client that quotes Alibaba's page;",
         "each entry lists its sources, and `dashscope-mock models NAME` shows the whole entry.",
         "",
         "| " + " | ".join(HEADER) + " |",
