@@ -24,6 +24,7 @@ from .faults.effects import Effects
 from .faults.injector import Faults
 from .faults.plan import shape
 from .faults.rules import Request
+from .finetunes import FineTuneJobs
 from .ids import IdFactory
 from .inputs.service import Inputs, Looked
 from .journal import Journal, timeline
@@ -88,6 +89,7 @@ class Emulator:
         settings = self.settings
         self.faults = Faults(self.catalog.errors, settings.faults, settings.seed, settings.directives, settings.directive_header)
         self.journal = Journal(settings.journal_size)
+        self.fine_tunes = FineTuneJobs(self.catalog, self.store, self.clock, self.ids, settings)
 
     def sign_with(self, secret: bytes) -> None:
         """Sign result URLs and upload policies with ``secret`` (a restored snapshot's keeps its URLs valid)."""

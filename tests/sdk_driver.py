@@ -1,7 +1,7 @@
 """Drives the official ``dashscope`` SDK, whichever version this interpreter has.
 
 Runs in its own process (one environment holds one SDK version): reads one
-JSON command per line on stdin, runs that ``ImageSynthesis`` call against the
+JSON command per line on stdin, runs that ``ImageSynthesis`` (or ``FineTunes``) call against the
 base URL given as argv[1], and answers one JSON line with what the SDK returned.
 Uses nothing but the SDK and the standard library.
 """
@@ -16,6 +16,17 @@ from dashscope import ImageSynthesis
 dashscope.base_http_api_url = sys.argv[1]
 
 
+def _plain(value):
+    """The SDK's FineTune objects (whose str() is not JSON) as plain JSON values."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if hasattr(value, "__dict__"):
+        return {key: _plain(item) for key, item in vars(value).items() if not key.startswith("_")}
+    return value
+
+
 def run(command: dict) -> dict:
     op = command.pop("op")
     if op in ("call", "async_call"):
@@ -24,6 +35,10 @@ def run(command: dict) -> dict:
         response = getattr(ImageSynthesis, op)(command["task"], api_key=command["api_key"])
     elif op == "list":
         response = ImageSynthesis.list(**command)
+    elif op == "finetune_call":
+        return _plain(dashscope.FineTunes.call(**command))
+    elif op == "finetune_get":
+        return _plain(dashscope.FineTunes.get(command["job_id"], api_key=command["api_key"]))
     else:
         raise ValueError(op)
     return json.loads(str(response))

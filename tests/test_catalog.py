@@ -10,13 +10,14 @@ import yaml
 
 import contracts
 from mockserver.catalog import Catalog, ModelEntry
+from mockserver.catalog.finetune import FineTuneEntry
 from mockserver.catalog.validate import validate
 
 CATALOG = Catalog.load()
 MODEL_FILES = sorted((contracts.HERE / "models").glob("*.yaml"))
 
 # Every model of the spec's section 10 that the catalog must know (facechain-facedetect is synchronous on
-# services/vision and facechain-finetune is a /fine-tunes job: neither is an image task, both are left out).
+# services/vision and is left out; facechain-finetune is a /fine-tunes job, a `kind: fine-tune` entry).
 SECTION_10 = [
     "wanx-v1", "wanx-sketch-to-image-lite", "wanx-background-generation-v2", "wanx-x-painting",
     "wanx-style-cosplay-v1", "wanx-style-repaint-v1", "wanx-virtualmodel", "virtualmodel-v2", "shoemodel-v1",
@@ -25,13 +26,14 @@ SECTION_10 = [
     "stable-diffusion-3.5-large", "stable-diffusion-3.5-large-turbo", "flux-schnell", "flux-dev", "flux-merged",
     "wanx2.1-t2i-turbo", "wanx2.1-t2i-plus", "wanx2.0-t2i-turbo", "wan2.2-t2i-flash", "wan2.2-t2i-plus",
     "wan2.5-t2i-preview", "wanx2.1-imageedit", "qwen-image", "qwen-image-plus", "wan2.6-t2i", "wan2.6-image",
-    "facechain-generation",
+    "facechain-generation", "facechain-finetune",
 ]
 
 
 @pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.stem)
 def test_entry_loads_and_is_named_after_its_file(path: Path):
-    entry = ModelEntry.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    entry = (FineTuneEntry if data.get("kind") == "fine-tune" else ModelEntry).model_validate(data)
     assert entry.name == path.stem
     assert entry.sources, "every entry says where its facts come from"
 
@@ -44,7 +46,7 @@ def test_schema_rejects_a_typo():
 
 
 def test_every_model_of_section_10_is_in_the_catalog():
-    assert sorted(SECTION_10) == sorted(CATALOG.models)
+    assert sorted(SECTION_10) == sorted([*CATALOG.models, *CATALOG.fine_tunes])
 
 
 def _rules(rules):

@@ -4,21 +4,30 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
 
 import yaml
 
 import contracts
 
 from .errors import ErrorCatalog
+from .finetune import FineTuneEntry
 from .schema import ModelEntry
 
 
 class Catalog:
     """The models, the error catalog and the default code and message of each broken rule."""
 
-    def __init__(self, models: list[ModelEntry], errors: ErrorCatalog, messages: dict[str, dict[str, str]]) -> None:
+    def __init__(
+        self,
+        models: list[ModelEntry],
+        errors: ErrorCatalog,
+        messages: dict[str, dict[str, str]],
+        fine_tunes: Sequence[FineTuneEntry] = (),
+    ) -> None:
         self.models = {model.name: model for model in models}
-        if len(self.models) != len(models):
+        self.fine_tunes = {entry.name: entry for entry in fine_tunes}  # trained by jobs on /fine-tunes
+        if len(self.models) != len(models) or len(self.fine_tunes) != len(fine_tunes) or self.models.keys() & self.fine_tunes.keys():
             raise ValueError("two catalog entries share a model name")
         self.errors = errors
         self.messages = messages
@@ -33,13 +42,12 @@ class Catalog:
 
     @classmethod
     def load(cls, root: Path = contracts.HERE) -> "Catalog":
-        models = [
-            ModelEntry.model_validate(_read(path))
-            for path in sorted((root / "models").glob("*.yaml"))
-        ]
+        entries = [_read(path) for path in sorted((root / "models").glob("*.yaml"))]
+        models = [ModelEntry.model_validate(data) for data in entries if data.get("kind") != "fine-tune"]
+        fine_tunes = [FineTuneEntry.model_validate(data) for data in entries if data.get("kind") == "fine-tune"]
         errors = ErrorCatalog.from_data(_read(root / "errors.yaml"))
         messages = _read(root / "validation.yaml")["rules"]
-        return cls(models, errors, messages)
+        return cls(models, errors, messages, fine_tunes)
 
 
 def _read(path: Path) -> dict:

@@ -264,6 +264,67 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(status): {"description": "a DashScope error", "content": content} for status in statuses}
 
 
+def _fine_tunes(catalog: Catalog, auth: list[dict[str, list[str]]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(paths, schemas)`` of the fine-tunes API: training jobs such as facechain-finetune."""
+    names = sorted(catalog.fine_tunes)
+    strings = {"type": "array", "items": {"type": "string", "minLength": 1}}
+    request = {"type": "object", "required": ["model", "training_file_ids"], "properties": {
+        "model": {"enum": names},
+        "training_file_ids": {**strings, "minItems": 1, "maxItems": max(
+            (entry.training_files.max_items for entry in catalog.fine_tunes.values()), default=10)},
+        "validation_file_ids": {"anyOf": [strings, {"type": "null"}]},
+        "hyper_parameters": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+        "training_type": {"type": "string"},
+    }, "example": next((entry.example for entry in catalog.fine_tunes.values()), {})}
+    text = {"type": "string"}
+    job_keys = ["job_id", "job_name", "status", "model", "base_model", "training_file_ids", "validation_file_ids",
+                "hyper_parameters", "training_type", "create_time", "workspace_id", "user_identity", "modifier",
+                "creator", "group", "model_name", "max_output_cnt"]
+    job = {"type": "object", "required": job_keys, "properties": {
+        **{key: text for key in job_keys},
+        "status": {"enum": ["PENDING", "RUNNING", "SUCCEEDED", "CANCELED"]},
+        "finetuned_output": {"type": "string", "description": "the resource_id facechain-generation's resources name"},
+        "training_file_ids": strings, "validation_file_ids": strings, "hyper_parameters": {"type": "object"},
+        "end_time": text, "max_output_cnt": {"type": "integer"},
+    }}
+    page = {"type": "object", "required": ["page_no", "page_size", "total", "jobs"], "properties": {
+        "page_no": {"type": "integer"}, "page_size": {"type": "integer"}, "total": {"type": "integer"},
+        "jobs": {"type": "array", "items": _ref("FineTuneJob")}}}
+
+    def answer(output: dict[str, Any]) -> dict[str, Any]:
+        return {"application/json": {"schema": {"type": "object", "required": ["request_id", "output"], "properties": {
+            "request_id": {"type": "string"}, "output": output}}}}
+
+    job_id = [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    paging = [{"name": name, "in": "query", "required": False, "schema": schema} for name, schema in (
+        ("page_no", {"type": "integer", "minimum": 1}), ("page_size", {"type": "integer", "minimum": 1, "maximum": 100}),
+        ("model", {"type": "string"}))]
+    links = {"GetFineTune": {"operationId": "get_fine_tune", "parameters": {"job_id": "$response.body#/output/job_id"}}}
+    paths = {
+        "/api/v1/fine-tunes": {
+            "post": {"operationId": "create_fine_tune", "summary": "Create a training job: " + ", ".join(names),
+                     "security": auth,
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("FineTuneRequest")}}},
+                     "responses": {"200": {"description": "queued (PENDING)", "content": answer(_ref("FineTuneJob")),
+                                           "links": links}, **_errors(400, 401, 413, 429, 500)}},
+            "get": {"operationId": "list_fine_tunes", "summary": "List the account's jobs, newest first",
+                    "security": auth, "parameters": paging,
+                    "responses": {"200": {"description": "one page", "content": answer(page)}, **_errors(400, 401, 500)}},
+        },
+        "/api/v1/fine-tunes/{job_id}": {"get": {
+            "operationId": "get_fine_tune", "summary": "Read one job", "security": auth, "parameters": job_id,
+            "responses": {"200": {"description": "the job as it stands", "content": answer(_ref("FineTuneJob"))},
+                          **_errors(401, 404, 500)}}},
+        "/api/v1/fine-tunes/{job_id}/cancel": {"post": {
+            "operationId": "cancel_fine_tune", "summary": "Cancel a PENDING or RUNNING job", "security": auth,
+            "parameters": job_id,
+            "responses": {"200": {"description": "canceled", "content": answer(
+                {"type": "object", "required": ["status"], "properties": {"status": {"const": "CANCELED"}}})},
+                          **_errors(400, 401, 404, 413, 500)}}},
+    }
+    return paths, {"FineTuneRequest": request, "FineTuneJob": job}
+
+
 def build(catalog: Catalog | None = None) -> dict[str, Any]:
     """The whole OpenAPI 3.1 document, deterministic for one catalog."""
     catalog = catalog or default_catalog()
@@ -320,6 +381,9 @@ def build(catalog: Catalog | None = None) -> dict[str, Any]:
     }}
     paths.update(_uploads(auth))
     schemas.update(_upload_schemas())
+    fine_tune_paths, fine_tune_schemas = _fine_tunes(catalog, auth)
+    paths.update(fine_tune_paths)
+    schemas.update(fine_tune_schemas)
     return {
         "openapi": "3.1.0",
         "info": {"title": "DashScope asynchronous image tasks (as dashscope-mock emulates them)", "version": __version__,

@@ -13,7 +13,7 @@ from ..emulator import Emulator
 from ..errors import ApiError
 from ..results.urls import BUCKET
 from ..uploads.service import BUCKET as UPLOAD_BUCKET
-from . import accounts, admin, control, dashscope, objects, state, uploads
+from . import accounts, admin, control, dashscope, finetunes, objects, state, uploads
 from .edge import Edge
 from .gateway import Gateway
 from .responses import error_response
@@ -22,7 +22,7 @@ from .responses import error_response
 def create_app(settings: Settings | None = None, *, emulator: Emulator | None = None) -> Starlette:
     """The ASGI app; pass an ``emulator`` to share one with in-process callers."""
     emulator = emulator or Emulator(settings)
-    routes = list(dashscope.routes) + objects.routes + uploads.routes
+    routes = list(dashscope.routes) + objects.routes + uploads.routes + finetunes.routes
     if emulator.settings.control_plane:
         routes += control.routes + admin.routes + accounts.routes + state.routes
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Protocol
 
 from ..account_state import AccountState
+from ..lifecycle.job import JobBook
 from ..lifecycle.lanes import Lane
 from ..lifecycle.task import Task
 
@@ -30,6 +31,7 @@ class StoreState:
     windows: dict[str, tuple[int, list[float]]] = field(default_factory=dict)  # rate key: (limit, hit times)
     uploads: dict[str, tuple[bytes, float]] = field(default_factory=dict)  # key: (bytes, expires at)
     accounts: dict[str, AccountState] = field(default_factory=dict)
+    job_books: dict[str, JobBook] = field(default_factory=dict)  # account: its fine-tune jobs
 
 
 class Store(Protocol):
@@ -53,6 +55,9 @@ class Store(Protocol):
 
     def account_state(self, account: str) -> AccountState:
         """The account's run-time limits, quotas and usage (created empty when new); changed in place."""
+
+    def job_book(self, account: str, concurrency: int) -> JobBook:
+        """The account's fine-tune jobs and their queue (created with ``concurrency`` slots when new); changed in place."""
 
     def hit(self, key: str, limit: int, window: float, now: float) -> bool:
         """Count a request against ``limit`` per ``window`` seconds; False when over."""

@@ -8,6 +8,7 @@ from collections import deque
 from typing import Iterable
 
 from ..account_state import AccountState
+from ..lifecycle.job import JobBook
 from ..lifecycle.lanes import Lane
 from ..lifecycle.task import Task
 from .base import StoreState
@@ -23,6 +24,7 @@ class MemoryStore:
         self._lanes: dict[tuple[str, str], Lane] = {}
         self._windows: dict[str, deque[float]] = {}
         self._accounts: dict[str, AccountState] = {}
+        self._job_books: dict[str, JobBook] = {}
         self._uploads: dict[str, tuple[bytes, float]] = {}
         self._upload_expiries: list[tuple[float, str]] = []  # a min-heap: expired uploads leave first
 
@@ -57,6 +59,12 @@ class MemoryStore:
         if state is None:
             state = self._accounts[account] = AccountState()
         return state
+
+    def job_book(self, account: str, concurrency: int) -> JobBook:
+        book = self._job_books.get(account)
+        if book is None:
+            book = self._job_books[account] = JobBook(Lane(concurrency))
+        return book
 
     def hit(self, key: str, limit: int, window: float, now: float) -> bool:
         # A sliding-window log that never holds more than `limit` entries: O(1) a call.
@@ -106,6 +114,7 @@ class MemoryStore:
             self._lanes.clear()
             self._windows.clear()
             self._accounts.clear()
+            self._job_books.clear()
             self._uploads.clear()
             self._upload_expiries.clear()
             return
@@ -116,6 +125,7 @@ class MemoryStore:
         for key in [key for key in self._windows if key.startswith(f"{account}|")]:
             del self._windows[key]
         self._accounts.pop(account, None)
+        self._job_books.pop(account, None)
 
     def count(self) -> int:
         return len(self._tasks)
@@ -127,6 +137,7 @@ class MemoryStore:
             windows={key: (hits.maxlen or 0, list(hits)) for key, hits in self._windows.items()},
             uploads=dict(self._uploads),
             accounts=dict(self._accounts),
+            job_books=dict(self._job_books),
         )
 
     def import_(self, state: StoreState) -> None:
@@ -141,3 +152,4 @@ class MemoryStore:
             self._upload_expiries = [(expires_at, key) for key, (_, expires_at) in self._uploads.items()]
             heapq.heapify(self._upload_expiries)
             self._accounts = dict(state.accounts)
+            self._job_books = dict(state.job_books)
