@@ -17,6 +17,7 @@ from . import account_state
 from .accounts import Account, Accounts, _bearer
 from .catalog import Catalog, ModelEntry, default_catalog
 from .catalog.validate import Failure, Validated, validate
+from .checks import answer
 from .clock import Clock
 from .config import Settings
 from .errors import ApiError
@@ -130,10 +131,14 @@ class Emulator:
 
     # -- submit ---------------------------------------------------------------
 
-    def prepare(self, account: Account, group: str, function: str, body: bytes, headers: Mapping[str, str]) -> Draft:
+    def prepare(
+        self, account: Account, group: str, function: str, body: bytes, headers: Mapping[str, str], service: str = "aigc"
+    ) -> Draft:
         """Check a submit in the real service's order, up to what the worker checks; raise what the gateway answers."""
+        if service != "aigc" and not self.catalog.serves_route(group, function, service):
+            raise ApiError("NotFound")  # only the task namespace answers any path (with "url error")
         payload = _parse_body(body)
-        entry = self._model(payload, group, function)
+        entry = self._model(payload, group, function, service)
         asynchronous = headers.get("x-dashscope-async", "").strip().lower() == "enable"
         if entry.mode == "async" and not asynchronous:
             raise ApiError("AccessDenied", "sync_call")
@@ -188,6 +193,16 @@ class Emulator:
             self._maybe_purge()
         return Submitted(task)
 
+    def call(self, draft: Draft, looked: Looked) -> dict[str, Any]:
+        """A synchronous model's answer (``mode: sync``): no task; what would fail one is the HTTP error."""
+        failure = looked.failure
+        if failure is not None:
+            raise ApiError(failure.code, message=failure.message)
+        request = Request("submit", draft.account.id, draft.key, draft.entry.name, draft.prompt)
+        with self.store.transaction():
+            effects = self.faults.planned(request, draft.directed)
+        return answer(draft.entry, draft.checked.input, effects)
+
     def _free_tier(self, account: Account, entry: ModelEntry, checked: Validated) -> None:
         """The 403 of a free-tier-only account whose free quota cannot cover this submit."""
         usage = self.store.account_state(account.id)
@@ -195,7 +210,7 @@ class Emulator:
         if account_state.refuses(usage, account, entry, images, self.settings.free_tier_check):
             raise ApiError("AllocationQuota.FreeTierOnly")
 
-    def _model(self, payload: dict[str, Any], group: str, function: str) -> ModelEntry:
+    def _model(self, payload: dict[str, Any], group: str, function: str, service: str) -> ModelEntry:
         name = payload.get("model")
         if name is None or name == "":
             raise ApiError("BadRequest.EmptyModel")
@@ -204,7 +219,7 @@ class Emulator:
             if self.settings.unknown_model == "ModelNotFound":
                 raise ApiError("ModelNotFound")
             raise ApiError("InvalidParameter", "model_not_exist")
-        if (entry.route.group, entry.route.function) != (group, function):
+        if (entry.route.service, entry.route.group, entry.route.function) != (service, group, function):
             raise ApiError("InvalidParameter", "wrong_route")
         return entry
 

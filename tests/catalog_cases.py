@@ -30,7 +30,7 @@ class Case:
     model: str
     label: str
     body: dict[str, Any]  # input and parameters
-    via: str
+    via: str  # a synchronous model answers every broken rule at once
     code: str
     message: str
 
@@ -67,7 +67,7 @@ def cases(catalog: Catalog) -> list[Case]:
                             entry.name,
                             f"{section}.{name}:{label}",
                             body,
-                            rule.error.via,
+                            "sync" if entry.mode == "sync" else rule.error.via,  # no task to fail
                             rule.error.code or default["code"],
                             template.format(**fields),
                         )

@@ -21,16 +21,15 @@ class LiveServer(MockServer):
         return self.base_url
 
     def submit(self, key: str = "sk-test", model: str = "wanx-v1", path: str | None = None, **body: Any) -> httpx.Response:
-        """A raw submit; ``input`` / ``parameters`` go in ``body``."""
+        """A raw submit (a call, without X-DashScope-Async, for a synchronous model); ``input`` / ``parameters`` go in ``body``."""
         entry = self.emulator.catalog.models.get(model)
         if path is None:
             path = entry.route.path if entry else "/services/aigc/text2image/image-synthesis"
         payload = {"model": model, "input": body.pop("input", {"prompt": "a cat"}), **body}
-        return self.client.post(
-            f"/api/v1{path}",
-            json=payload,
-            headers={"Authorization": f"Bearer {key}", "X-DashScope-Async": "enable"},
-        )
+        headers = {"Authorization": f"Bearer {key}"}
+        if entry is None or entry.mode == "async":
+            headers["X-DashScope-Async"] = "enable"
+        return self.client.post(f"/api/v1{path}", json=payload, headers=headers)
 
     def query(self, task_id: str, key: str = "sk-test") -> httpx.Response:
         return self.client.get(f"/api/v1/tasks/{task_id}", headers={"Authorization": f"Bearer {key}"})

@@ -16,8 +16,8 @@ from mockserver.catalog.validate import validate
 CATALOG = Catalog.load()
 MODEL_FILES = sorted((contracts.HERE / "models").glob("*.yaml"))
 
-# Every model of the spec's section 10 that the catalog must know (facechain-facedetect is synchronous on
-# services/vision and is left out; facechain-finetune is a /fine-tunes job, a `kind: fine-tune` entry).
+# Every model of the spec's section 10 that the catalog must know (facechain-facedetect is the synchronous
+# one, on services/vision; facechain-finetune is a /fine-tunes job, a `kind: fine-tune` entry).
 SECTION_10 = [
     "wanx-v1", "wanx-sketch-to-image-lite", "wanx-background-generation-v2", "wanx-x-painting",
     "wanx-style-cosplay-v1", "wanx-style-repaint-v1", "wanx-virtualmodel", "virtualmodel-v2", "shoemodel-v1",
@@ -26,7 +26,7 @@ SECTION_10 = [
     "stable-diffusion-3.5-large", "stable-diffusion-3.5-large-turbo", "flux-schnell", "flux-dev", "flux-merged",
     "wanx2.1-t2i-turbo", "wanx2.1-t2i-plus", "wanx2.0-t2i-turbo", "wan2.2-t2i-flash", "wan2.2-t2i-plus",
     "wan2.5-t2i-preview", "wanx2.1-imageedit", "qwen-image", "qwen-image-plus", "wan2.6-t2i", "wan2.6-image",
-    "facechain-generation", "facechain-finetune",
+    "facechain-generation", "facechain-facedetect", "facechain-finetune",
 ]
 
 

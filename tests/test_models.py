@@ -40,7 +40,24 @@ def _submit(live: LiveServer, model: str, body: dict, key: str):
     return live.submit(key=key, model=model, input=body["input"], parameters=body["parameters"])
 
 
-@pytest.mark.parametrize("entry", CATALOG.models.values(), ids=lambda e: e.name)
+ASYNC = [entry for entry in CATALOG.models.values() if entry.mode == "async"]
+SYNC = [entry for entry in CATALOG.models.values() if entry.mode == "sync"]
+
+
+@pytest.mark.parametrize("entry", SYNC, ids=lambda e: e.name)
+def test_valid_call_answers_its_checks_at_once(live: LiveServer, entry: ModelEntry):
+    body = valid_body(entry)
+    answered = _submit(live, entry.name, body, _key())
+    assert answered.status_code == 200, answered.text
+    answer = answered.json()
+    checks = entry.output.checks
+    assert list(answer) == (["output", "usage", "request_id"] if checks.usage is not None else ["output", "request_id"])
+    assert list(answer["output"]) == list(checks.passed)
+    for key, value in checks.passed.items():
+        assert answer["output"][key] == [value] * len(body["input"][checks.of])
+
+
+@pytest.mark.parametrize("entry", ASYNC, ids=lambda e: e.name)
 def test_valid_request_runs_to_its_output_shape(live: LiveServer, entry: ModelEntry):
     key = _key()
     body = valid_body(entry)

@@ -31,7 +31,7 @@ def test_models_name_shows_the_whole_entry():
     result = _cli("models", "wanx-style-repaint-v1")
     assert result.returncode == 0, result.stderr
     entry = yaml.safe_load(result.stdout)
-    assert entry["route"] == {"group": "image-generation", "function": "generation"}
+    assert entry["route"] == {"group": "image-generation", "function": "generation", "service": "aigc"}
     assert entry["output"]["extra"] == {"error_code": 0, "error_message": "Success"}
 
 

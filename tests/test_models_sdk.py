@@ -1,4 +1,5 @@
-"""The official SDK (2.0.2) against catalog models it has a call for: text2image and image2image."""
+"""The official SDK (2.0.2) against catalog models it has a call for: text2image, image2image, and facedetect
+through its generic synchronous call."""
 
 from __future__ import annotations
 
@@ -36,3 +37,15 @@ def test_sdk_image2image_imageedit_with_function(sdk):
     done = ImageSynthesis.fetch(submitted, api_key="sk-sdk")
     assert done.output.task_status == "SUCCEEDED" and len(done.output.results) == 2
     assert done.usage.image_count == 2
+
+
+def test_sdk_generic_call_of_the_synchronous_facedetect(sdk):
+    """SDK 2.0.2 has no face-detection class; its generic BaseApi.call reaches the vision route synchronously."""
+    from dashscope.client.base_api import BaseApi
+
+    route = {"task_group": "vision", "task": "facedetection", "function": "detect", "api_key": "sk-sdk"}
+    answer = BaseApi.call(model="facechain-facedetect", input={"images": ["https://example.com/a.jpg"]}, **route)
+    assert answer.status_code == 200 and answer.request_id
+    assert answer.output == {"is_face": [True], "failed_reason": [""]} and answer.usage == {}
+    refused = BaseApi.call(model="facechain-facedetect", input={"images": []}, **route)
+    assert (refused.status_code, refused.code, refused.output) == (400, "InvalidParameter", None)

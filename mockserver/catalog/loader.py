@@ -31,14 +31,14 @@ class Catalog:
             raise ValueError("two catalog entries share a model name")
         self.errors = errors
         self.messages = messages
-        self._routes = {(m.route.group, m.route.function) for m in models}
+        self._routes = {(m.route.service, m.route.group, m.route.function) for m in models}
 
     def model(self, name: str) -> ModelEntry | None:
         return self.models.get(name)
 
-    def serves_route(self, group: str, function: str) -> bool:
-        """Whether any model is submitted on ``/services/aigc/{group}/{function}``."""
-        return (group, function) in self._routes
+    def serves_route(self, group: str, function: str, service: str = "aigc") -> bool:
+        """Whether any model is submitted on ``/services/{service}/{group}/{function}``."""
+        return (service, group, function) in self._routes
 
     @classmethod
     def load(cls, root: Path = contracts.HERE) -> "Catalog":

@@ -158,6 +158,36 @@ def succeeded_schema(entry: ModelEntry) -> dict[str, Any]:
             "x-source": shape.source}
 
 
+def answer_schema(entry: ModelEntry) -> dict[str, Any]:
+    """A synchronous model's answer: its verdicts per input item, at once (no task)."""
+    checks = entry.output.checks
+    assert checks is not None
+    output = {"type": "object", "required": list(checks.passed), "properties": {
+        key: {"type": "array", "items": {"enum": sorted({value, checks.failed[key]}, key=str)}}
+        for key, value in checks.passed.items()}}
+    properties: dict[str, Any] = {"output": output}
+    if checks.usage is not None:
+        properties["usage"] = {"type": "object"}
+    properties["request_id"] = {"type": "string"}
+    return {"type": "object", "title": f"{entry.name} answer", "required": list(properties), "properties": properties,
+            "description": f"One value per item of input.{checks.of}, in its order.", "x-source": checks.source}
+
+
+def _sync_call(served: list[ModelEntry], auth: list[dict[str, list[str]]], operation_id: str) -> dict[str, Any]:
+    """The POST of a synchronous model: the answer is the output; sending X-DashScope-Async is a 403."""
+    return {"post": {
+        "operationId": operation_id,
+        "summary": "Call (synchronous, no task): " + ", ".join(entry.name for entry in served),
+        "security": auth,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "oneOf": [_ref(f"{entry.name}.Request") for entry in served]}}}},
+        "responses": {"200": {
+            "description": "the finished output; what would fail a task is the 4xx itself",
+            "content": {"application/json": {"schema": {"oneOf": [_ref(f"{entry.name}.Answer") for entry in served]}}},
+        }, **_errors(400, 401, 403, 404, 413, 429, 500)},
+    }}
+
+
 def _state(status: str, *fields: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     properties: dict[str, Any] = {"task_id": {"type": "string"}, "task_status": {"const": status}}
     for name in fields:
@@ -332,14 +362,22 @@ def build(catalog: Catalog | None = None) -> dict[str, Any]:
     schemas = _common_schemas()
     for entry in models:
         schemas[f"{entry.name}.Request"] = request_schema(entry)
-        schemas[f"{entry.name}.Succeeded"] = succeeded_schema(entry)
+        if entry.mode == "sync":
+            schemas[f"{entry.name}.Answer"] = answer_schema(entry)
+        else:
+            schemas[f"{entry.name}.Succeeded"] = succeeded_schema(entry)
     auth = [{"apiKey": []}]
     task_id = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
     paths: dict[str, Any] = {}
-    routes = sorted({(entry.route.group, entry.route.function) for entry in models})
-    for group, function in routes:
-        served = [entry for entry in models if (entry.route.group, entry.route.function) == (group, function)]
-        paths[f"/api/v1/services/aigc/{group}/{function}"] = {"post": {
+    routes = sorted({(entry.route.service, entry.route.group, entry.route.function) for entry in models})
+    for service, group, function in routes:
+        served = [entry for entry in models if (entry.route.service, entry.route.group, entry.route.function)
+                  == (service, group, function)]
+        if served[0].mode == "sync":
+            operation = f"call_{group}_{function}".replace("-", "_")
+            paths[f"/api/v1/services/{service}/{group}/{function}"] = _sync_call(served, auth, operation)
+            continue
+        paths[f"/api/v1/services/{service}/{group}/{function}"] = {"post": {
             "operationId": f"submit_{group}_{function}".replace("-", "_"),
             "summary": "Submit a task: " + ", ".join(entry.name for entry in served),
             "security": auth,
@@ -355,7 +393,7 @@ def build(catalog: Catalog | None = None) -> dict[str, Any]:
             }, **_errors(400, 401, 403, 404, 413, 429, 500)},
         }}
     outputs = [_ref(name) for name in ("TaskPending", "TaskRunning", "TaskFailed", "TaskCanceled", "TaskUnknown")]
-    outputs += [_ref(f"{entry.name}.Succeeded") for entry in models]
+    outputs += [_ref(f"{entry.name}.Succeeded") for entry in models if entry.mode == "async"]
     paths["/api/v1/tasks/{task_id}"] = {"get": {
         "operationId": "query_task", "summary": "Query one task", "security": auth, "parameters": [task_id],
         "responses": {"200": {"description": "the task as it stands (UNKNOWN for an unknown id)", "content": {

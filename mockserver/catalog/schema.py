@@ -84,10 +84,11 @@ class FieldRule(_Strict):
 class Route(_Strict):
     group: str
     function: str
+    service: str = "aigc"  # the task models' namespace; facechain-facedetect is on vision
 
     @property
     def path(self) -> str:
-        return f"/services/aigc/{self.group}/{self.function}"
+        return f"/services/{self.service}/{self.group}/{self.function}"
 
 
 class Limits(_Strict):
@@ -119,20 +120,43 @@ class TextResults(_Strict):
     source: str = "captured"
 
 
+class Checks(_Strict):
+    """A synchronous model's verdict on each item of one input list (facechain-facedetect).
+
+    Each key of ``passed`` becomes a list in ``output``, one value per item, in
+    the items' order: ``passed``'s value for an item that passes, ``failed``'s
+    for one the faults mark failed (``partial``: the last ones).
+    """
+
+    of: str  # the input list checked
+    passed: dict[str, Any]
+    failed: dict[str, Any]
+    usage: dict[str, Any] | None = None  # the answer's ``usage``; None: no usage key
+    source: str = "doc"
+
+    @model_validator(mode="after")
+    def _same_keys(self) -> "Checks":
+        if list(self.passed) != list(self.failed):
+            raise ValueError("`passed` and `failed` need the same keys in the same order")
+        return self
+
+
 class Output(_Strict):
-    """The shape of a finished task's ``output``.
+    """The shape of a finished task's ``output`` (or a synchronous model's answer).
 
     ``results``: ``results[].url`` (most models); ``fields``: one signed URL in
     each of ``url_fields`` and no results list (image-instance-segmentation);
     ``choices``: one ``choices[i].message.content[0].image`` per image (wan2.6, the messages form);
-    ``lists``: per-image lists straight in ``output`` (wanx-poster-generation-v1: render_urls, bg_urls).
+    ``lists``: per-image lists straight in ``output`` (wanx-poster-generation-v1: render_urls, bg_urls);
+    ``checks``: a verdict per input item, answered at once (``mode: sync`` models).
     """
 
-    shape: Literal["results", "fields", "choices", "lists"] = "results"
+    shape: Literal["results", "fields", "choices", "lists", "checks"] = "results"
     url_fields: list[str] = Field(default_factory=list)  # with shape "fields"
     url_keys: list[str] = Field(default_factory=lambda: ["url"])  # with "results": each result's URL keys (png_url, svg_url)
     lists: dict[str, Literal["url", "token"]] = Field(default_factory=dict)  # with "lists": name -> signed URLs or opaque tokens
     usage_tokens: bool = False  # usage also carries size and zero token counts (wan2.6)
+    checks: Checks | None = None  # with shape "checks"
     text_results: TextResults | None = None
     start_time: bool = False  # a start_time (= scheduled time) after results (wanx-style-repaint-v1)
     echo: list[str] = Field(default_factory=list)  # input fields repeated in output (style_index)
@@ -150,6 +174,8 @@ class Output(_Strict):
             raise ValueError("`url_fields` goes with shape `fields`, and only with it")
         if (self.shape == "lists") != bool(self.lists):
             raise ValueError("`lists` goes with shape `lists`, and only with it")
+        if (self.shape == "checks") != (self.checks is not None):
+            raise ValueError("`checks` goes with shape `checks`, and only with it")
         return self
 
     @property
@@ -184,6 +210,12 @@ class ModelEntry(_Strict):
     notes: str = ""
     # a valid request, the base of the generated contract's examples and of the per-model tests
     example: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _sync_answers_checks(self) -> "ModelEntry":
+        if (self.mode == "sync") != (self.output.shape == "checks"):
+            raise ValueError("a `mode: sync` model answers with output shape `checks`, and only it does")
+        return self
 
     def image_count(self, parameters: dict[str, Any], input_: dict[str, Any] | None = None) -> int:
         """How many images a task with these (validated) parameters makes."""

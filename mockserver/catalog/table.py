@@ -28,7 +28,9 @@ def _mark(text: str, source: str) -> str:
 def row(entry: ModelEntry) -> tuple[str, ...]:
     price = "-" if entry.billing.unit_price_cny is None else f"{entry.billing.unit_price_cny:.2f}"
     shape = {"results": "results[]." + "/".join(entry.output.url_keys), "fields": ", ".join(entry.output.url_fields),
-             "choices": "choices[].message.content[].image", "lists": ", ".join(entry.output.lists)}[entry.output.shape]
+             "choices": "choices[].message.content[].image", "lists": ", ".join(entry.output.lists),
+             "checks": ", ".join(f"{key}[]" for key in (entry.output.checks.passed if entry.output.checks else ()))}[
+        entry.output.shape]
     if entry.output.text_results is not None:
         shape += f" (+text_results with {entry.output.text_results.when})"
     return (

@@ -46,10 +46,13 @@ async def submit(request: Request) -> Response:
     emulator = _emulator(request)
     body = await read_body(request, emulator.settings.max_body_bytes)
     request_id = request.state.request_id
+    params = request.path_params
     draft = emulator.prepare(
-        request.state.account, request.path_params["group"], request.path_params["function"], body, request.headers
+        request.state.account, params["group"], params["function"], body, request.headers, params["service"]
     )
     looked = await emulator.look(draft, base_url(request))
+    if draft.entry.mode == "sync":  # the finished output is the answer: no task
+        return json_response({**emulator.call(draft, looked), "request_id": request_id}, media_type=JSON)
     submitted = emulator.commit(draft, looked, request_id)
     request.state.task = (submitted.task.task_id, "PENDING")  # for the journal
     return json_response(submitted.body(request_id), media_type=JSON)
@@ -85,7 +88,7 @@ def _both(path: str, endpoint: Endpoint, method: str) -> list[Route]:
 
 
 routes: list[Route] = [
-    *_both("/api/v1/services/aigc/{group}/{function}", submit, "POST"),
+    *_both("/api/v1/services/{service}/{group}/{function}", submit, "POST"),
     *_both("/api/v1/tasks/{task_id}", query, "GET"),
     *_both("/api/v1/tasks/{task_id}/cancel", cancel, "POST"),
     *_both("/api/v1/tasks", list_tasks, "GET"),

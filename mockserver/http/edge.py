@@ -36,7 +36,7 @@ from .responses import dumps, error_body, json_response
 CONTROL_PREFIX = "/__mock"
 RESULTS_PREFIX = f"/{BUCKET}/"
 _ROUTES = [
-    ("POST", re.compile(r"^/api/v1/services/aigc/[^/]+/[^/]+/?$"), "submit"),
+    ("POST", re.compile(r"^/api/v1/services/[^/]+/[^/]+/[^/]+/?$"), "submit"),  # a sync model's call too
     ("GET", re.compile(r"^/api/v1/tasks/(?P<task_id>[^/]+)/?$"), "query"),
     ("POST", re.compile(r"^/api/v1/tasks/(?P<task_id>[^/]+)/cancel/?$"), "cancel"),
     ("GET", re.compile(r"^/api/v1/tasks/?$"), "list"),
