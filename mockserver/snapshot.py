@@ -2,7 +2,8 @@
 
 A snapshot holds what a restarted emulator needs to answer exactly as before:
 the tasks with their plans, the queues (lanes) in order, the rate windows, the
-uploads, the accounts' run-time limits and usage, the clock, the id
+uploads, the accounts' run-time limits and usage, the fine-tune jobs and
+their queues, the clock, the id
 generator, the fault rules with their counters, and the secret that signs
 result URLs (so URLs handed out before stay valid). Settings are not in it
 (they are the process's configuration), nor is the request journal.
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from .account_state import AccountState
 from .faults.rules import Rule
 from .ids import generator_at
+from .lifecycle.job import Job, JobBook
 from .lifecycle.lanes import Lane
 from .lifecycle.task import Task
 from .store import StoreState
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 VERSION = 1
 _TASK = TypeAdapter(Task)
 _ACCOUNT = TypeAdapter(AccountState)
+_JOB = TypeAdapter(Job)
 
 
 class SnapshotError(ValueError):
@@ -77,6 +80,13 @@ class _Window(_Doc):
     hits: list[float]
 
 
+class _JobBook(_Doc):
+    concurrency: int = Field(ge=1)
+    slots: list[float | None]  # as a lane's
+    jobs: list[Job]  # in creation order
+    queue: list[str]  # job ids, in queue order
+
+
 class _Upload(_Doc):
     data: str  # base64
     expires_at: float
@@ -93,6 +103,7 @@ class _Snapshot(_Doc):
     windows: dict[str, _Window]
     uploads: dict[str, _Upload]
     accounts: dict[str, AccountState]
+    job_books: dict[str, _JobBook] = Field(default_factory=dict)  # account: its fine-tune jobs
 
 
 def export(emulator: Emulator) -> dict[str, Any]:
@@ -112,7 +123,7 @@ def export(emulator: Emulator) -> dict[str, Any]:
                     "account": account,
                     "model": model,
                     "concurrency": lane.concurrency,
-                    "slots": [None if slot == -math.inf else slot for slot in lane.slots],
+                    "slots": _slots_out(lane.slots),
                     "tasks": [task.task_id for task in lane.tasks if task.task_id in kept],  # purged ones ended long ago
                 }
                 for (account, model), lane in state.lanes.items()
@@ -123,6 +134,15 @@ def export(emulator: Emulator) -> dict[str, Any]:
                 for key, (data, expires_at) in state.uploads.items()
             },
             "accounts": {key: _ACCOUNT.dump_python(account, mode="json") for key, account in state.accounts.items()},
+            "job_books": {
+                account: {
+                    "concurrency": book.lane.concurrency,
+                    "slots": _slots_out(book.lane.slots),
+                    "jobs": [_JOB.dump_python(job, mode="json") for job in book.jobs.values()],
+                    "queue": [job.job_id for job in book.lane.tasks],
+                }
+                for account, book in state.job_books.items()
+            },
         }
 
 
@@ -142,7 +162,8 @@ def restore(emulator: Emulator, document: Any) -> dict[str, int]:
         if doc.url_secret.encode() != emulator.signer.secret:
             emulator.sign_with(doc.url_secret.encode())
     return {"tasks": len(state.tasks), "lanes": len(state.lanes), "uploads": len(state.uploads),
-            "accounts": len(state.accounts), "rules": len(rules)}
+            "accounts": len(state.accounts), "rules": len(rules),
+            "jobs": sum(len(book.jobs) for book in state.job_books.values())}
 
 
 def _parse(document: Any) -> _Snapshot:
@@ -205,11 +226,7 @@ def _store_state(emulator: Emulator, doc: _Snapshot) -> StoreState:
                 raise SnapshotError(f"lanes: lane {key} queues task {task_id}, which is not one of its tasks")
             queued.add(task_id)
             members.append(task)
-        if not all(slot is None or math.isfinite(slot) for slot in lane.slots):
-            raise SnapshotError(f"lanes: lane {key} has a slot time that is not a finite number (null: free)")
-        slots = [-math.inf if slot is None else slot for slot in lane.slots]
-        heapq.heapify(slots)
-        lanes[key] = Lane(lane.concurrency, slots, deque(members))
+        lanes[key] = Lane(lane.concurrency, _slots_in(lane.slots, f"lanes: lane {key}"), deque(members))
     for owner, account in doc.accounts.items():
         unknown = [m for m in [*account.models, *account.used] if m != "*" and m not in models]
         if unknown:
@@ -221,9 +238,39 @@ def _store_state(emulator: Emulator, doc: _Snapshot) -> StoreState:
         except (binascii.Error, ValueError):
             raise SnapshotError(f"uploads: {key}: data is not base64") from None
     return StoreState(
+        job_books={account: _job_book(account, book) for account, book in doc.job_books.items()},
         tasks=list(tasks.values()),
         lanes=lanes,
         windows={key: (window.limit, window.hits[-window.limit:]) for key, window in doc.windows.items()},
         uploads=uploads,
         accounts=dict(doc.accounts),
     )
+
+
+def _job_book(account: str, book: _JobBook) -> JobBook:
+    where = f"job_books: account {account}"
+    if len(book.slots) != book.concurrency:
+        raise SnapshotError(f"{where} has {len(book.slots)} slots for concurrency {book.concurrency}")
+    jobs: dict[str, Job] = {}
+    for job in book.jobs:
+        times = [job.submitted_at, job.pending_seconds, job.run_seconds, job.scheduled_at, job.ended_at]
+        if job.job_id in jobs or job.account != account or not all(math.isfinite(t) for t in times + [job.canceled_at or 0.0]):
+            raise SnapshotError(f"{where}: job {job.job_id} is repeated, another account's, or has a time that is not finite")
+        jobs[job.job_id] = job
+    if len(set(book.queue)) != len(book.queue) or not set(book.queue) <= set(jobs):
+        raise SnapshotError(f"{where}: the queue names a job twice or one that is not in its jobs")
+    queue = deque(jobs[job_id] for job_id in book.queue)
+    return JobBook(Lane(book.concurrency, _slots_in(book.slots, where), queue), jobs)  # type: ignore[arg-type]
+
+
+def _slots_out(slots: list[float]) -> list[float | None]:
+    return [None if slot == -math.inf else slot for slot in slots]
+
+
+def _slots_in(slots: list[float | None], where: str) -> list[float]:
+    """A lane's slot heap from a document's (null: a free slot)."""
+    if not all(slot is None or math.isfinite(slot) for slot in slots):
+        raise SnapshotError(f"{where} has a slot time that is not a finite number (null: free)")
+    heap = [-math.inf if slot is None else slot for slot in slots]
+    heapq.heapify(heap)
+    return heap

@@ -141,3 +141,28 @@ def test_the_official_sdk_creates_a_job_and_reads_it_until_succeeded(make_server
         assert (missing["status_code"], missing["code"]) == (404, "NotFound")
     finally:
         sdk.close()
+
+
+def test_jobs_and_their_queue_survive_a_snapshot_and_restore(server):
+    first = create(server).json()["output"]["job_id"]
+    second = create(server).json()["output"]["job_id"]
+    server.advance(60)  # the first trains, the second waits for the account's one slot
+    before = {job_id: get(server, job_id).json()["output"] for job_id in (first, second)}
+    assert (before[first]["status"], before[second]["status"]) == ("RUNNING", "PENDING")
+    state = server.client.get("/__mock/state").json()
+    assert server.client.post("/__mock/reset", json={}).status_code == 200
+    assert get(server, first).status_code == 404
+    restored = server.client.put("/__mock/state", json=state)
+    assert restored.status_code == 200 and restored.json()["restored"]["jobs"] == 2, restored.text
+    assert {job_id: get(server, job_id).json()["output"] for job_id in before} == before
+    server.advance(1300)  # the first ends, and the second starts in its slot, as planned before
+    assert get(server, first).json()["output"]["status"] == "SUCCEEDED"
+    assert get(server, second).json()["output"]["status"] == "RUNNING"
+
+
+def test_a_snapshot_with_a_broken_job_book_is_refused_whole(server):
+    create(server)
+    state = server.client.get("/__mock/state").json()
+    broken = {**state, "job_books": {account: {**book, "queue": ["ft-unknown"]} for account, book in state["job_books"].items()}}
+    response = server.client.put("/__mock/state", json=broken)
+    assert response.status_code == 400 and "job_books" in response.json()["message"]
