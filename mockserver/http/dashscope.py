@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from ..emulator import Emulator
 from ..errors import ApiError
+from ..streams import TooLarge, read_capped
 from .responses import JSON, JSON_UTF8, json_response
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -30,16 +31,10 @@ def base_url(request: Request) -> str:
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it passes ``limit`` (never buffered whole)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ApiError("BadRequest.TooLarge")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError("BadRequest.TooLarge")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_capped(request.stream(), limit, request.headers.get("content-length"))
+    except TooLarge:
+        raise ApiError("BadRequest.TooLarge") from None
 
 
 async def submit(request: Request) -> Response:

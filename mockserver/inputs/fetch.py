@@ -20,6 +20,7 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 
 import httpx
 
+from ..streams import TooLarge, read_capped
 from . import policy
 
 OwnFiles = Callable[[str], "Awaitable[bytes] | None"]  # None: not one of ours
@@ -124,16 +125,10 @@ async def _get(client: httpx.AsyncClient, url: str, addresses: tuple[policy.Addr
 
 
 async def _read(response: httpx.Response, cap: int) -> bytes:
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > cap:
-        raise FetchError("image_size")
-    chunks, size = [], 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > cap:
-            raise FetchError("image_size")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_capped(response.aiter_bytes(), cap, response.headers.get("content-length"))
+    except TooLarge:
+        raise FetchError("image_size") from None
 
 
 @lru_cache(maxsize=1)
