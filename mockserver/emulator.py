@@ -7,7 +7,6 @@ here and renders what comes back; it holds no behaviour of its own.
 
 from __future__ import annotations
 
-import json
 import math
 import secrets
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from .checks import answer
 from .clock import Clock
 from .config import Settings
 from .errors import ApiError
+from .parsing import json_object, page_number
 from .faults.effects import Effects
 from .faults.injector import Faults
 from .faults.plan import shape
@@ -137,7 +137,7 @@ class Emulator:
         """Check a submit in the real service's order, up to what the worker checks; raise what the gateway answers."""
         if service != "aigc" and not self.catalog.serves_route(group, function, service):
             raise ApiError("NotFound")  # only the task namespace answers any path (with "url error")
-        payload = _parse_body(body)
+        payload = json_object(body)
         entry = self._model(payload, group, function, service)
         asynchronous = headers.get("x-dashscope-async", "").strip().lower() == "enable"
         if entry.mode == "async" and not asynchronous:
@@ -310,8 +310,8 @@ class Emulator:
         self._throttle(account, "list", self._request_limit(account))
         now = self.clock.now()
         start, end = _window(query, now)
-        page_no = _positive(query.get("page_no"), 1)
-        page_size = _positive(query.get("page_size"), 10)
+        page_no = page_number(query.get("page_no"), 1)
+        page_size = page_number(query.get("page_size"), 10)
         if page_size > _MAX_PAGE_SIZE:
             raise ApiError("InvalidParameter", "list_paging")
         retention = self.settings.retention_hours * HOUR
@@ -366,15 +366,6 @@ class Emulator:
         return timeline(self.store.get_task(task_id), self.journal.select({"task_id": task_id}), self.clock.now())
 
 
-def _parse_body(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body.decode("utf-8"))  # strictly UTF-8, as the gateway reads it
-    except ValueError:  # UnicodeDecodeError is a ValueError
-        raise ApiError("InvalidParameter", "body_not_json") from None
-    if not isinstance(payload, dict):
-        raise ApiError("InvalidParameter", "body_not_json")
-    return payload
-
 
 def _window(query: Mapping[str, str], now: float) -> tuple[float, float]:
     try:
@@ -388,12 +379,6 @@ def _window(query: Mapping[str, str], now: float) -> tuple[float, float]:
     return start, end + (0.999 if query.get("end_time") else 0.0)
 
 
-def _positive(value: str | None, default: int) -> int:
-    if value in (None, ""):
-        return default
-    if not value.isdigit() or int(value) < 1:
-        raise ApiError("InvalidParameter", "list_paging")
-    return int(value)
 
 
 def _list_row(task: Task, status: str, now: float) -> dict[str, Any]:

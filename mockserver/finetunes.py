@@ -18,7 +18,6 @@ list example shows); training files are not fetched, any non-empty string
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -28,6 +27,7 @@ from .catalog.finetune import FineTuneEntry
 from .clock import Clock
 from .config import Settings
 from .errors import ApiError
+from .parsing import json_object, page_number
 from .ids import IdFactory
 from .lifecycle.job import TERMINAL, Job, JobBook
 from .lifecycle.planner import draw_durations
@@ -52,7 +52,7 @@ class FineTuneJobs:
 
     def create(self, account: Account, body: bytes) -> dict[str, Any]:
         """Check the body, plan the job and queue it; the create answer's ``output``."""
-        payload = _parse(body)
+        payload = json_object(body)
         entry = self._entry(payload.get("model"))
         files = _strings(payload.get("training_file_ids"), "training_file_ids")
         if not entry.training_files.min_items <= len(files) <= entry.training_files.max_items:
@@ -100,8 +100,8 @@ class FineTuneJobs:
 
     def list(self, account: Account, query: Mapping[str, str]) -> dict[str, Any]:
         """One page of the account's jobs, newest first, optionally of one model."""
-        page_no = _positive(query.get("page_no"), 1)
-        page_size = _positive(query.get("page_size"), 10)
+        page_no = page_number(query.get("page_no"), 1)
+        page_size = page_number(query.get("page_size"), 10)
         if page_size > _MAX_PAGE_SIZE:
             raise ApiError("InvalidParameter", "list_paging")
         model = query.get("model")
@@ -155,25 +155,8 @@ class FineTuneJobs:
         return view
 
 
-def _parse(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except ValueError:
-        raise ApiError("InvalidParameter", "body_not_json") from None
-    if not isinstance(payload, dict):
-        raise ApiError("InvalidParameter", "body_not_json")
-    return payload
-
 
 def _strings(value: Any, name: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
         raise ApiError("InvalidParameter", message=f"{name} must be a list of image URLs or file ids.")
     return list(value)
-
-
-def _positive(value: str | None, default: int) -> int:
-    if value is None or value == "":
-        return default
-    if not value.isdigit() or int(value) < 1:
-        raise ApiError("InvalidParameter", "list_paging")
-    return int(value)
