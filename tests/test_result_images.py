@@ -304,14 +304,18 @@ def test_a_url_outlives_its_task_when_urls_last_longer_than_retention(make_serve
 
 @pytest.mark.e2e
 def test_every_url_of_an_image_downloads_when_an_image_has_several(server):
-    """wordart-semantic gives png_url and svg_url per image; the poster render_urls and bg_urls: all are served."""
+    """wordart-semantic gives png_url and svg_url per image, the poster render_urls and bg_urls, background
+    generation with a title its text layers' urls: all are served."""
     semantic = finished(server, "wordart-semantic", input={"text": "山水", "prompt": "mountains"}, parameters={"n": 2})
     links = [result[key] for result in semantic["results"] for key in ("png_url", "svg_url")]
     poster = finished(server, "wanx-poster-generation-v1",
                       input={"title": "Hello", "prompt_text_zh": "灯笼", "generate_num": 2}, parameters={})
     assert len(poster["render_urls"]) == len(poster["bg_urls"]) == len(poster["auxiliary_parameters"]) == 2
     links += poster["render_urls"] + poster["bg_urls"]
-    assert len(set(links)) == 8
+    entry = server.emulator.catalog.model("wanx-background-generation-v2")
+    titled = finished(server, entry.name, input={**entry.example["input"], "title": "Sale"}, parameters={"n": 2})
+    links += [result["url"] for result in titled["results"]] + titled["text_results"]["urls"]
+    assert len(set(links)) == 12
     for link in links:
         response = httpx.get(link)
         assert response.status_code == 200, link

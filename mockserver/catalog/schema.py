@@ -178,16 +178,20 @@ class Output(_Strict):
             raise ValueError("`checks` goes with shape `checks`, and only with it")
         return self
 
-    @property
-    def urls_per_image(self) -> int:
-        """How many signed URLs one image has (its result URLs sit at ``index + k * image_count``)."""
-        if self.shape == "results":
-            return len(self.url_keys)
-        if self.shape == "lists":
-            return sum(kind == "url" for kind in self.lists.values())
+    def image_urls(self, images: int) -> int:
+        """How many signed URLs the images of a task take (indexes from 0; k-th URL of image i at ``k * images + i``)."""
         if self.shape == "fields":
             return len(self.url_fields)
-        return 1
+        if self.shape == "results":
+            return len(self.url_keys) * images
+        if self.shape == "lists":
+            return sum(kind == "url" for kind in self.lists.values()) * images
+        return images if self.shape == "choices" else 0
+
+    def url_count(self, images: int, input_: dict[str, Any]) -> int:
+        """Every signed URL a SUCCEEDED task hands out: its images', then its text layers' (one per image)."""
+        text = self.text_results
+        return self.image_urls(images) + (images if text is not None and input_.get(text.when) not in (None, "") else 0)
 
 
 class ModelEntry(_Strict):
@@ -220,5 +224,5 @@ class ModelEntry(_Strict):
     def image_count(self, parameters: dict[str, Any], input_: dict[str, Any] | None = None) -> int:
         """How many images a task with these (validated) parameters makes."""
         section, _, field = self.images_field.rpartition(".")
-        value = (input_ or {} if section == "input" else parameters).get(field)
+        value = ((input_ or {}) if section == "input" else parameters).get(field)
         return int(value) if isinstance(value, int) and not isinstance(value, bool) else 1

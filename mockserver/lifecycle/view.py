@@ -84,7 +84,7 @@ def _finished(task: Task, entry: ModelEntry, result_url: ResultUrl) -> dict[str,
         fields["results"] = [_result(task, index, entry, result_url) for index in range(total)]
     text = shape.text_results
     if text is not None and task.input.get(text.when) not in (None, ""):
-        offset = len(shape.url_fields) or total  # text layers take the URLs after the images'
+        offset = shape.image_urls(total)  # text layers take the URLs after the images'
         fields["text_results"] = {
             "urls": [result_url(task, offset + index) for index in range(total)],
             "params": [dict(text.params) for _ in range(total)],

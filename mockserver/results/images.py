@@ -68,7 +68,7 @@ class ResultImages:
         index = int(match["number"]) - 1
         if task is None or now < task.ended_at:
             return None
-        if index >= task.image_count * self._catalog.models[task.model].output.urls_per_image:
+        if index >= self._catalog.models[task.model].output.url_count(task.image_count, task.input):
             return None
         if task.final_status() != SUCCEEDED or index % task.image_count in task.image_failures:
             return None
