@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 BIG = 11 * 1024 * 1024  # past the sketch model's 10 MB
 
 
-def png(width: int, height: int, fmt: str = "PNG") -> bytes:
+def png(width: int = 300, height: int = 300, fmt: str = "PNG") -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), "white").save(buffer, fmt)
     return buffer.getvalue()
@@ -50,6 +50,7 @@ class ImageHost:
 
     def __init__(self) -> None:
         self.release = threading.Event()  # frees the slow handler at teardown
+        self.requested: list[str] = []  # every path asked for, in order (list.append is atomic)
         good = sketch()
         self.files: dict[str, tuple[int, str, bytes]] = {
             "/good.png": (200, "image/png", good),
@@ -81,6 +82,7 @@ class ImageHost:
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         path = request.path
+        self.requested.append(path)
         redirects = {"/to-good": "/good.png", "/loop": "/loop", "/to-metadata": "http://169.254.169.254/latest/meta-data/"}
         try:
             if path in redirects:

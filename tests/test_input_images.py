@@ -112,7 +112,7 @@ def test_metadata_addresses_are_never_fetched(emulator, host, url):
                                  "http://127.0.0.1:0/x.png", "http:///x.png"])
 def test_a_malformed_url_fails_the_task_and_never_the_server(emulator, url):
     output = sketch_task(emulator, url)  # found by schemathesis: "https://\u0087]" was a 500
-    assert (output["task_status"], output["code"]) == ("FAILED", "InvalidURL")
+    assert (output["task_status"], output["code"], output["message"]) == ("FAILED", "InvalidURL", INVALID_URL)
     assert emulator.client.get("/__mock/health").status_code == 200
 
 
@@ -158,18 +158,25 @@ def test_own_result_urls_are_read_in_process(make_server):
     result = server.query(submitted.json()["output"]["task_id"]).json()["output"]["results"][0]["url"]
     assert sketch_task(server, result)["task_status"] == "SUCCEEDED"
     tampered = result.replace("Signature=", "Signature=x")
-    assert sketch_task(server, tampered)["code"] == "InvalidURL"
+    output = sketch_task(server, tampered)
+    assert (output["code"], output["message"]) == ("InvalidURL", INVALID_URL)
 
 
 def test_throttled_submits_do_not_fetch(make_server, host):
     server = make_server(accounts=[{"id": "a", "keys": ["sk-a"], "limits": {MODEL: {"submit_per_second": 0}}}])
-    body = {"model": MODEL, "input": {"prompt": "a", "sketch_image_url": host.url("/slow.png")}}
+    body = {"model": MODEL, "input": {"prompt": "a", "sketch_image_url": host.url("/never-asked.png")}}
     response = server.client.post(
         f"/api/v1{server.emulator.catalog.models[MODEL].route.path}",
         json=body,
         headers={"Authorization": "Bearer sk-a", "X-DashScope-Async": "enable"},
     )
-    assert (response.status_code, response.json()["code"]) == (429, "Throttling.RateQuota")
+    assert response.status_code == 429
+    assert response.json()["code"] == "Throttling.RateQuota"
+    assert response.json()["message"] == "Requests rate limit exceeded, please try again later."
+    assert "/never-asked.png" not in host.requested
+    fetched = sketch_task(make_server(), host.url("/never-asked.png"))  # not throttled: fetched, and a 404
+    assert (fetched["code"], fetched["message"]) == ("InvalidURL", INVALID_URL)
+    assert "/never-asked.png" in host.requested
 
 
 def test_the_sdk_sees_the_faithful_failure(emulator, host):

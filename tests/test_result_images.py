@@ -260,6 +260,7 @@ def test_the_official_sdk_gets_downloadable_results(make_server, monkeypatch):
     answer = ImageSynthesis.call(model="wanx-v1", prompt="a cat", n=2, size="1280*720", api_key="sk-sdk")
     assert answer.status_code == 200, answer
     assert answer.output.task_status == "SUCCEEDED"
+    assert len(answer.output.results) == 2
     for result in answer.output.results:
         assert decode(httpx.get(result.url).content).size == (1280, 720)
 

@@ -129,7 +129,7 @@ def test_failed_task(connect):
     done = sdk("wait", task=task_id, api_key=KEY)
     assert done["output"]["task_status"] == "FAILED"
     assert done["output"]["code"] == "InvalidParameter"
-    assert done["output"]["message"].startswith("The size is not match the allowed size")
+    assert done["output"]["message"] == "The size is not match the allowed size ['1024*1024', '720*1280', '1280*720']"
 
 
 def test_unknown_after_24_hours(connect):
@@ -171,4 +171,7 @@ def test_free_tier_only_account_past_its_quota(connect):
     assert sdk("async_call", model="wanx-v1", prompt="a cat", n=2, api_key=KEY)["status_code"] == 200
     answer = sdk("async_call", model="wanx-v1", prompt="a cat", n=1, api_key=KEY)
     assert (answer["status_code"], answer["code"]) == (403, "AllocationQuota.FreeTierOnly")
-    assert answer["message"].startswith("The free tier of the model has been exhausted.")
+    assert answer["message"] == (
+        "The free tier of the model has been exhausted. If you wish to continue access the model on a paid basis, "
+        'please disable the "use free tier only" mode in the management console.'
+    )

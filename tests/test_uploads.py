@@ -14,6 +14,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from image_host import png
 from mockserver.timefmt import oss_time
 from sdk_envs import LEGACY, legacy_python
 
@@ -28,12 +29,6 @@ POLICY_KEYS = [
 @pytest.fixture
 def server(make_server):
     return make_server(url_secret=SECRET)
-
-
-def png(width: int = 300, height: int = 300) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), "white").save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def get_policy(server, key: str = "sk-test", model: str = "wanx-sketch-to-image-lite") -> httpx.Response:
@@ -186,6 +181,7 @@ def test_the_sdk_file_flow_works_end_to_end(make_server, monkeypatch, tmp_path):
     )  # fmt: skip
     assert answer.status_code == 200, answer
     assert answer.output.task_status == "SUCCEEDED", answer
+    assert len(answer.output.results) == 2
     for result in answer.output.results:
         image = Image.open(io.BytesIO(httpx.get(result.url).content))
         assert image.size == (768, 768)
