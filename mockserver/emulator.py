@@ -132,12 +132,23 @@ class Emulator:
     # -- submit ---------------------------------------------------------------
 
     def prepare(
-        self, account: Account, group: str, function: str, body: bytes, headers: Mapping[str, str], service: str = "aigc"
+        self,
+        account: Account,
+        group: str,
+        function: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        service: str = "aigc",
+        payload: dict[str, Any] | None = None,
     ) -> Draft:
-        """Check a submit in the real service's order, up to what the worker checks; raise what the gateway answers."""
+        """Check a submit in the real service's order, up to what the worker checks; raise what the gateway answers.
+
+        ``payload`` is ``body`` already parsed (the edge parses submits for fault matching), else it is parsed here.
+        """
         if service != "aigc" and not self.catalog.serves_route(group, function, service):
             raise ApiError("NotFound")  # only the task namespace answers any path (with "url error")
-        payload = json_object(body)
+        if payload is None:
+            payload = json_object(body)
         entry = self._model(payload, group, function, service)
         asynchronous = headers.get("x-dashscope-async", "").strip().lower() == "enable"
         if entry.mode == "async" and not asynchronous:

@@ -43,7 +43,8 @@ async def submit(request: Request) -> Response:
     request_id = request.state.request_id
     params = request.path_params
     draft = emulator.prepare(
-        request.state.account, params["group"], params["function"], body, request.headers, params["service"]
+        request.state.account, params["group"], params["function"], body, request.headers, params["service"],
+        getattr(request.state, "payload", None),
     )
     looked = await emulator.look(draft, base_url(request))
     if draft.entry.mode == "sync":  # the finished output is the answer: no task

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
-import json
 import logging
 import re
 import socket
@@ -27,6 +26,7 @@ from ..accounts import Account, _bearer
 from ..catalog import ErrorCatalog
 from ..emulator import Emulator
 from ..errors import ApiError
+from ..parsing import json_object
 from ..faults.effects import Effects, HttpError
 from ..faults.rules import Request
 from ..results.images import task_of
@@ -87,7 +87,9 @@ class Edge:
         model = prompt = None
         if route == "submit":
             body, receive = await _buffer(receive, emulator.settings.max_body_bytes)
-            model, prompt = _model_and_prompt(body)
+            payload = _payload(body)
+            state["payload"] = payload  # parsed once: the submit route hands it to the emulator
+            model, prompt = _model_and_prompt(payload)
         effects = emulator.faults.for_request(
             Request(route, account, key or None, model, prompt), header(scope, emulator.faults.header.encode())
         )
@@ -241,12 +243,16 @@ async def _buffer(receive: Receive, limit: int) -> tuple[bytes, Receive]:
     return body, replay
 
 
-def _model_and_prompt(body: bytes) -> tuple[str | None, str | None]:
+def _payload(body: bytes) -> dict[str, Any] | None:
+    """The submit's JSON object, parsed as the emulator parses it; None when it is not one."""
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None, None
-    if not isinstance(payload, dict):
+        return json_object(body)
+    except ApiError:
+        return None
+
+
+def _model_and_prompt(payload: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    if payload is None:
         return None, None
     model = payload.get("model") if isinstance(payload.get("model"), str) else None
     input_ = payload.get("input")
