@@ -10,8 +10,6 @@ raises :class:`NetworkFault`, which the client sees as an exception.
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 import logging
 import re
 import socket
@@ -22,6 +20,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import streams
 from ..accounts import Account, _bearer
 from ..catalog import ErrorCatalog
 from ..emulator import Emulator
@@ -31,6 +30,7 @@ from ..faults.effects import Effects, HttpError
 from ..faults.rules import Request
 from ..results.images import task_of
 from ..results.urls import BUCKET
+from . import guard
 from .responses import dumps, error_body, json_response
 
 CONTROL_PREFIX = "/__mock"
@@ -52,6 +52,7 @@ class Edge:
     def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
         self.app = app
         self.emulator = emulator
+        self._hosts = guard.configured_hosts(emulator.settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,7 +60,7 @@ class Edge:
             return
         path = scope["path"]
         if path.startswith(CONTROL_PREFIX):
-            refusal = _refusal(scope, self.emulator.settings.admin_token)
+            refusal = guard.refusal(scope, send, self.emulator.settings.admin_token, self._hosts)
             if refusal is not None:
                 await _send_json(send, *refusal)
                 return
@@ -86,8 +87,10 @@ class Edge:
             account = None
         model = prompt = None
         if route == "submit":
-            body, receive = await _buffer(receive, emulator.settings.max_body_bytes)
-            payload = _payload(body)
+            body, receive = await streams.buffer(
+                scope, receive, emulator.settings.max_body_bytes, emulator.settings.body_timeout_seconds
+            )
+            payload = _payload(body) if body is not None else None
             state["payload"] = payload  # parsed once: the submit route hands it to the emulator
             model, prompt = _model_and_prompt(payload)
         effects = emulator.faults.for_request(
@@ -96,7 +99,7 @@ class Edge:
         if effects is not None and effects.http is not None:
             state["fault"] = effects.http
         seen: dict[str, Any] = {"status": None}
-        transport = _transport(send)
+        transport = guard.transport_of(send)
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -195,52 +198,11 @@ def _classify(method: str, path: str) -> tuple[str, str | None]:
     return "other", None
 
 
-def _refusal(scope: Scope, token: str | None) -> tuple[int, dict[str, str]] | None:
-    """Why the control plane is refused to this client, or None: loopback only unless a token is set."""
-    if token is not None:
-        given = _bearer(header(scope, b"authorization")) or (header(scope, b"x-mock-admin-token") or "")
-        if hmac.compare_digest(given.encode(), token.encode()):
-            return None
-        return 401, {"code": "Unauthorized", "message": "the control plane needs the admin token: send "
-                     "Authorization: Bearer <token> or X-Mock-Admin-Token: <token>"}
-    client = scope.get("client")
-    if client is None or _loopback(client[0]):
-        return None
-    return 403, {"code": "AccessDenied", "message": "the control plane is served to loopback clients only; "
-                 "set admin_token to reach it from elsewhere"}
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 async def _send_json(send: Send, status: int, payload: dict[str, str]) -> None:
     body = dumps(payload)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-async def _buffer(receive: Receive, limit: int) -> tuple[bytes, Receive]:
-    """Read the body (up to ``limit``) and a ``receive`` that hands the same messages on."""
-    messages: list[Message] = []
-    size, more = 0, True
-    while more and size <= limit:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            break
-        size += len(message.get("body", b""))
-        more = message.get("more_body", False)
-    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request") if not more else b""
-
-    async def replay() -> Message:
-        return messages.pop(0) if messages else await receive()
-
-    return body, replay
 
 
 def _payload(body: bytes) -> dict[str, Any] | None:
@@ -268,12 +230,6 @@ def _fault_name(effects: Effects | None) -> str | None:
     if effects.http is not None:
         return f"http:{effects.http.code}"
     return f"network:{effects.network.kind}" if effects.network is not None else None
-
-
-def _transport(send: Send) -> asyncio.Transport | None:
-    """The server's socket transport behind ``send``: uvicorn's ``send`` is a method of its request cycle."""
-    transport = getattr(getattr(send, "__self__", None), "transport", None)
-    return transport if isinstance(transport, asyncio.Transport) else None
 
 
 async def _drop(transport: asyncio.Transport | None, *, reset: bool) -> None:

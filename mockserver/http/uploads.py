@@ -44,7 +44,9 @@ async def post_object(request: Request) -> Response:
         )
     try:
         body = await read_body(request, emulator.uploads.max_bytes + _FORM_SLACK)
-    except ApiError:
+    except ApiError as error:
+        if error.code != "BadRequest.TooLarge":
+            raise
         return oss.error_response(oss.ENTITY_TOO_LARGE, BUCKET)
     form = _parse_form(body, boundary)
     if form is None:
