@@ -13,6 +13,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ErrorPath = Literal["sync", "task"]
+# Bounds every entry obeys (decisions): a task's image count and an image's pixels. A result image is
+# rendered on request, so an unbounded size or count would let one submit spend gigabytes.
+MAX_IMAGES = 16
+MAX_PIXELS = 2048 * 2048
 FieldType = Literal["string", "integer", "number", "boolean", "array", "object", "size", "url"]
 
 
@@ -78,6 +82,8 @@ class FieldRule(_Strict):
     def _size_rule(self) -> "FieldRule":
         if self.type == "size" and not (self.sizes or self.side or self.area):
             raise ValueError("a size field needs `sizes`, `side` or `area`")
+        if self.type == "size" and max_pixels(self) > MAX_PIXELS:
+            raise ValueError(f"a size field may allow at most {MAX_PIXELS} pixels (MAX_PIXELS)")
         return self
 
 
@@ -208,7 +214,9 @@ class ModelEntry(_Strict):
     limits: Limits = Limits()
     billing: Billing = Billing()
     timing: Timing = Timing()
-    images_field: str = "n"  # the parameter (or "input.<field>") that says how many images a task makes
+    # the parameter (or "input.<field>") that says how many images a task makes: an integer rule with a
+    # `max`; null: one image, whatever the request says (the model's pages name no count)
+    images_field: str | None = "n"
     default_size: str | None = None
     sources: list[str] = Field(default_factory=list)
     notes: str = ""
@@ -221,8 +229,42 @@ class ModelEntry(_Strict):
             raise ValueError("a `mode: sync` model answers with output shape `checks`, and only it does")
         return self
 
+    @model_validator(mode="after")
+    def _bounded(self) -> "ModelEntry":
+        """Every entry bounds what a task may spend: its image count and its images' size."""
+        if self.mode == "async" and self.images_field is not None:
+            rule = self.images_rule()
+            if rule is None or rule.type != "integer" or rule.max is None or rule.max > MAX_IMAGES:
+                raise ValueError(
+                    f"images_field {self.images_field!r} needs an integer rule with a `max` of at most {MAX_IMAGES} "
+                    "(from the model's page, or a decision marked `source: decision`), or `images_field: null`"
+                )
+        size = self.parameters.get("size")
+        if size is not None and size.type != "size":
+            raise ValueError("`parameters.size` must be of type `size` (with `sizes`, `side` or `area`)")
+        return self
+
+    def images_rule(self) -> FieldRule | None:
+        section, _, field = (self.images_field or "").rpartition(".")
+        return (self.input if section == "input" else self.parameters).get(field)
     def image_count(self, parameters: dict[str, Any], input_: dict[str, Any] | None = None) -> int:
         """How many images a task with these (validated) parameters makes."""
+        if self.images_field is None:
+            return 1
         section, _, field = self.images_field.rpartition(".")
         value = ((input_ or {}) if section == "input" else parameters).get(field)
         return int(value) if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+def max_pixels(rule: FieldRule) -> int:
+    """The most pixels a size rule allows (width*height)."""
+    if rule.sizes:
+        return max(width * height for width, height in (_pair(size) for size in rule.sizes))
+    if rule.area is not None:
+        return rule.area[1]
+    return rule.side[1] ** 2 if rule.side is not None else 0
+
+
+def _pair(text: str) -> tuple[int, int]:
+    width, _, height = text.partition("*")
+    return int(width), int(height)

@@ -10,6 +10,7 @@ import hashlib
 from typing import Any, Callable
 
 from ..catalog.schema import ModelEntry
+from ..catalog.validate import task_size
 from ..timefmt import task_time, task_time_seconds
 from .task import CANCELED, FAILED, PENDING, RUNNING, SUCCEEDED, UNKNOWN, Task
 
@@ -122,7 +123,7 @@ def _token(task: Task, name: str, index: int) -> str:
 def _usage(task: Task, entry: ModelEntry, succeeded: int) -> dict[str, Any]:
     if not entry.output.usage_tokens:
         return {"image_count": succeeded}
-    size = task.parameters.get("size") or entry.default_size
+    size = task_size(task, entry)
     return {"image_count": succeeded, "input_tokens": 0, "output_tokens": 0, "size": size, "total_tokens": 0}
 
 
