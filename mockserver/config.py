@@ -83,7 +83,8 @@ class Settings(_Config):
     fetch_connect_seconds: float = Field(5.0, gt=0)
     fetch_timeout_seconds: float = Field(10.0, gt=0)  # the whole download, redirects included
     fetch_max_redirects: int = Field(5, ge=0)
-    fetch_max_mb: int = Field(10, ge=1)  # the download cap for an image input whose model names none
+    fetch_max_mb: int = Field(10, ge=1, le=1024)
+    max_decodes: int = Field(2, ge=1, le=64)  # input images decoded at once (each holds its canvas, up to 64 MB)  # the download cap for an image input whose model names none
     # free-tier-only accounts: "requested" refuses a submit asking more images than remain; "exhausted" only once none remain
     free_tier_check: Literal["requested", "exhausted"] = "requested"
 
