@@ -194,6 +194,24 @@ def _number(value: float | None) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+KEPT_CHARS = 4096  # a kept string longer than this is cut (it only labels placeholders past that)
+_KEPT_TYPES = ("string", "integer", "number", "boolean", "size")
+
+
+def kept(rules: dict[str, FieldRule], values: dict[str, Any]) -> dict[str, Any]:
+    """What a task keeps of a checked section for its 24 hours: the scalar fields its model has rules
+    for (prompt, size, seed, style...), long strings cut. Unknown keys, URLs and nested inputs were
+    needed only by the checks and the download, which are done: keeping them would let one request
+    hold its whole body in memory for a day."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        rule = rules.get(name)
+        if rule is None or rule.type not in _KEPT_TYPES or not isinstance(value, (str, int, float)):
+            continue  # (a value of the wrong type failed the task: nothing reads it)
+        out[name] = value[:KEPT_CHARS] if isinstance(value, str) else value
+    return out
+
+
 def task_size(task: Any, entry: ModelEntry) -> str | None:
     """The size a task's images have: the request's only when the entry has a size rule that checked it
     (a size the model does not take is ignored, never rendered), else the entry's default."""
