@@ -61,6 +61,9 @@ class Settings(_Config):
     requests_per_second: int = Field(20, ge=0)  # query, cancel and list, per account
     max_body_bytes: int = Field(20 * 1024 * 1024, gt=0)  # a request body (not an upload's): 413 past it
     max_state_bytes: int = Field(512 * 1024 * 1024, gt=0)  # PUT /__mock/state: a snapshot of many tasks is big
+    max_connections: int = Field(1000, ge=1)  # open at once; past it a connection gets a 503 and is closed
+    header_timeout_seconds: float = Field(10.0, gt=0, le=3600)  # a connection waiting for request headers is closed
+    keep_alive_seconds: float = Field(5.0, gt=0, le=3600)  # an idle kept-alive connection is closed (uvicorn's)
     body_timeout_seconds: float = Field(30.0, gt=0, le=3600)  # a whole request body: 408 past it
     unknown_model: Literal["InvalidParameter", "ModelNotFound"] = "InvalidParameter"
     url_secret: str | None = None  # HMAC secret of result URLs; default: random per process
