@@ -253,7 +253,13 @@ class ModelEntry(_Strict):
             return 1
         section, _, field = self.images_field.rpartition(".")
         value = ((input_ or {}) if section == "input" else parameters).get(field)
-        return int(value) if isinstance(value, int) and not isinstance(value, bool) else 1
+        rule = self.images_rule()
+        low, high = (rule.min or 1, rule.max or 1) if rule is not None else (1, 1)
+        if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+            return value
+        # out of range: the task fails on the broken rule; it plans (and counts) the default
+        default = rule.default if rule is not None else None
+        return default if isinstance(default, int) and low <= default <= high else int(low)
 
 
 def max_pixels(rule: FieldRule) -> int:

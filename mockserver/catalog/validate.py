@@ -194,21 +194,26 @@ def _number(value: float | None) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-KEPT_CHARS = 4096  # a kept string longer than this is cut (it only labels placeholders past that)
-_KEPT_TYPES = ("string", "integer", "number", "boolean", "size")
+KEPT_CHARS = 4096  # a string a task keeps is cut here (only placeholder labels read past a prompt's limit)
+KEPT_EXTRA = 16  # fields without a rule a task keeps (seed, style...: the real service tolerates unknown keys)
+_EXTRA_CHARS = 256  # and the length of their names and string values
 
 
 def kept(rules: dict[str, FieldRule], values: dict[str, Any]) -> dict[str, Any]:
-    """What a task keeps of a checked section for its 24 hours: the scalar fields its model has rules
-    for (prompt, size, seed, style...), long strings cut. Unknown keys, URLs and nested inputs were
-    needed only by the checks and the download, which are done: keeping them would let one request
-    hold its whole body in memory for a day."""
+    """What a task keeps of a checked section for its 24 hours: scalar values only (the fields its
+    model has rules for, and a few without), strings cut. Lists, objects and the rest were needed
+    only by the checks and the download, which are done: keeping them would let one request hold
+    its whole body in memory for a day."""
     out: dict[str, Any] = {}
+    extra = 0
     for name, value in values.items():
-        rule = rules.get(name)
-        if rule is None or rule.type not in _KEPT_TYPES or not isinstance(value, (str, int, float)):
-            continue  # (a value of the wrong type failed the task: nothing reads it)
-        out[name] = value[:KEPT_CHARS] if isinstance(value, str) else value
+        if not isinstance(value, (str, int, float)):
+            continue
+        if name in rules:
+            out[name] = value[:KEPT_CHARS] if isinstance(value, str) else value
+        elif extra < KEPT_EXTRA and len(name) <= _EXTRA_CHARS:
+            extra += 1
+            out[name] = value[:_EXTRA_CHARS] if isinstance(value, str) else value
     return out
 
 

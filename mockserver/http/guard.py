@@ -7,8 +7,8 @@ on a rebinding domain can even read the answers. So, in this order:
 1. the client: the socket's peer address must be loopback (an IPv4 peer seen
    through an IPv6 socket, ``::ffff:127.0.0.1``, counts), never a forwarded
    header; or the request carries the admin token;
-2. the ``Host`` must name the emulator (a loopback name or address, or one of
-   ``control_hosts``), which a rebinding domain cannot;
+2. the ``Host`` must be an address, a loopback name (``localhost``, ``*.localhost``) or one
+   of ``control_hosts``: a page on a rebinding domain sends its own name;
 3. a write (any method but GET/HEAD/OPTIONS) needs a JSON content type (or no
    body at all) and an ``Origin`` that is absent or the emulator's own.
 """
@@ -105,8 +105,8 @@ def own_host(host: str, extra: Iterable[str]) -> bool:
     name = _hostname(host)
     if name is None:
         return False
-    if name in _LOCAL_NAMES or name.endswith(".localhost") or loopback(name) and _is_address(name):
-        return True
+    if name in _LOCAL_NAMES or name.endswith(".localhost") or _is_address(name):
+        return True  # a rebinding page's requests carry its domain name, never an address
     allowed = {item.lower() for item in extra}
     return "*" in allowed or name in allowed
 
