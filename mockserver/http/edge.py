@@ -117,6 +117,7 @@ class Edge:
             else:
                 await self.app(scope, receive, watch)
         finally:
+            state.pop("payload", None)  # uvicorn keeps a kept-alive connection's last scope: not its body
             # The submit and query routes say which task they answered for, and its status.
             answered_id, answered_status = state.get("task", (None, None))
             self._record(
