@@ -28,6 +28,7 @@ import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Callable
 
 import httpx
 import yaml
@@ -64,6 +65,12 @@ class Server:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
         raise KeyError(field)
+
+    def growth(self, work: Callable[[], None]) -> int:
+        """How much the resident memory grew over ``work`` (0 when it shrank)."""
+        before = self.status("VmRSS")
+        work()
+        return max(self.status("VmRSS") - before, 0)
 
     def reset_peak(self) -> None:
         Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
@@ -124,16 +131,15 @@ def task_retention(tasks: int = 40) -> None:
     junk = "x" * (2 * MB)
     server = Server()
     try:
-        kept = []
-        for padded in (False, True):
-            before = server.status("VmRSS")
+        def submits(padded: bool) -> None:
             with httpx.Client(base_url=server.url, timeout=60) as client:
                 for number in range(tasks):
                     extra = {"junk": junk, "more": [junk[: MB]]} if padded else {}
                     body = {"model": "wanx-v1", "input": {"prompt": "a cat", **extra}, "parameters": {"n": 1}}
                     answer = client.post(SUBMIT, json=body, headers={**ASYNC, "Authorization": f"Bearer sk-r{number}"})
                     assert answer.status_code == 200, answer.text
-            kept.append(max(server.status("VmRSS") - before, 0) / tasks)
+
+        kept = [server.growth(lambda: submits(padded)) / tasks for padded in (False, True)]
         ratio("per task, big bodies", kept[1], kept[0], "KB", 1024)
     finally:
         server.stop()
@@ -194,14 +200,13 @@ def per_key_state(keys: int = 8192) -> None:
     print(f"4. {keys} queries from {keys} keys against {keys} from one key, RSS growth")
     server = Server(requests_per_second=1_000_000, clock="real")  # rate logs expire as real time passes
     try:
-        grown = []
-        for many in (False, True):
-            before = server.status("VmRSS")
+        def queries(many: bool) -> None:
             with httpx.Client(base_url=server.url, timeout=60) as client:
                 for number in range(keys):
                     key = f"sk-k{number}" if many else "sk-one"
                     client.get("/api/v1/tasks/none", headers={"Authorization": f"Bearer {key}"})
-            grown.append(max(server.status("VmRSS") - before, 0))
+
+        grown = [server.growth(lambda: queries(many)) for many in (False, True)]
         ratio("per key", grown[1] / keys, max(grown[0], 1) / keys, "bytes", 1)
     finally:
         server.stop()

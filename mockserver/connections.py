@@ -111,6 +111,10 @@ class RepeatFilter(logging.Filter):
         self.burst = burst
         self._seen: dict[tuple[str, Any], list[float]] = {}  # message -> [window start, count, suppressed]
 
+    def clear(self) -> None:
+        """Start counting afresh."""
+        self._seen.clear()
+
     def filter(self, record: logging.LogRecord) -> bool:
         key = (record.name, record.msg)
         now = time.monotonic()  # log pacing, not emulated time
