@@ -272,6 +272,15 @@ def test_keys_that_only_read_leave_no_state_behind(server):
     intact(server, before)
 
 
+def test_a_keys_queue_is_forgotten_with_its_tasks(server):
+    server.submit(key="sk-once", parameters={"n": 1})
+    server.advance(hours=49)
+    store = server.emulator.store
+    assert len(list(store.lanes())) == 1
+    store.purge(server.emulator.clock.now() - 48 * 3600)  # what every 512th submit does
+    assert list(store.lanes()) == [] and store.count() == 0
+
+
 # -- 5. the control plane and browsers -------------------------------------------------------------
 
 

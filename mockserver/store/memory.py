@@ -134,6 +134,12 @@ class MemoryStore:
             del self._tasks[task.task_id]
         for account in {task.account for task in gone}:
             self._by_account[account] = [task for task in self._by_account[account] if task.task_id in self._tasks]
+            if not self._by_account[account]:
+                del self._by_account[account]
+        # A lane whose tasks and slots all ended before ``before`` plans like a new one: forget it.
+        for key in [key for key, lane in self._lanes.items()
+                    if max(lane.slots, default=before) < before and all(t.finished_at < before for t in lane.tasks)]:
+            del self._lanes[key]
         return len(gone)
 
     def reset(self, account: str | None = None) -> None:
