@@ -64,8 +64,8 @@ class Submitted:
     task: Task
 
     def body(self, request_id: str) -> dict[str, Any]:
-        """The captured submit answer, keys in the captured order."""
-        return {"output": {"task_status": "PENDING", "task_id": self.task.task_id}, "request_id": request_id}
+        """The submit answer, keys in the 2026 capture's order (2024's was ``output {task_status, task_id}, request_id``)."""
+        return {"request_id": request_id, "output": {"task_id": self.task.task_id, "task_status": "PENDING"}}
 
 
 class Emulator:

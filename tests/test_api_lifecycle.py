@@ -31,12 +31,19 @@ def test_submit_answers_the_captured_shape(server):
     assert response.headers["date"] == "Fri, 01 Mar 2024 02:38:04 GMT"  # the emulator's clock, not the wall's
     assert len(response.headers.get_list("date")) == 1
     body = response.json()
-    assert list(body) == ["output", "request_id"]
-    assert list(body["output"]) == ["task_status", "task_id"]
+    # The 2026 order (the 2024 captures had {"output": {"task_status", "task_id"}, "request_id"}).
+    assert list(body) == ["request_id", "output"]
+    assert list(body["output"]) == ["task_id", "task_status"]
     assert body["output"]["task_status"] == "PENDING"
     assert UUID4.match(body["output"]["task_id"])
     assert REQUEST_ID.match(body["request_id"])
-    assert response.content.startswith(b'{"output":{"task_status":"PENDING","task_id":"')
+    assert response.content.startswith(b'{"request_id":"')
+    assert response.content.endswith(b'","task_status":"PENDING"}}')
+    # The 2026 gateway's submit headers.
+    assert response.headers["x-dashscope-call-gateway"] == "true"
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["eagleeye-traceid"])
+    assert response.headers["x-dashscope-timeout"] == "298"
+    assert response.headers["x-request-id"] == body["request_id"]
 
 
 def test_pending_running_succeeded(server):

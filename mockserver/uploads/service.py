@@ -53,7 +53,13 @@ class Uploads:
 
     @property
     def max_bytes(self) -> int:
+        """What the policy allows (``max_file_size_mb``, ``content-length-range``)."""
         return self._settings.upload_max_file_mb * MB
+
+    @property
+    def hold_bytes(self) -> int:
+        """The largest upload the emulator reads into memory; a larger one is OSS's EntityTooLarge."""
+        return min(self.max_bytes, self._settings.upload_hold_max_mb * MB)
 
     def policy(self, account_id: str, base_url: str) -> dict[str, Any]:
         """The ``data`` of a getPolicy answer, keys in the captured order."""
