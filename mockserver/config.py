@@ -57,6 +57,7 @@ class Settings(_Config):
     accounts: list[AccountConfig] = Field(default_factory=list)
     requests_per_second: int = Field(20, ge=0)  # query, cancel and list, per account
     max_body_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    compression: bool = True  # gzip DashScope's answers when the client accepts it, as the real gateway does
     unknown_model: Literal["InvalidParameter", "ModelNotFound"] = "InvalidParameter"
     url_secret: str | None = None  # HMAC secret of result URLs; default: random per process
     control_plane: bool = True
