@@ -95,9 +95,7 @@ class Emulator:
     def sign_with(self, secret: bytes) -> None:
         """Sign result URLs and upload policies with ``secret`` (a restored snapshot's keeps its URLs valid)."""
         self.signer = ResultSigner(secret)
-        self.images = ResultImages(
-            self.store, self.catalog, self.signer, self.settings.image_cache_mb * 2**20, self.settings.label_font
-        )
+        self.images = ResultImages(self.store, self.catalog, self.settings.image_cache_mb * 2**20, self.settings.label_font)
         self.uploads = Uploads(self.store, self.clock, self.ids, self.signer.secret, self.signer.access_key_id, self.settings)
         self.inputs = Inputs(self.settings, self.catalog.messages, self.uploads, self.images, self.signer, self.clock)
 
@@ -356,9 +354,8 @@ class Emulator:
 
     def result_url(self, task: Task, index: int, base_url: str) -> str:
         """The signed URL of image ``index``; it expires ``result_url_hours`` after the end."""
-        key = self.signer.object_key(task.task_id, task.account, task.ended_at, index)
         expires = int(task.ended_at + self.settings.result_url_hours * HOUR)
-        return self.signer.url(self.settings.public_url or base_url, key, expires)
+        return self.signer.url(self.settings.public_url or base_url, self.images.name(task, index), expires)
 
     # -- control --------------------------------------------------------------
 

@@ -166,6 +166,8 @@ class Output(_Strict):
     extra: dict[str, Any] = Field(default_factory=dict)  # fixed extra fields in output
     end_time_seconds: bool = False  # end_time without milliseconds
     lines_from: str | None = None  # the input whose fetched image gives the results their lines (sketch-to-image)
+    # how result objects are named (mockserver.results.names): image (own uuid each, bj/sh), timed, repaint (JPEG)
+    objects: Literal["image", "timed", "repaint"] = "image"
     source: str = "doc"
 
     @model_validator(mode="after")

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from ..config import Settings
 from ..emulator import Emulator
 from ..errors import ApiError
-from ..results.urls import BUCKET
+from ..results.names import BUCKETS
 from ..uploads.service import BUCKET as UPLOAD_BUCKET
 from . import accounts, admin, control, dashscope, finetunes, objects, state, uploads
 from .compression import Compression
@@ -19,7 +19,7 @@ from .edge import Edge
 from .gateway import Gateway
 from .responses import error_response
 
-OSS_PREFIXES = (f"/{BUCKET}/", f"/{UPLOAD_BUCKET}")  # the buckets answer as OSS does: no gateway, no gzip
+OSS_PREFIXES = (*(f"/{bucket}/" for bucket in BUCKETS), f"/{UPLOAD_BUCKET}")  # the buckets answer as OSS does: no gateway, no gzip
 
 
 def create_app(settings: Settings | None = None, *, emulator: Emulator | None = None) -> Starlette:
