@@ -320,7 +320,7 @@ def test_every_url_of_an_image_downloads_when_an_image_has_several(server):
     links += poster["render_urls"] + poster["bg_urls"]
     entry = server.emulator.catalog.model("wanx-background-generation-v2")
     titled = finished(server, entry.name, input={**entry.example["input"], "title": "Sale"}, parameters={"n": 2})
-    links += [result["url"] for result in titled["results"]] + titled["text_results"]["urls"]
+    links += [result["url"] for result in titled["results"]] + [link["url"] for link in titled["text_results"]["urls"]]
     assert len(set(links)) == 12
     for link in links:
         response = httpx.get(link)

@@ -14,7 +14,6 @@ import hashlib
 from dataclasses import dataclass
 
 from ..catalog import Catalog
-from ..catalog.validate import size_of
 from ..lifecycle.task import SUCCEEDED, Task
 from ..store import Store
 from .cache import ByteLRU
@@ -71,11 +70,7 @@ class ResultImages:
     def placeholder(self, task: Task, index: int) -> Placeholder:
         """What image ``index`` of ``task`` shows: the requested size (or the model's default) and seed."""
         entry = self._catalog.models[task.model]
-        size = task.parameters.get("size") or entry.default_size or "1024*1024"
-        try:
-            width, height = size_of(str(size))
-        except ValueError:
-            width, height = 1024, 1024
+        width, height = entry.image_size(task.parameters)
         seed = task.parameters.get("seed")
         if not isinstance(seed, int) or isinstance(seed, bool):
             seed = int.from_bytes(hashlib.sha256(task.task_id.encode()).digest()[:8], "big") % _SEED_SPACE
