@@ -165,3 +165,41 @@ def test_names_invert_to_their_task_and_image():
     assert task_of("/dashscope-result-bj/1d/d4/20240301/8d820c8d/not-a-uuid-1.png") is None
     assert task_of("/elsewhere/a.png") is None
     assert is_task_id(str(uuid.uuid4())) and not is_task_id("task-1") and not is_task_id(str(uuid.uuid4()).upper())
+
+
+def test_qwen_mt_image_with_every_ext_field_is_accepted_and_translates(server):
+    """Captured 2026-06: this body answers 200 PENDING (it was 400 "Model not exist."); the output is documented."""
+    body = {"model": "qwen-mt-image", "input": {
+        "image_url": "https://example.com/poster.png", "source_lang": "zh", "target_lang": "en",
+        "ext": {"domainHint": "e-commerce posters", "sensitives": ["全场9折", "七天无理由退换"],
+                "terminologies": [{"src": "应用程序接口", "tgt": "API"}, {"src": "机器学习", "tgt": "ML"}],
+                "config": {"imageSegment": True}}}}
+    response = server.client.post("/api/v1/services/aigc/image2image/image-synthesis", json=body,
+                                  headers={"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"})
+    assert response.status_code == 200, response.text
+    submitted = response.json()
+    assert list(submitted) == ["request_id", "output"]
+    assert list(submitted["output"]) == ["task_id", "task_status"] and submitted["output"]["task_status"] == "PENDING"
+    task_id = submitted["output"]["task_id"]
+    server.advance(3600)
+    answer = server.query(task_id, key=KEY).json()
+    assert list(answer["output"]) == ["task_id", "task_status", "submit_time", "scheduled_time", "end_time", "image_url"]
+    assert answer["usage"] == {"image_count": 1}
+    url = answer["output"]["image_url"]
+    assert re.match(rf"^/dashscope-result-(bj|sh)/[0-9a-f]{{2}}/[0-9a-f]{{2}}/20240301/[0-9a-f]{{8}}/{UUID}-1\.jpg$",
+                    urlsplit(url).path)
+    image = download(url)
+    assert image.headers["content-type"] == "image/jpeg" and image.content.startswith(b"\xff\xd8\xff")
+
+
+def test_qwen_mt_image_needs_its_languages_and_bounds_its_sensitive_words(server):
+    base = {"image_url": "https://example.com/p.png", "source_lang": "zh", "target_lang": "en"}
+    missing = server.submit(key=KEY, model="qwen-mt-image", input={k: v for k, v in base.items() if k != "target_lang"})
+    throttled = server.submit(key=KEY, model="qwen-mt-image", input=base)
+    assert throttled.status_code == 429  # one submit a second (documented)
+    server.advance(1)
+    too_many = server.submit(key=KEY, model="qwen-mt-image", input={**base, "ext": {"sensitives": ["w"] * 51}})
+    server.advance(3600)
+    for response in (missing, too_many):  # the worker checks fields: the task ends FAILED (the catalog's default)
+        output = server.query(response.json()["output"]["task_id"], key=KEY).json()["output"]
+        assert output["task_status"] == "FAILED" and output["code"] == "InvalidParameter", output

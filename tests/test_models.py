@@ -21,7 +21,7 @@ HOURS = 3600.0
 _keys = itertools.count()
 TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$")
 TIME_SECONDS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
-SIGNED = re.compile(r"^http://127\.0\.0\.1:\d+/(dashscope-result-(bj|sh)/.+\.png|viapi-video/.+\.jpg)\?Expires=\d+&OSSAccessKeyId=\w+&Signature=.+$")
+SIGNED = re.compile(r"^http://127\.0\.0\.1:\d+/(dashscope-result-(bj|sh)/.+\.(png|jpg)|viapi-video/.+\.jpg)\?Expires=\d+&OSSAccessKeyId=\w+&Signature=.+$")
 
 
 @pytest.fixture(scope="module")

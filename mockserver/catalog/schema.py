@@ -169,6 +169,7 @@ class Output(_Strict):
     lines_from: str | None = None  # the input whose fetched image gives the results their lines (sketch-to-image)
     # how result objects are named (mockserver.results.names): image (own uuid each, bj/sh), timed, repaint (JPEG)
     objects: Literal["image", "timed", "repaint"] = "image"
+    image_format: Literal["PNG", "JPEG"] = "PNG"  # the results' bytes (repaint's names end .jpg whatever this says)
     source: str = "doc"
 
     @model_validator(mode="after")

@@ -51,8 +51,9 @@ class ResultImages:
 
     def name(self, task: Task, index: int) -> ObjectName:
         """Where image ``index`` of ``task`` lives (URLs of text layers continue the numbering)."""
-        scheme = self._catalog.models[task.model].output.objects
-        return object_name(scheme, task.task_id, task.account, task.ended_at, index, task.input.get("style_index"))
+        output = self._catalog.models[task.model].output
+        extension = EXTENSIONS[output.image_format]
+        return object_name(output.objects, task.task_id, task.account, task.ended_at, index, task.input.get("style_index"), extension)
 
     def find(self, bucket: str, key: str, now: float) -> Found | None:
         """The image ``bucket``/``key`` names, or None when no such object exists (yet, or at all)."""
@@ -77,7 +78,7 @@ class ResultImages:
         if entry.output.seed_per_image:
             seed += index
         return Placeholder(
-            format="JPEG" if EXTENSIONS[entry.output.objects] == "jpg" else "PNG",
+            format=entry.output.image_format,
             model=task.model,
             style=str(task.parameters.get("style", "")),
             width=width,

@@ -32,11 +32,11 @@ from ..timefmt import CHINA, date_path
 Scheme = Literal["image", "timed", "repaint"]
 BEIJING, SHANGHAI, REPAINT_BUCKET = "dashscope-result-bj", "dashscope-result-sh", "viapi-video"
 BUCKETS = (BEIJING, SHANGHAI, REPAINT_BUCKET)
-EXTENSIONS = {"image": "png", "timed": "png", "repaint": "jpg"}
+EXTENSIONS = {"PNG": "png", "JPEG": "jpg"}  # an image format's file extension
 _HALF = 61
 _MASK = (1 << _HALF) - 1
 _ROUNDS = 4
-_IMAGE = re.compile(r"^[0-9a-f]{2}/(?P<bb>[0-9a-f]{2})/[0-9]{8}/[0-9a-f]{8}/(?P<uuid>[0-9a-f-]{36})-1\.png$")
+_IMAGE = re.compile(r"^[0-9a-f]{2}/(?P<bb>[0-9a-f]{2})/[0-9]{8}/[0-9a-f]{8}/(?P<uuid>[0-9a-f-]{36})-1\.(png|jpg)$")
 _TIMED = re.compile(r"^[0-9a-f]{8}/[0-9]{8}/[0-9]{6}_(?P<i>[0-9]{1,3})_(?P<uuid>[0-9a-f-]{36})\.png$")
 _REPAINT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}/(?P<uuid>[0-9a-f-]{36})/[0-9]{20}_style-?[0-9]{1,2}_[a-z0-9]{10}\.jpg$")
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -60,8 +60,13 @@ class Named:
     index: int | None
 
 
-def object_name(scheme: Scheme, task_id: str, account: str, ended_at: float, index: int, style: object = None) -> ObjectName:
-    """The object of image ``index`` (URLs of text layers continue the numbering) of a task that ended at ``ended_at``."""
+def object_name(
+    scheme: Scheme, task_id: str, account: str, ended_at: float, index: int, style: object = None, extension: str = "png"
+) -> ObjectName:
+    """The object of image ``index`` (URLs of text layers continue the numbering) of a task that ended at ``ended_at``.
+
+    ``style`` is the repaint's style index; ``extension`` the ``image`` scheme's (the others have their own).
+    """
     owner = hashlib.md5(account.encode()).hexdigest()[:8]
     if scheme == "timed":
         clock = datetime.fromtimestamp(ended_at, CHINA).strftime("%H%M%S")
@@ -75,7 +80,8 @@ def object_name(scheme: Scheme, task_id: str, account: str, ended_at: float, ind
     image = _permute(task_id, f"image/{index}")
     digest = hashlib.md5(image.encode()).digest()
     bucket = SHANGHAI if digest[2] & 1 else BEIJING
-    return ObjectName(bucket, f"{digest[0]:02x}/{(digest[1] + index) % 256:02x}/{date_path(ended_at)}/{owner}/{image}-1.png")
+    folder = f"{digest[0]:02x}/{(digest[1] + index) % 256:02x}/{date_path(ended_at)}/{owner}"
+    return ObjectName(bucket, f"{folder}/{image}-1.{extension}")
 
 
 def parse(bucket: str, key: str) -> Named | None:
