@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -162,3 +164,12 @@ def test_ranges_not_modified_and_binary_bodies_pass_untouched(status, content_ty
     headers = dict(sent[0]["headers"])
     assert b"content-encoding" not in headers and headers[b"etag"] == b'"E"' and headers[b"vary"] == VARY
     assert sent[1]["body"] == b"data"
+
+
+def test_the_docs_example_runs_as_written(capsys):
+    text = (Path(__file__).parent.parent / "docs" / "captures.md").read_text(encoding="utf-8")
+    [code] = re.findall(r"```python\n(.*?)```", text, re.S)
+    exec(compile(code, "docs/captures.md", "exec"), {})
+    first, second = capsys.readouterr().out.splitlines()
+    assert first == f"gzip {VARY_TEXT}"
+    assert json.loads(second)["output"] == {"task_id": "no-such-task", "task_status": "UNKNOWN"}
