@@ -1,6 +1,6 @@
 """The result buckets: ``GET``/``HEAD /<bucket>/<key>?Expires&OSSAccessKeyId&Signature``.
 
-The buckets are ``dashscope-result-bj`` and ``-sh`` (PNGs) and ``viapi-video``
+The buckets are ``dashscope-result-bj``, ``dashscope-result-sh`` and ``viapi-video``
 (style-repaint JPEGs); :mod:`mockserver.results.names` says which object lives where.
 
 Checks run in this order (our decision; OSS does not document it): a query
