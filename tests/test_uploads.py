@@ -221,3 +221,11 @@ def test_a_one_account_reset_drops_that_accounts_uploads_only(server):
     assert reset.status_code == 200
     assert _sketch_task(server, f"oss://{mine}", RESOLVE)["code"] == "InvalidURL"
     assert _sketch_task(server, f"oss://{theirs}", RESOLVE, key="sk-other")["task_status"] == "SUCCEEDED"
+
+
+def test_the_emulator_holds_less_than_the_policy_allows_when_told(make_server):
+    """The policy advertises 1024 MB (captured); ``upload_hold_max_mb`` bounds what one upload may put in memory."""
+    server = make_server(url_secret=SECRET, upload_hold_max_mb=1)
+    assert get_policy(server).json()["data"]["max_file_size_mb"] == 1024
+    _oss_error(upload(server, b"x" * (1024 * 1024 + 1))[0], 400, "EntityTooLarge")
+    assert upload(server, b"x" * (1024 * 1024))[0].status_code == 200

@@ -85,6 +85,8 @@ class Uploads:
         """Check a PostObject form (lower-case field names) and keep the file; None when stored."""
         if data is None or not fields.get("key"):
             return Refused("malformed", "key" if data is not None else "file")
+        if len(data) > self.hold_bytes:  # within the policy, perhaps, but more than the emulator holds
+            return Refused("too_large")
         if not all(fields.get(name) for name in ("ossaccesskeyid", "signature", "policy")):
             return Refused("anonymous")
         if fields["ossaccesskeyid"] != self.access_key_id or fields["signature"] != policy.sign(self._secret, fields["policy"]):
