@@ -11,12 +11,15 @@ from starlette.responses import Response
 from ..config import Settings
 from ..emulator import Emulator
 from ..errors import ApiError
-from ..results.urls import BUCKET
+from ..results.names import BUCKETS
 from ..uploads.service import BUCKET as UPLOAD_BUCKET
 from . import accounts, admin, control, dashscope, finetunes, objects, state, uploads
+from .compression import Compression
 from .edge import Edge
 from .gateway import Gateway
 from .responses import error_response
+
+OSS_PREFIXES = (*(f"/{bucket}/" for bucket in BUCKETS), f"/{UPLOAD_BUCKET}")  # the buckets answer as OSS does: no gateway, no gzip
 
 
 def create_app(settings: Settings | None = None, *, emulator: Emulator | None = None) -> Starlette:
@@ -37,11 +40,13 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
 
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(Gateway, emulator=emulator, passthrough=(f"/{BUCKET}/", f"/{UPLOAD_BUCKET}"))],
+        middleware=[Middleware(Gateway, emulator=emulator, passthrough=OSS_PREFIXES)],
         exception_handlers={ApiError: api_error, HTTPException: http_error},
     )
     app.router.redirect_slashes = False
     app.state.emulator = emulator
-    # Outermost, outside Starlette's error middleware, so network faults reach the server's socket.
-    app.middleware_stack = Edge(app.build_middleware_stack(), emulator)
+    # Outermost, outside Starlette's error middleware, so network faults reach the server's socket;
+    # compression inside it, so a truncated answer is cut after compression, as on the wire.
+    compressed = Compression(app.build_middleware_stack(), enabled=emulator.settings.compression, skip=OSS_PREFIXES)
+    app.middleware_stack = Edge(compressed, emulator)
     return app

@@ -29,12 +29,11 @@ from ..errors import ApiError
 from ..parsing import json_object
 from ..faults.effects import Effects, HttpError
 from ..faults.rules import Request
-from ..results.images import task_of
-from ..results.urls import BUCKET
+from ..results.names import BUCKETS, task_of
 from .responses import dumps, error_body, json_response
 
 CONTROL_PREFIX = "/__mock"
-RESULTS_PREFIX = f"/{BUCKET}/"
+RESULTS_PREFIXES = tuple(f"/{bucket}/" for bucket in BUCKETS)
 _ROUTES = [
     ("POST", re.compile(r"^/api/v1/services/[^/]+/[^/]+/[^/]+/?$"), "submit"),  # a sync model's call too
     ("GET", re.compile(r"^/api/v1/tasks/(?P<task_id>[^/]+)/?$"), "query"),
@@ -65,8 +64,8 @@ class Edge:
                 return
             await self.app(scope, receive, send)
             return
-        if path.startswith(RESULTS_PREFIX) and scope["method"] in ("GET", "HEAD"):
-            await self._download(scope, receive, send, task_of(path[len(RESULTS_PREFIX):]))
+        if path.startswith(RESULTS_PREFIXES) and scope["method"] in ("GET", "HEAD"):
+            await self._download(scope, receive, send, task_of(path))
             return
         route, task_id = _classify(scope["method"], path)
         if route == "other":
