@@ -13,7 +13,7 @@ from ..emulator import Emulator
 from ..errors import ApiError
 from ..results.urls import BUCKET
 from ..uploads.service import BUCKET as UPLOAD_BUCKET
-from . import accounts, admin, control, dashscope, finetunes, objects, state, uploads
+from . import accounts, admin, control, dashscope, finetunes, inspector, objects, state, uploads
 from .edge import Edge
 from .gateway import Gateway
 from .responses import error_response
@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
     emulator = emulator or Emulator(settings)
     routes = list(dashscope.routes) + objects.routes + uploads.routes + finetunes.routes
     if emulator.settings.control_plane:
-        routes += control.routes + admin.routes + accounts.routes + state.routes
+        routes += control.routes + admin.routes + accounts.routes + state.routes + inspector.routes
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
