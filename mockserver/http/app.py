@@ -14,6 +14,7 @@ from ..errors import ApiError
 from ..results.urls import BUCKET
 from ..uploads.service import BUCKET as UPLOAD_BUCKET
 from . import accounts, admin, control, dashscope, finetunes, inspector, objects, state, uploads
+from .control_log import ControlLog
 from .edge import Edge
 from .gateway import Gateway
 from .responses import error_response
@@ -43,5 +44,5 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
     app.router.redirect_slashes = False
     app.state.emulator = emulator
     # Outermost, outside Starlette's error middleware, so network faults reach the server's socket.
-    app.middleware_stack = Edge(app.build_middleware_stack(), emulator)
+    app.middleware_stack = Edge(ControlLog(app.build_middleware_stack(), emulator.settings.log_format), emulator)
     return app
