@@ -320,6 +320,18 @@ def test_one_structured_log_line_per_request(make_server, caplog, fmt):
         assert f"task_id={task_id}" in lines[0] and "status=200" in lines[0]
 
 
+def test_control_plane_calls_are_logged(make_server, caplog):
+    server = make_server()
+    caplog.set_level("INFO", logger="mockserver.control")
+    server.advance(5)
+    server.client.get("/__mock/faults")  # a read: DEBUG, not shown at INFO
+    lines = [record.getMessage() for record in caplog.records if record.name == "mockserver.control"]
+    assert lines == ["control POST /__mock/clock/advance status=200"]
+    caplog.set_level("DEBUG", logger="mockserver.control")
+    server.client.get("/__mock/tasks", params={"status": "nope"})
+    assert caplog.records[-1].getMessage() == "control GET /__mock/tasks?status=nope status=400"
+
+
 def test_cli_takes_the_log_format():
     from mockserver.cli import _parser, _settings
 
