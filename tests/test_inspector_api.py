@@ -123,6 +123,7 @@ def test_pages_and_assets(server):
 
 def test_the_inspector_is_admitted_as_the_control_plane_is():
     import asyncio
+    import base64
 
     import httpx
 
@@ -136,9 +137,15 @@ def test_the_inspector_is_admitted_as_the_control_plane_is():
         async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as client:
             return await client.get(path, headers=headers)
 
+    basic = {"Authorization": "Basic " + base64.b64encode(b"anyone:s3cret").decode()}
     for path in ("/__mock/ui/", "/__mock/tasks", "/__mock/accounts", "/__mock/ui/static/inspector.js"):
-        assert asyncio.run(get("127.0.0.1", path, {})).status_code == 401
+        refused = asyncio.run(get("127.0.0.1", path, {}))
+        assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith('Basic realm="')
         assert asyncio.run(get("192.0.2.10", path, {"X-Mock-Admin-Token": "s3cret"})).status_code == 200
+        assert asyncio.run(get("192.0.2.10", path, basic)).status_code == 200  # a browser: the token as password
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"anyone:nope").decode()}
+    assert asyncio.run(get("192.0.2.10", "/__mock/ui/", wrong)).status_code == 401
+    assert asyncio.run(get("192.0.2.10", "/__mock/ui/", {"Authorization": "Basic !!"})).status_code == 401
     open_app = create_app(Settings(clock="manual"))
     transport = httpx.ASGITransport(app=open_app, client=("192.0.2.10", 1234))
 

@@ -151,3 +151,17 @@ def test_accounts_show_usage_and_sparklines(server, page):
     expect(block.locator("tbody tr")).to_have_count(1)
     expect(block.locator("tbody td").nth(4)).to_have_text("3")  # images used of the free quota
     expect(block.locator("svg.spark")).to_have_count(2)
+
+
+def test_with_an_admin_token_the_browser_logs_in(make_server, browser):
+    server = make_server(admin_token="s3cret")
+    server.client.headers["X-Mock-Admin-Token"] = "s3cret"
+    task_id = submit(server)
+    context = browser.new_context(http_credentials={"username": "me", "password": "s3cret"})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    assert page.goto(f"{server.url}/__mock/ui/").status == 200
+    expect(row(page, task_id).locator(".status")).to_have_text("PENDING", timeout=10_000)  # its polls got in too
+    context.close()
+    assert errors == []

@@ -119,18 +119,23 @@ def _matching(tasks: Iterable[Task], filters: Filters, now: float, retention: fl
 
 
 def _queue_positions(emulator: Emulator, pending: list[Task], now: float) -> dict[str, int]:
-    """Each PENDING task's place among the waiting tasks of its lane (1: next to start), one pass per lane."""
+    """Each PENDING task's place among the waiting tasks of its lane (1: next to start): one pass per lane."""
     positions: dict[str, int] = {}
-    wanted = {task.task_id for task in pending}
+    lanes: dict[tuple[str, str], list[Task]] = {}
+    for task in pending:
+        lanes.setdefault(task.lane, []).append(task)
     with emulator.store.transaction():
-        for lane in {task.lane for task in pending}:
-            queue = _lane_of(emulator, *lane)
-            waiting = sorted((t for t in queue if t.canceled_at is None and t.scheduled_at > now),
-                             key=lambda t: (t.scheduled_at, t.submitted_at))
-            for place, task in enumerate(waiting, 1):
-                if task.task_id in wanted:
-                    positions[task.task_id] = place
+        for (account, model), wanted in lanes.items():
+            queue = _lane_of(emulator, account, model)
+            waiting = [t for t in queue if t.scheduled_at > now and t.canceled_at is None]
+            waiting.sort(key=_start_order)
+            order = {t.task_id: place for place, t in enumerate(waiting, 1)}
+            positions.update({t.task_id: order[t.task_id] for t in wanted if t.task_id in order})
     return positions
+
+
+def _start_order(task: Task) -> tuple[float, float]:
+    return (task.scheduled_at, task.submitted_at)
 
 
 def _lane_of(emulator: Emulator, account: str, model: str) -> list[Task]:
