@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -74,3 +75,17 @@ def test_the_compose_snippet_matches_the_recipe():
     client = next(value for name, value in compose["services"].items() if name != "dashscope-mock")
     assert client["environment"]["DASHSCOPE_HTTP_BASE_URL"] == "http://dashscope-mock:8580/api/v1"
     assert client["depends_on"]["dashscope-mock"]["condition"] == "service_healthy"
+
+
+def test_the_documented_rule_and_account_change_are_accepted():
+    rule, answer, change = blocks("docs/control-plane.md", "json")[:3]
+    with serve(clock="manual") as mock:
+        armed = mock.add_rule(**json.loads(rule))
+        assert armed["http"]["code"] == "ModelUnavailable" and armed["remaining"] == 3
+        key = "sk-docs"
+        documented = json.loads(answer)
+        shown = mock.account(key=key, model="wanx-v1")
+        assert shown.keys() == documented.keys()
+        assert shown["models"]["wanx-v1"].keys() == documented["models"]["wanx-v1"].keys()
+        changed = mock.set_account(key=key, **json.loads(change))
+        assert changed["requests_per_second"] == 5 and changed["models"]["wanx-v1"]["remaining"] == 2

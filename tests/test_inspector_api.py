@@ -50,6 +50,7 @@ def test_filters_and_paging(server):
     page_two = tasks(server, account=account, page=2, page_size=2)
     assert page_two["total"] == 5 and [row["task_id"] for row in page_two["tasks"]] == [ids[2], ids[1]]
     assert [row["task_id"] for row in tasks(server, q=ids[3])["tasks"]] == [ids[3]]
+    assert tasks(server, q=ids[3], account="someone-else")["total"] == 0
     assert [row["task_id"] for row in tasks(server, q=ids[3][:13])["tasks"]] == [ids[3]]  # a part of an id
     server.advance(hours=1)
     assert tasks(server, status="SUCCEEDED")["total"] == 6

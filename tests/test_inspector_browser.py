@@ -93,6 +93,14 @@ def test_filters_narrow_the_list(server, page):
     server.advance(3600)
     page.goto(f"{server.url}/__mock/ui/")
     expect(page.locator("#task-rows tr")).to_have_count(2)
+    other = server.submit(key="sk-browser-late")  # an account that calls after the page was drawn
+    late = server.emulator.authenticate("Bearer sk-browser-late").id
+    expect(page.locator(f'#filters select[name="account"] option[value="{late}"]')).to_have_count(1)
+    page.select_option('#filters select[name="account"]', late)
+    expect(page.locator("#task-rows tr")).to_have_count(1)
+    expect(row(page, other.json()["output"]["task_id"])).to_be_visible()
+    page.select_option('#filters select[name="account"]', "")
+    expect(page.locator("#task-rows tr")).to_have_count(3)
     page.select_option('#filters select[name="status"]', "FAILED")
     expect(page.locator("#task-rows tr")).to_have_count(1)
     expect(row(page, failed).locator(".where")).to_contain_text("InternalError.Algo")
@@ -100,6 +108,19 @@ def test_filters_narrow_the_list(server, page):
     page.fill('#filters input[name="q"]', kept[:12])
     expect(page.locator("#task-rows tr")).to_have_count(1)
     expect(row(page, kept)).to_be_visible()
+
+
+def test_freeze_and_resume_buttons_drive_the_clock(server, page):
+    page.goto(f"{server.url}/__mock/ui/")
+    expect(page.locator("#clock-mode")).to_have_text("manual")
+    page.click("#resume")
+    expect(page.locator("#clock-mode")).to_have_text("real")
+    assert server.emulator.clock.mode == "real"
+    page.click("#freeze")
+    expect(page.locator("#clock-mode")).to_have_text("manual")
+    assert server.emulator.clock.mode == "manual"
+    shown = page.locator("#clock-now").inner_text()
+    assert shown.endswith(" +08:00")
 
 
 def test_a_task_timeline_is_drawn(server, page):

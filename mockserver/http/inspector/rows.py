@@ -91,7 +91,7 @@ def _candidates(emulator: Emulator, filters: Filters) -> list[Task]:
     if filters.search:
         exact = store.get_task(filters.search)
         if exact is not None:
-            return [exact]
+            return [exact] if filters.account in (None, exact.account) else []
     if filters.account:
         return list(store.account_tasks(filters.account))
     return store.tasks()

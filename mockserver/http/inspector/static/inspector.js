@@ -153,6 +153,14 @@ async function refreshAccounts() {
         .map((h) => el("th", {}, h)))), el("tbody", {}, ...rows)));
   });
   document.getElementById("account-list").replaceChildren(...(blocks.length ? blocks : ["no account has called yet"]));
+  addAccountOptions(data.accounts.map((account) => account.account));
+}
+
+// Accounts that called after the page was drawn join the filter's choices.
+function addAccountOptions(ids) {
+  const select = document.querySelector('#filters select[name="account"]');
+  const known = new Set([...select.options].map((option) => option.value));
+  for (const id of ids.filter((id) => !known.has(id))) select.append(el("option", { value: id }, id));
 }
 
 function ruleFromForm(form) {
