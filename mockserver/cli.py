@@ -21,10 +21,9 @@ import uvicorn
 from . import __version__, banner
 from .config import DEFAULT_PORT, Settings
 from .config_errors import SettingsError, load
+from .http.admin_token import ENVIRONMENT as ADMIN_TOKEN_ENV  # serve takes the control plane's token from it
 from .suggest import did_you_mean
 from .serving import config, listen, url_of
-
-ADMIN_TOKEN_ENV = "DASHSCOPE_MOCK_ADMIN_TOKEN"  # serve: the control plane's admin_token (the container recipe sets it)
 
 if TYPE_CHECKING:
     from .emulator import Emulator

@@ -12,13 +12,15 @@ from typing import Sequence
 
 import httpx
 
+from .http.admin_token import ENVIRONMENT
+
 DEFAULT_URL = "http://127.0.0.1:8580"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     url = (args[0] if args else DEFAULT_URL).rstrip("/")
-    token = os.environ.get("DASHSCOPE_MOCK_ADMIN_TOKEN")
+    token = os.environ.get(ENVIRONMENT)
     headers = {"X-Mock-Admin-Token": token} if token else {}
     try:
         response = httpx.get(f"{url}/__mock/health", headers=headers, timeout=3)

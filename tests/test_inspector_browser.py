@@ -123,6 +123,20 @@ def test_freeze_and_resume_buttons_drive_the_clock(server, page):
     assert shown.endswith(" +08:00")
 
 
+def test_reset_forgets_everything_once_confirmed(server, page):
+    task_id = submit(server)
+    page.goto(f"{server.url}/__mock/ui/")
+    expect(row(page, task_id)).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.click("#reset")
+    expect(row(page, task_id)).to_be_visible()
+    assert server.emulator.store.count() == 1  # not confirmed: nothing happened
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#reset")
+    expect(page.locator("#task-rows")).to_have_text("no tasks")
+    assert server.emulator.store.count() == 0
+
+
 def test_a_task_timeline_is_drawn(server, page):
     task_id = submit(server)
     server.throttle("query", n=1)

@@ -14,6 +14,7 @@ import binascii
 from ..accounts import _bearer
 
 CHALLENGE = 'Basic realm="dashscope-mock control plane", charset="UTF-8"'
+ENVIRONMENT = "DASHSCOPE_MOCK_ADMIN_TOKEN"  # serve takes admin_token from it; the container's health check sends it
 
 
 def presented(authorization: str | None, header_token: str | None) -> str:
