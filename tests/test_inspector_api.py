@@ -38,6 +38,22 @@ def test_every_account_newest_first_with_queue_places_and_progress(server):
     assert running["submitted"].endswith(" +08:00")  # times shown to people say their zone
 
 
+def test_queue_places_follow_cancels_and_limit_changes(server):
+    first, second = submit(server), submit(server)
+    server.advance(1)  # wanx-v1 takes 2 submits a second; the first task is running now
+    third, fourth = submit(server), submit(server)
+
+    def places() -> dict[str, int | None]:
+        return {row["task_id"]: row["queue_position"] for row in tasks(server)["tasks"]}
+
+    assert places() == {first: None, second: 1, third: 2, fourth: 3}
+    cancel = server.client.post(f"/api/v1/tasks/{third}/cancel", headers={"Authorization": f"Bearer {KEY}"})
+    assert cancel.status_code == 200
+    assert places() == {first: None, second: 1, third: None, fourth: 2}
+    server.limits("wanx-v1", key=KEY, concurrency=2)  # the queue is re-planned at once
+    assert places() == {first: None, second: None, third: None, fourth: 1}
+
+
 def test_filters_and_paging(server):
     ids = []
     for _ in range(5):

@@ -12,10 +12,13 @@ from itertools import islice
 from typing import Any, Iterable, Iterator
 
 from ...emulator import HOUR, Emulator
+from ...lifecycle.lanes import Lane
 from ...lifecycle.task import PENDING, RUNNING, SUCCEEDED, Task
 from ...timefmt import shown_time
+from .queue import QueuePlaces
 
 MAX_PAGE_SIZE = 200
+PLACES = QueuePlaces()  # shared by every emulator in the process: it keys lanes by identity
 STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN")
 
 
@@ -119,27 +122,19 @@ def _matching(tasks: Iterable[Task], filters: Filters, now: float, retention: fl
 
 
 def _queue_positions(emulator: Emulator, pending: list[Task], now: float) -> dict[str, int]:
-    """Each PENDING task's place among the waiting tasks of its lane (1: next to start): one pass per lane."""
+    """Each PENDING task's place among the waiting tasks of its lane (1: next to start)."""
     positions: dict[str, int] = {}
-    lanes: dict[tuple[str, str], list[Task]] = {}
-    for task in pending:
-        lanes.setdefault(task.lane, []).append(task)
     with emulator.store.transaction():
-        for (account, model), wanted in lanes.items():
-            queue = _lane_of(emulator, account, model)
-            waiting = [t for t in queue if t.scheduled_at > now and t.canceled_at is None]
-            waiting.sort(key=_start_order)
-            order = {t.task_id: place for place, t in enumerate(waiting, 1)}
-            positions.update({t.task_id: order[t.task_id] for t in wanted if t.task_id in order})
+        for task in pending:
+            lane = _lane_of(emulator, task)
+            place = PLACES.place(lane, task, now) if lane is not None else None
+            if place is not None:
+                positions[task.task_id] = place
     return positions
 
 
-def _start_order(task: Task) -> tuple[float, float]:
-    return (task.scheduled_at, task.submitted_at)
-
-
-def _lane_of(emulator: Emulator, account: str, model: str) -> list[Task]:
-    for lane in emulator.store.lanes(account):
-        if lane.tasks and lane.tasks[0].model == model:
-            return list(lane.tasks)
-    return []
+def _lane_of(emulator: Emulator, task: Task) -> Lane | None:
+    for lane in emulator.store.lanes(task.account):
+        if lane.tasks and lane.tasks[0].model == task.model:
+            return lane
+    return None
