@@ -1,8 +1,9 @@
 """The inspector's task rows: every task of every account, filtered and paged, as a person wants to see it.
 
 The store keeps tasks in submission order; a page is read newest first. Without
-a status, model or id filter a page costs O(page size) whatever the number of
-tasks; a filter scans the candidates once (one ``status_at`` per task).
+a status, model or id filter a page costs a copy of the task list (a C loop) and
+the rows it skips and shows; a filter scans the candidates once (one
+``status_at`` per task). ``load/bench_inspector.py`` measures both with 100 000 tasks.
 """
 
 from __future__ import annotations
