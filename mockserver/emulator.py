@@ -369,9 +369,13 @@ class Emulator:
         if account is None:
             self.faults.rules.clear(self.settings.faults)
 
-    def timeline(self, task_id: str) -> list[dict[str, Any]]:
-        """The task's requests and its state transitions so far, in time order."""
-        return timeline(self.store.get_task(task_id), self.journal.select({"task_id": task_id}), self.clock.now())
+    def timeline(self, task_id: str) -> list[dict[str, Any]] | None:
+        """The task's requests and its state transitions so far, in time order; None when neither the store
+        nor the journal has heard of the task."""
+        task, entries = self.store.get_task(task_id), self.journal.select({"task_id": task_id})
+        if task is None and not entries:
+            return None
+        return timeline(task, entries, self.clock.now())
 
 
 

@@ -13,8 +13,9 @@ from ..emulator import Emulator
 from ..errors import ApiError
 from ..results.names import BUCKETS
 from ..uploads.service import BUCKET as UPLOAD_BUCKET
-from . import accounts, admin, control, dashscope, finetunes, objects, state, uploads
+from . import accounts, admin, control, dashscope, finetunes, inspector, objects, state, uploads
 from .compression import Compression
+from .control_log import ControlLog
 from .edge import Edge
 from .gateway import Gateway
 from .responses import error_response
@@ -27,7 +28,7 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
     emulator = emulator or Emulator(settings)
     routes = list(dashscope.routes) + objects.routes + uploads.routes + finetunes.routes
     if emulator.settings.control_plane:
-        routes += control.routes + admin.routes + accounts.routes + state.routes
+        routes += control.routes + admin.routes + accounts.routes + state.routes + inspector.routes
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -48,5 +49,5 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
     # Outermost, outside Starlette's error middleware, so network faults reach the server's socket;
     # compression inside it, so a truncated answer is cut after compression, as on the wire.
     compressed = Compression(app.build_middleware_stack(), enabled=emulator.settings.compression, skip=OSS_PREFIXES)
-    app.middleware_stack = Edge(compressed, emulator)
+    app.middleware_stack = Edge(ControlLog(compressed, emulator.settings.log_format), emulator)
     return app
