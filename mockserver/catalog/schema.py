@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ErrorPath = Literal["sync", "task"]
@@ -17,6 +19,7 @@ ErrorPath = Literal["sync", "task"]
 # rendered on request, so an unbounded size or count would let one submit spend gigabytes.
 MAX_IMAGES = 16
 MAX_PIXELS = 2048 * 2048
+_SIZE_TEXT = re.compile(r"^[1-9]\d{0,4}\*[1-9]\d{0,4}$")
 FieldType = Literal["string", "integer", "number", "boolean", "array", "object", "size", "url"]
 
 
@@ -119,10 +122,10 @@ class Timing(_Strict):
 
 
 class TextResults(_Strict):
-    """``text_results {urls, params}``: text layers some models add when a text input is given."""
+    """``text_results {urls: [{url}], params: [{sample_idx, layers}]}``: text layers some models add
+    when a text input is given (laid out by :mod:`mockserver.lifecycle.text_layers`)."""
 
     when: str  # the input field that, when given, adds them (wanx-background-generation-v2: title)
-    params: dict[str, Any] = Field(default_factory=dict)  # each text layer's params, one per image
     source: str = "captured"
 
 
@@ -170,8 +173,12 @@ class Output(_Strict):
     prompts: bool = False  # per-result orig_prompt / actual_prompt (newer text-to-image models)
     seed_per_image: bool = False  # image i of n uses seed + i
     extra: dict[str, Any] = Field(default_factory=dict)  # fixed extra fields in output
-    end_time_seconds: bool = False  # end_time without milliseconds
+    end_time_seconds: bool = False  # end_time (and start_time) without milliseconds
+    order: list[str] = Field(default_factory=list)  # a finished output's captured key order (absent keys skipped, others after)
     lines_from: str | None = None  # the input whose fetched image gives the results their lines (sketch-to-image)
+    # how result objects are named (mockserver.results.names): image (own uuid each, bj/sh), timed, repaint (JPEG)
+    objects: Literal["image", "timed", "repaint"] = "image"
+    image_format: Literal["PNG", "JPEG"] = "PNG"  # the results' bytes (repaint's names end .jpg whatever this says)
     source: str = "doc"
 
     @model_validator(mode="after")
@@ -247,6 +254,19 @@ class ModelEntry(_Strict):
     def images_rule(self) -> FieldRule | None:
         section, _, field = (self.images_field or "").rpartition(".")
         return (self.input if section == "input" else self.parameters).get(field)
+
+    def size_text(self, parameters: dict[str, Any]) -> str | None:
+        """The results' size as ``W*H``: the request's only when the entry has a size rule that checked it
+        (a size the model takes no rule for is ignored, never rendered), else the model's default."""
+        size = parameters.get("size") if "size" in self.parameters else None
+        valid = isinstance(size, str) and _SIZE_TEXT.match(size) is not None
+        return size if valid else self.default_size
+
+    def image_size(self, parameters: dict[str, Any]) -> tuple[int, int]:
+        """The results' ``(width, height)``: the checked requested size, else the model's default, else 1024*1024."""
+        width, _, height = (self.size_text(parameters) or "1024*1024").partition("*")
+        return int(width), int(height)
+
     def image_count(self, parameters: dict[str, Any], input_: dict[str, Any] | None = None) -> int:
         """How many images a task with these (validated) parameters makes."""
         if self.images_field is None:

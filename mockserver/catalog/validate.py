@@ -217,13 +217,6 @@ def kept(rules: dict[str, FieldRule], values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def task_size(task: Any, entry: ModelEntry) -> str | None:
-    """The size a task's images have: the request's only when the entry has a size rule that checked it
-    (a size the model does not take is ignored, never rendered), else the entry's default."""
-    size = task.parameters.get("size") if "size" in entry.parameters else None
-    return size if isinstance(size, str) and _SIZE.match(size) else entry.default_size
-
-
 def size_of(text: str) -> tuple[int, int]:
     """``"1024*768"`` to ``(1024, 768)``; the caller has validated the text."""
     width, height = text.split("*")

@@ -28,13 +28,13 @@ from ..errors import ApiError
 from ..parsing import json_object
 from ..faults.effects import Effects, HttpError
 from ..faults.rules import Request
-from ..results.images import task_of
-from ..results.urls import BUCKET
+from ..results.names import BUCKETS, task_of
 from . import guard
+from .admin_token import CHALLENGE
 from .responses import dumps, error_body, json_response
 
 CONTROL_PREFIX = "/__mock"
-RESULTS_PREFIX = f"/{BUCKET}/"
+RESULTS_PREFIXES = tuple(f"/{bucket}/" for bucket in BUCKETS)
 _ROUTES = [
     ("POST", re.compile(r"^/api/v1/services/[^/]+/[^/]+/[^/]+/?$"), "submit"),  # a sync model's call too
     ("GET", re.compile(r"^/api/v1/tasks/(?P<task_id>[^/]+)/?$"), "query"),
@@ -62,12 +62,13 @@ class Edge:
         if path.startswith(CONTROL_PREFIX):
             refusal = guard.refusal(scope, send, self.emulator.settings.admin_token, self._hosts)
             if refusal is not None:
-                await _send_json(send, *refusal)
+                challenge = [(b"www-authenticate", CHALLENGE.encode())] if refusal[0] == 401 else []  # browsers ask
+                await _send_json(send, *refusal, headers=challenge)
                 return
             await self.app(scope, receive, send)
             return
-        if path.startswith(RESULTS_PREFIX) and scope["method"] in ("GET", "HEAD"):
-            await self._download(scope, receive, send, task_of(path[len(RESULTS_PREFIX):]))
+        if path.startswith(RESULTS_PREFIXES) and scope["method"] in ("GET", "HEAD"):
+            await self._download(scope, receive, send, task_of(path))
             return
         route, task_id = _classify(scope["method"], path)
         if route == "other":
@@ -199,9 +200,9 @@ def _classify(method: str, path: str) -> tuple[str, str | None]:
     return "other", None
 
 
-async def _send_json(send: Send, status: int, payload: dict[str, str]) -> None:
+async def _send_json(send: Send, status: int, payload: dict[str, str], headers: list[tuple[bytes, bytes]] = ()) -> None:
     body = dumps(payload)
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

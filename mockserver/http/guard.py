@@ -10,7 +10,8 @@ on a rebinding domain can even read the answers. So, in this order:
 2. the ``Host`` must be an address, a loopback name (``localhost``, ``*.localhost``) or one
    of ``control_hosts``: a page on a rebinding domain sends its own name;
 3. a write (any method but GET/HEAD/OPTIONS) needs a JSON content type (or no
-   body at all) and an ``Origin`` that is absent or the emulator's own.
+   body at all) and an ``Origin`` that is absent or the emulator's own: a browser
+   that logged in to the inspector with the token sends it on forged requests too.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from urllib.parse import urlsplit
 
 from starlette.types import Scope, Send
 
-from ..accounts import _bearer
 from ..config import Settings
+from .admin_token import presented
 
 Refusal = tuple[int, dict[str, str]]
 _READS = ("GET", "HEAD", "OPTIONS")
@@ -35,10 +36,11 @@ def refusal(scope: Scope, send: Send, token: str | None, hosts: Iterable[str]) -
     """Why the control plane is refused to this request, or None when it is admitted."""
     headers = _headers(scope)
     if token is not None:
-        given = _bearer(headers.get("authorization")) or headers.get("x-mock-admin-token", "")
+        given = presented(headers.get("authorization"), headers.get("x-mock-admin-token"))
         if not hmac.compare_digest(given.encode(), token.encode()):
             return 401, {"code": "Unauthorized", "message": "the control plane needs the admin token: send "
-                         "Authorization: Bearer <token> or X-Mock-Admin-Token: <token>"}
+                         "Authorization: Bearer <token> or X-Mock-Admin-Token: <token> "
+                         "(a browser: any user, the token as password)"}
     elif not loopback(peer(scope, send)):
         return 403, {"code": "AccessDenied", "message": "the control plane is served to loopback clients only; "
                      "set admin_token to reach it from elsewhere"}

@@ -51,6 +51,12 @@ class Store(Protocol):
         """The account's tasks submitted in ``[since, until]``, in submission order: found in time
         proportional to their number, not the account's."""
 
+    def tasks(self) -> list[Task]:
+        """Every task of every account, in submission order (the inspector pages through them)."""
+
+    def account_ids(self) -> list[str]:
+        """The accounts that have tasks or run-time state, in the order they were first seen."""
+
     def lane(self, account: str, model: str, concurrency: int) -> Lane:
         """The lane's queue state, created with ``concurrency`` slots when new."""
 

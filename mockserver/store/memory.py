@@ -61,6 +61,12 @@ class MemoryStore:
         high = bisect.bisect_right(owned, until, key=_submitted)
         return owned[low:high]
 
+    def tasks(self) -> list[Task]:
+        return list(self._tasks.values())
+
+    def account_ids(self) -> list[str]:
+        return list(dict.fromkeys([*self._by_account, *self._accounts]))
+
     def lane(self, account: str, model: str, concurrency: int) -> Lane:
         key = (account, model)
         lane = self._lanes.get(key)
