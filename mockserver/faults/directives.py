@@ -8,7 +8,6 @@ Every item is documented in ``docs/control-plane.md``.
 
 from __future__ import annotations
 
-
 import re
 from typing import Any
 
