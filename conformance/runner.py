@@ -129,7 +129,8 @@ def run_case(case: Case, command: Sequence[str], agent: str, target: Target, wor
     if overran:
         finding = broken(f"overran its timeout_seconds ({case.timeout_seconds:g} s) by {GRACE_SECONDS:g} s: killed")
     elif process.returncode != 0:
-        finding = broken(f"the adapter exited with status {process.returncode}: {stderr.strip()[-300:]}")
+        tail = " | ".join(line.strip() for line in stderr.strip().splitlines()[-4:]) or "nothing on stderr"
+        finding = broken(f"the adapter exited with status {process.returncode}: {tail[-400:]}")
     else:
         try:
             results = contract.parse(stdout, case.tasks)
