@@ -120,9 +120,11 @@ def run_case(case: Case, command: Sequence[str], agent: str, target: Target, wor
         os.killpg(process.pid, signal.SIGKILL)
         stdout, stderr = process.communicate()
     finally:
+        stalled = _stalled(target, rules)
         for rule_id in rules:
             target.remove_rule(rule_id)
     duration = round(time.monotonic() - started, 2)
+    _settle(target, account, stalled)
     journal = target.requests(account=account)
     requests = [_wall(entry, offset) for entry in journal]
     results, finding = None, None
@@ -152,6 +154,21 @@ def _checked(case: Case, observation: Observation) -> Finding:
         return case.check(observation)
     except (KeyError, IndexError, TypeError, ValueError) as error:  # results the check could not read
         return broken(f"results the check could not read ({type(error).__name__}: {error})")
+
+
+def _stalled(target: Target, rule_ids: list[int]) -> list[tuple[str, int, float]]:
+    """``(route, requests that arrived, stall seconds)`` of this case's stall rules."""
+    ours = [rule for rule in target.faults() if rule["id"] in rule_ids]
+    return [(rule["match"]["route"], rule["seen"], rule["network"]["seconds"]) for rule in ours
+            if rule.get("network", {}).get("kind") == "stall"]
+
+
+def _settle(target: Target, account: str, stalled: list[tuple[str, int, float]]) -> None:
+    """Wait for stalled requests the client gave up on: the journal has them once their answer goes out."""
+    for route, arrived, seconds in stalled:
+        deadline = time.monotonic() + seconds + 5
+        while target.count(account=account, route=route) < arrived and time.monotonic() < deadline:
+            time.sleep(0.1)
 
 
 def _keyed(rule: dict[str, Any], key: str, account: str) -> dict[str, Any]:

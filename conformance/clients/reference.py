@@ -136,7 +136,7 @@ def _status(http: httpx.Client, task_id: str, deadline: Deadline) -> dict:
 
 
 def _send(http: httpx.Client, method: str, url: str, deadline: Deadline, *, idempotent: bool,
-          budget: int = SUBMIT_ATTEMPTS, **kwargs: Any) -> httpx.Response:
+          budget: int | None = None, **kwargs: Any) -> httpx.Response:
     """One request, tried again while that is safe, within ``budget`` attempts and the deadline.
 
     Returns the final answer (a non-retryable error included); raises Stop when
@@ -144,6 +144,7 @@ def _send(http: httpx.Client, method: str, url: str, deadline: Deadline, *, idem
     outcome of a non-idempotent request is unknown.
     """
     backoff = Backoff()
+    budget = budget or SUBMIT_ATTEMPTS
     for attempt in range(1, budget + 1):
         if deadline.expired():
             raise Stop("TIMEOUT", "Timeout", f"{method} {url}: no time left")
