@@ -48,6 +48,8 @@ def _expired(o: Observation) -> Finding:
 
 def _refetched(o: Observation) -> Finding:
     cut = [entry for entry in o.requests("download") if entry.get("fault")]
+    if not cut:
+        return broken("no download was cut short (did the client download at all?)")
     found = succeeded(o)
     if found.verdict != "ok":
         return broken(f"after a download cut short: {found.observed}")
