@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conformance import contract
+from conformance.catalogue import DOC_PATH, markdown, section_of
 from conformance.cases import CATALOGUE, LEVELS, select
 from conformance.runner import run
 from conformance.target import Target
@@ -47,6 +48,12 @@ def _grades(command: list[str], cases: str, jobs: int = 8) -> dict[str, str]:
         target.close()
 
 
+def _doc_adapter() -> str:
+    """The Python block of docs/conformance.md's "An adapter in twenty-odd lines"."""
+    text = DOC_PATH.read_text(encoding="utf-8").split("### An adapter in twenty-odd lines", 1)[1]
+    return text.split("```python\n", 1)[1].split("```", 1)[0]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Future]:
     """Every harness run of this module, started at once."""
@@ -60,6 +67,9 @@ def runs(tmp_path_factory) -> dict[str, Future]:
     }
     for flaw, (cases, _) in FLAWS.items():
         futures[flaw] = pool.submit(_grades, [sys.executable, str(HERE / "conformance_flaws.py"), flaw], cases)
+    example = tmp_path_factory.mktemp("adapter") / "my_adapter.py"
+    example.write_text(_doc_adapter(), encoding="utf-8")
+    futures["doc-adapter"] = pool.submit(_grades, [sys.executable, str(example)], "1.1,3.5,6.1")
     if shutil.which("node"):
         futures["node"] = pool.submit(_grades, ["node", str(ADAPTERS / "node_fetch.mjs")], "1.1,2.3,3.5,6.1,7.3")
     yield futures
@@ -80,6 +90,16 @@ def test_list_json_prints_the_catalogue(capsys):
     listed = json.loads(capsys.readouterr().out)
     assert [case["id"] for case in listed] == [case.id for case in CATALOGUE]
     assert {"id", "title", "level", "source", "emulator", "expected"} <= set(listed[0])
+
+
+def test_the_docs_catalogue_is_current():
+    assert section_of(DOC_PATH.read_text(encoding="utf-8")) == markdown(), (
+        "docs/conformance.md's case catalogue is stale: run python -m conformance.catalogue")
+
+
+def test_the_docs_twenty_line_adapter_runs_as_written(runs):
+    assert len(_doc_adapter().strip().splitlines()) <= 25
+    assert runs["doc-adapter"].result() == {"1.1": "OK", "3.5": "OK", "6.1": "UNIMPLEMENTED"}
 
 
 def test_the_contract_reads_an_array_or_one_object_and_says_what_is_wrong():
