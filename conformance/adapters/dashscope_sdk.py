@@ -53,20 +53,23 @@ def _error(response: dict) -> dict:
 
 
 def _submit(job: dict):
+    """``(the SDK's response, task id)``, or ``(None, an ERROR result)`` when the submit was refused."""
     from dashscope import ImageSynthesis
 
     parameters = dict(job.get("parameters") or {})
-    return ImageSynthesis.async_call(model=job["model"], prompt=job["input"].get("prompt"), **parameters)
+    submitted = ImageSynthesis.async_call(model=job["model"], prompt=job["input"].get("prompt"), **parameters)
+    answer = _plain(submitted)
+    if answer.get("status_code") != 200:
+        return None, _result(None, "ERROR", error=_error(answer))
+    return submitted, answer["output"]["task_id"]
 
 
 def generate(job: dict) -> dict:
     from dashscope import ImageSynthesis
 
-    submitted = _submit(job)
-    answer = _plain(submitted)
-    if answer.get("status_code") != 200:
-        return _result(None, "ERROR", error=_error(answer))
-    task_id = answer["output"]["task_id"]
+    submitted, task_id = _submit(job)
+    if submitted is None:
+        return task_id  # the refusal
     done = _plain(ImageSynthesis.wait(submitted))
     if done.get("status_code") != 200:
         return _result(task_id, "ERROR", error=_error(done))
@@ -104,11 +107,9 @@ def _download(url: str, out_dir, index: int, failed: list):
 def cancel(job: dict) -> dict:
     from dashscope import ImageSynthesis
 
-    submitted = _submit(job)
-    answer = _plain(submitted)
-    if answer.get("status_code") != 200:
-        return _result(None, "ERROR", error=_error(answer))
-    task_id = answer["output"]["task_id"]
+    submitted, task_id = _submit(job)
+    if submitted is None:
+        return task_id  # the refusal
     canceled = _plain(ImageSynthesis.cancel(submitted))
     refusal = None if canceled.get("status_code") == 200 else _error(canceled)
     fetched = _plain(ImageSynthesis.fetch(submitted))

@@ -82,3 +82,21 @@ def retried_after(route: str, status: int, at_least: float) -> Check:
         return ok(f"waited {waits} s after each {status}")
 
     return check
+
+
+def may_resubmit(after: str) -> Check:
+    """A submit whose answer was lost (``after``): resubmitting is a trade-off, claiming a task that is not is broken.
+
+    The emulator made no task here, but a client cannot know that: on the
+    real service the first submit may have made a task, which runs and is billed.
+    """
+
+    def check(o: Observation) -> Finding:
+        if len(o.submits) > 1 and o.result["status"] == "SUCCEEDED":
+            return info(f"submitted again {after} ({timeline(o.submits)}): safe here, but on the real service "
+                        "the first submit may have made a task too, billed as well")
+        if o.result["status"] == "SUCCEEDED":
+            return broken("reported SUCCEEDED although no task was created")
+        return ok(f"did not resubmit; reported {said(o.result)}")
+
+    return check

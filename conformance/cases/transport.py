@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-from ..grades import Finding, broken, info, ok
-from ..observation import Observation, said, timeline
-from .checks import kept_waiting, one_submit
+from .checks import kept_waiting, may_resubmit, one_submit
 from .model import Case, rule
 
 PRACTICE = "HTTP practice (a request that may have been processed must not be repeated blindly)"
 
-
-def _unknown_outcome(o: Observation) -> Finding:
-    """The emulator dropped the submit unprocessed, but the client cannot know that."""
-    if len(o.submits) > 1 and o.result["status"] == "SUCCEEDED":
-        return info(f"submitted again after a lost answer ({timeline(o.submits)}): safe here, but on the real "
-                    "service the first submit may have made a task")
-    if o.result["status"] == "SUCCEEDED":
-        return broken("reported SUCCEEDED although no task was created")
-    return ok(f"did not resubmit; reported {said(o.result)}")
-
-
 CASES = [
     Case("7.1", "Connection reset on submit", "MAY", PRACTICE,
          "resets the submit's connection before answering (no task is made)",
-         "reports ERROR without resubmitting, or resubmits knowing it may double a task", _unknown_outcome,
+         "reports ERROR without resubmitting, or resubmits knowing it may double a task",
+         may_resubmit("after a lost answer"),
          faults=(rule("submit", 1, network={"kind": "reset"}),)),
     Case("7.2", "No answer at all on submit", "MAY", PRACTICE,
          "closes the submit's connection without an answer (no task is made)",
-         "reports ERROR without resubmitting, or resubmits knowing it may double a task", _unknown_outcome,
+         "reports ERROR without resubmitting, or resubmits knowing it may double a task",
+         may_resubmit("after a lost answer"),
          faults=(rule("submit", 1, network={"kind": "empty"}),)),
     Case("7.3", "A submit answer cut short: no resubmit", "MUST", PRACTICE,
          "creates the task, then closes the connection halfway through the answer",
