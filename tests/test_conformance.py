@@ -61,7 +61,7 @@ def runs(tmp_path_factory) -> dict[str, Future]:
     pool = ThreadPoolExecutor(max_workers=12)
     futures = {
         "report": pool.submit(lambda: (main(["conformance", "run", "--agent", "reference", "--out", str(report),
-                                             "--jobs", "8", "--", *REFERENCE]), report)),
+                                             "--jobs", "16", "--", *REFERENCE]), report)),
         "sdk-2.0": pool.submit(_grades, [sys.executable, SDK], SDK_CASES),
         "sdk-1.20": pool.submit(lambda: _grades([str(legacy_python()), SDK], SDK_CASES)),
     }
