@@ -11,8 +11,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cases import CATALOGUE, SECTIONS, select
+
+if TYPE_CHECKING:
+    from .runner import CaseRun
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -89,15 +93,19 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     target = Target(args.url) if args.url else Target.start()
     try:
-        runs = run(cases, command, args.agent, target, jobs=args.jobs, strict=args.strict)
+        runs = run(cases, command, args.agent, target, jobs=args.jobs, strict=args.strict, done=_progress)
     except AdapterNotStarted as error:
         print(f"dashscope-mock conformance run: {error}", file=sys.stderr)
         return 2
     finally:
         target.close()
-    for case_run in runs:
-        print(f"{case_run.case.id:<5} {case_run.grade.value:<13} {case_run.case.title}: {case_run.observed[:160]}")
     document = write(Path(args.out), args.agent, runs)
     counts = ", ".join(f"{grade} {count}" for grade, count in document["summary"].items() if count)
     print(f"{args.agent}: {counts}; report in {Path(args.out) / 'index.html'}")
     return 1 if document["summary"]["FAILED"] else 0
+
+
+def _progress(case_run: CaseRun) -> None:
+    """One line per case as it ends (cases run in parallel, so not in catalogue order)."""
+    print(f"{case_run.case.id:<5} {case_run.grade.value:<13} {case_run.case.title}: {case_run.observed[:160]}",
+          flush=True)

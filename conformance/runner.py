@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from . import contract
 from .cases import Case
@@ -78,13 +78,17 @@ class _Stage:
 
 
 def run(cases: Sequence[Case], command: Sequence[str], agent: str, target: Target, *, jobs: int = 1,
-        strict: bool = False) -> list[CaseRun]:
-    """Every case, graded; raises AdapterNotStarted when the command cannot be run."""
+        strict: bool = False, done: Callable[[CaseRun], None] | None = None) -> list[CaseRun]:
+    """Every case, graded (``done`` hears of each as it ends); raises AdapterNotStarted when the command
+    cannot be run."""
     shared = [case for case in cases if not case.exclusive]
     alone = [case for case in cases if case.exclusive]
     with tempfile.TemporaryDirectory(prefix="conformance-") as work:
         def one(case: Case) -> CaseRun:
-            return run_case(case, command, agent, target, Path(work), strict=strict)
+            case_run = run_case(case, command, agent, target, Path(work), strict=strict)
+            if done is not None:
+                done(case_run)
+            return case_run
 
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             runs = list(pool.map(one, shared))

@@ -20,6 +20,7 @@ import pytest
 from conformance import contract
 from conformance.catalogue import DOC_PATH, markdown, section_of
 from conformance.cases import CATALOGUE, LEVELS, select
+from conformance.grades import Grade, broken, grade_of, info, ok
 from conformance.runner import run
 from conformance.target import Target
 from mockserver.cli import main
@@ -100,6 +101,13 @@ def test_the_docs_catalogue_is_current():
 def test_the_docs_twenty_line_adapter_runs_as_written(runs):
     assert len(_doc_adapter().strip().splitlines()) <= 25
     assert runs["doc-adapter"].result() == {"1.1": "OK", "3.5": "OK", "6.1": "UNIMPLEMENTED"}
+
+
+def test_grades_follow_the_level_and_strict():
+    assert grade_of(broken("x"), "MUST") is Grade.FAILED
+    assert grade_of(broken("x"), "SHOULD") is Grade.NON_STRICT
+    assert grade_of(broken("x"), "SHOULD", strict=True) is Grade.FAILED
+    assert grade_of(info("x"), "MAY") is Grade.INFORMATIONAL and grade_of(ok("x"), "MUST") is Grade.OK
 
 
 def test_the_contract_reads_an_array_or_one_object_and_says_what_is_wrong():
