@@ -15,7 +15,7 @@ START, END = "<!-- cases:start -->\n", "<!-- cases:end -->\n"
 
 
 def markdown() -> str:
-    lines = ["Generated from `conformance/cases/` by `python -m conformance.catalogue`; do not edit by hand.", ""]
+    lines = ["Generated from `conformance/cases/` by `python -m conformance.catalogue`; do not edit by hand."]
     section = None
     for case in CATALOGUE:
         number = case.id.split(".")[0]
