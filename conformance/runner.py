@@ -6,7 +6,6 @@ Cases run ``jobs`` at a time; a case that moves the emulator's shared clock
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -99,30 +98,18 @@ def run(cases: Sequence[Case], command: Sequence[str], agent: str, target: Targe
 
 def run_case(case: Case, command: Sequence[str], agent: str, target: Target, work: Path, *,
              strict: bool = False) -> CaseRun:
-    key = f"sk-conformance-{_slug(agent)}-{case.id}-{secrets.token_hex(4)}"  # a fresh account per run
+    """Set the case up on a fresh account, run the adapter once, and grade it."""
+    key = f"sk-conformance-{slug(agent)}-{case.id}-{secrets.token_hex(4)}"
     account = target.account(key=key)["account"]
     if case.account:
         target.set_account(key=key, **case.account)
     rules = [target.add_rule(**_keyed(rule, key, account))["id"] for rule in case.faults]
-    out_dir = work / f"{_slug(agent)}-{case.id}"
-    job = case.job(str(out_dir))
-    env = {**os.environ, **contract.environment(target.base_url, key, case.id, job)}
+    job = case.job(str(work / f"{slug(agent)}-{case.id}"))
     offset = target.now() - time.time()  # the emulator's clock minus the wall clock
     started = time.monotonic()
     try:
-        process = subprocess.Popen(list(command), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True, encoding="utf-8", errors="replace", start_new_session=True)
-    except OSError as error:
-        raise AdapterNotStarted(f"cannot run {' '.join(command)}: {error}") from None
-    if case.during is not None:
-        threading.Thread(target=case.during, args=(_Stage(target, account),), daemon=True).start()
-    overran = False
-    try:
-        stdout, stderr = process.communicate(timeout=case.timeout_seconds + GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        overran = True
-        os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
+        env = {**os.environ, **contract.environment(target.base_url, key, case.id, job)}
+        process, stdout, stderr, overran = _execute(case, command, env, _Stage(target, account))
     finally:
         stalled = _stalled(target, rules)
         for rule_id in rules:
@@ -130,27 +117,45 @@ def run_case(case: Case, command: Sequence[str], agent: str, target: Target, wor
     duration = round(time.monotonic() - started, 2)
     _settle(target, account, stalled)
     journal = target.requests(account=account)
-    requests = [_wall(entry, offset) for entry in journal]
-    results, finding = None, None
+    case_run = CaseRun(case, Grade.FAILED, "", duration, [_wall(entry, offset) for entry in journal], None,
+                       process.returncode, stdout, stderr)
     if overran:
-        finding = broken(f"overran its timeout_seconds ({case.timeout_seconds:g} s) by {GRACE_SECONDS:g} s: killed")
-    elif process.returncode != 0:
+        case_run.observed = f"overran its timeout_seconds ({case.timeout_seconds:g} s) by {GRACE_SECONDS:g} s: killed"
+        return case_run
+    if process.returncode != 0:
         tail = " | ".join(line.strip() for line in stderr.strip().splitlines()[-4:]) or "nothing on stderr"
-        finding = broken(f"the adapter exited with status {process.returncode}: {tail[-400:]}")
-    else:
-        try:
-            results = contract.parse(stdout, case.tasks)
-        except contract.ContractError as error:
-            finding = broken(f"broke the adapter contract: {error}")
-    run_ = CaseRun(case, Grade.FAILED, "", duration, requests, results, process.returncode, stdout, stderr)
-    if finding is not None:
-        run_.observed = finding.observed  # a crash, bad output or overrun fails whatever the level
-    elif results is None:
-        run_.grade, run_.observed = Grade.UNIMPLEMENTED, "the adapter says its client has no such action"
-    else:
-        finding = _checked(case, Observation(job, results, journal))
-        run_.grade, run_.observed = grade_of(finding, case.level, strict), finding.observed
-    return run_
+        case_run.observed = f"the adapter exited with status {process.returncode}: {tail[-400:]}"
+        return case_run
+    try:
+        case_run.results = contract.parse(stdout, case.tasks)
+    except contract.ContractError as error:
+        case_run.observed = f"broke the adapter contract: {error}"  # FAILED whatever the case's level
+        return case_run
+    if case_run.results is None:
+        case_run.grade, case_run.observed = Grade.UNIMPLEMENTED, "the adapter says its client has no such action"
+        return case_run
+    finding = _checked(case, Observation(job, case_run.results, journal))
+    case_run.grade, case_run.observed = grade_of(finding, case.level, strict), finding.observed
+    return case_run
+
+
+def _execute(case: Case, command: Sequence[str], env: dict[str, str],
+             stage: _Stage) -> tuple[subprocess.Popen, str, str, bool]:
+    """Run the adapter (and the case's ``during`` hook beside it): ``(process, stdout, stderr, overran)``."""
+    try:
+        process = subprocess.Popen(list(command), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, encoding="utf-8", errors="replace", start_new_session=True)
+    except OSError as error:
+        raise AdapterNotStarted(f"cannot run {' '.join(command)}: {error}") from None
+    if case.during is not None:
+        threading.Thread(target=case.during, args=(stage,), daemon=True).start()
+    try:
+        stdout, stderr = process.communicate(timeout=case.timeout_seconds + GRACE_SECONDS)
+        return process, stdout, stderr, False
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # the adapter's children too
+        stdout, stderr = process.communicate()
+        return process, stdout, stderr, True
 
 
 def _checked(case: Case, observation: Observation) -> Finding:
@@ -192,15 +197,6 @@ def _wall(entry: dict[str, Any], offset: float) -> dict[str, Any]:
     return {"wall": stamp, **entry}
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """``text`` fit for a file name and an API key."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "agent"
-
-
-def report_json(agent: str, runs: Sequence[CaseRun]) -> dict[str, Any]:
-    """``AGENT.json``: the agent, one summary per case, and the count of each grade."""
-    summary = {grade.value: sum(1 for case_run in runs if case_run.grade is grade) for grade in Grade}
-    return {"agent": agent, "cases": [case_run.summary() for case_run in runs], "summary": summary}
-
-
-def details_json(agent: str, runs: Sequence[CaseRun]) -> str:
-    return json.dumps({"agent": agent, "cases": [case_run.detail() for case_run in runs]}, indent=1)

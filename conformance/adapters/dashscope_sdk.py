@@ -49,7 +49,8 @@ def _result(task_id, status, urls=(), files=(), failed=(), error=None) -> dict:
 
 
 def _error(response: dict) -> dict:
-    return {"code": str(response.get("code") or response.get("status_code")), "message": str(response.get("message") or "")}
+    code = response.get("code") or response.get("status_code")
+    return {"code": str(code), "message": str(response.get("message") or "")}
 
 
 def _submit(job: dict):

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from ..cases import sort_key
 from ..grades import ORDER, Grade
-from ..runner import CaseRun, details_json, report_json
+from ..runner import CaseRun, slug
 
 DETAILS = ".details.json"
 REQUEST_COLUMNS = ("wall", "method", "path", "route", "status", "task_status", "fault", "latency_ms")
@@ -26,7 +26,7 @@ def write(out: Path, agent: str, runs: Sequence[CaseRun]) -> dict[str, Any]:
     """Write the agent's three files and rebuild the index; returns the ``AGENT.json`` document."""
     out.mkdir(parents=True, exist_ok=True)
     document = report_json(agent, runs)
-    stem = file_stem(agent)
+    stem = slug(agent)
     (out / f"{stem}.json").write_text(json.dumps(document, indent=1), encoding="utf-8")
     (out / f"{stem}{DETAILS}").write_text(details_json(agent, runs), encoding="utf-8")
     (out / f"{stem}.junit.xml").write_bytes(junit(agent, runs))
@@ -34,8 +34,15 @@ def write(out: Path, agent: str, runs: Sequence[CaseRun]) -> dict[str, Any]:
     return document
 
 
-def file_stem(agent: str) -> str:
-    return "".join(char if char.isalnum() or char in "-_." else "-" for char in agent) or "agent"
+def report_json(agent: str, runs: Sequence[CaseRun]) -> dict[str, Any]:
+    """``AGENT.json``: the agent, one summary per case, and the count of each grade."""
+    summary = {grade.value: sum(1 for case_run in runs if case_run.grade is grade) for grade in Grade}
+    return {"agent": agent, "cases": [case_run.summary() for case_run in runs], "summary": summary}
+
+
+def details_json(agent: str, runs: Sequence[CaseRun]) -> str:
+    """``AGENT.details.json``: everything the index shows when a cell is opened."""
+    return json.dumps({"agent": agent, "cases": [case_run.detail() for case_run in runs]}, indent=1)
 
 
 def junit(agent: str, runs: Sequence[CaseRun]) -> bytes:
@@ -46,7 +53,7 @@ def junit(agent: str, runs: Sequence[CaseRun]) -> bytes:
                                 failures=str(failures), errors="0", skipped=str(skipped),
                                 time=f"{sum(run.duration_s for run in runs):.2f}")
     for run in runs:
-        case = ElementTree.SubElement(suite, "testcase", classname=f"conformance.{file_stem(agent)}",
+        case = ElementTree.SubElement(suite, "testcase", classname=f"conformance.{slug(agent)}",
                                       name=f"{run.case.id} {run.case.title}", time=f"{run.duration_s:.2f}")
         if run.grade is Grade.FAILED:
             failure = ElementTree.SubElement(case, "failure", message=run.observed[:500], type=run.case.level)
@@ -123,11 +130,17 @@ def _cell(case: dict[str, Any] | None, detail: dict[str, Any]) -> str:
         body = "".join("<tr>" + "".join(f"<td>{escape(str(entry.get(column, '')))}</td>" for column in REQUEST_COLUMNS)
                        + "</tr>" for entry in requests[:200])
         parts.append(f"<table class='requests'><tr>{header}</tr>{body}</table>")
-        parts.append(f"<details><summary>journal</summary><pre>{escape(json.dumps(requests[:50], indent=1))}</pre></details>")
+        parts.append(_folded("journal", json.dumps(requests[:50], indent=1)))
     if detail.get("results") is not None:
-        parts.append(f"<details><summary>results</summary><pre>{escape(json.dumps(detail['results'], indent=1))}</pre></details>")
+        parts.append(_folded("results", json.dumps(detail["results"], indent=1)))
     for stream in ("stdout", "stderr"):
         if detail.get(stream):
-            parts.append(f"<details><summary>{stream}</summary><pre>{escape(detail[stream])}</pre></details>")
+            parts.append(_folded(stream, detail[stream]))
     grade = escape(case["grade"])
-    return f"<td class='{grade}'><details><summary>{grade}</summary><div class='detail'>{''.join(parts)}</div></details></td>"
+    return (f"<td class='{grade}'><details><summary>{grade}</summary>"
+            f"<div class='detail'>{''.join(parts)}</div></details></td>")
+
+
+def _folded(title: str, text: str) -> str:
+    """A closed ``<details>`` with ``text`` preformatted."""
+    return f"<details><summary>{title}</summary><pre>{html.escape(text)}</pre></details>"
