@@ -57,9 +57,19 @@ class Observation:
         return [name for name in files if Path(name).is_file() and Path(name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"]
 
 
+def pause(earlier: dict[str, Any], later: dict[str, Any]) -> float:
+    """Seconds the client waited between ``earlier``'s answer going out and ``later`` arriving.
+
+    The server's own time on ``earlier`` is left out, so a slow (loaded)
+    emulator does not make a client that retries at once look patient.
+    """
+    answered = earlier["time"] + (earlier.get("latency_ms") or 0) / 1000
+    return round(later["time"] - answered, 3)
+
+
 def gaps(entries: list[dict[str, Any]]) -> list[float]:
-    """Seconds between consecutive requests."""
-    return [round(later["time"] - earlier["time"], 3) for earlier, later in zip(entries, entries[1:])]
+    """The client's pause before each request after the first (see :func:`pause`)."""
+    return [pause(earlier, later) for earlier, later in zip(entries, entries[1:])]
 
 
 def said(result: dict[str, Any]) -> str:

@@ -63,7 +63,7 @@ class _Stage:
     def __init__(self, target: Target, account: str) -> None:
         self.target, self.account = target, account
 
-    def wait_for(self, route: str, timeout: float = 20.0) -> dict[str, Any] | None:
+    def wait_for(self, route: str, timeout: float = 60.0) -> dict[str, Any] | None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = self.target.requests(account=self.account, route=route, limit=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..grades import Finding, broken, info, ok
-from ..observation import Observation, said, timeline
+from ..observation import Observation, pause, said, timeline
 
 Check = Callable[[Observation], Finding]
 
@@ -74,7 +74,7 @@ def retried_after(route: str, status: int, at_least: float) -> Check:
         for entry in refused:
             following = o.after(entry, route)
             if following:
-                waits.append(round(following[0]["time"] - entry["time"], 2))
+                waits.append(round(pause(entry, following[0]), 2))
         if not waits:
             return info(f"did not retry after the {status}s (graded by the case before this one)")
         if min(waits) < at_least:

@@ -22,7 +22,7 @@ CASES = [
     Case("5.1", "Four tasks against submit QPS 2 and concurrency 1", "MUST", DOCS,
          "limits the account to 2 submits a second and 1 task at once; each task runs 1 s",
          "spaces or retries the submits, never drops a task: four tasks, each SUCCEEDED once",
-         _all_done, prompt="a cat [mock:running=1s]", tasks=4, timeout_seconds=40,
+         _all_done, prompt="a cat [mock:running=1s]", tasks=4,
          account={"models": {"wanx-v1": {"submit_per_second": 2, "concurrency": 1}}}),
     Case("5.2", "Polls over the account's query rate", "MUST", DOCS,
          "limits the account to 1 query a second; three tasks of 2 s are polled at once",
@@ -32,6 +32,6 @@ CASES = [
     Case("5.3", "A queue behind concurrency 1", "MUST", DOCS,
          "runs one task at a time; three tasks of 2 s wait PENDING in turn",
          "submits each once and waits: three tasks SUCCEEDED", _all_done,
-         prompt="a cat [mock:running=2s]", tasks=3, timeout_seconds=40,
+         prompt="a cat [mock:running=2s]", tasks=3,
          account={"models": {"wanx-v1": {"concurrency": 1, "submit_per_second": 5}}}),
 ]

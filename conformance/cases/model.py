@@ -15,7 +15,7 @@ MODEL = "wanx-v1"
 class Stage(Protocol):
     """What a case's ``during`` hook may do while the adapter runs (see ``conformance.runner``)."""
 
-    def wait_for(self, route: str, timeout: float = 20.0) -> dict[str, Any] | None: ...
+    def wait_for(self, route: str, timeout: float = 60.0) -> dict[str, Any] | None: ...
 
     def advance(self, seconds: float) -> None: ...
 
@@ -36,7 +36,7 @@ class Case:
     parameters: dict[str, Any] = field(default_factory=lambda: {"n": 1})
     tasks: int = 1
     action: str = "generate"
-    timeout_seconds: float = 30.0
+    timeout_seconds: float = 60.0  # generous: only the cases about deadlines set a short one
     faults: tuple[dict[str, Any], ...] = ()
     account: dict[str, Any] | None = None
     during: Callable[[Stage], None] | None = None

@@ -15,8 +15,8 @@ PRACTICE = "HTTP practice (GET is idempotent: retry it)"
 def _cadence(o: Observation) -> Finding:
     intervals = [gap for task in o.tasks for gap in gaps(o.polls(task))]
     if intervals and min(intervals) < 0.9:
-        return broken(f"polled {min(intervals)} s apart (intervals {intervals[:12]})")
-    return ok(f"poll intervals {intervals[:12]} s")
+        return broken(f"polled again {min(intervals)} s after an answer (pauses {intervals[:12]} s)")
+    return ok(f"pauses between polls {intervals[:12]} s")
 
 
 def _backs_off(o: Observation) -> Finding:
@@ -24,8 +24,8 @@ def _backs_off(o: Observation) -> Finding:
     if len(intervals) < 3:
         return ok(f"{len(intervals) + 1} polls over the task: already sparse")
     if max(intervals) < 2.0:
-        return broken(f"kept polling every {intervals[-1]} s over a 12 s task (intervals {intervals})")
-    return ok(f"poll intervals grew to {max(intervals)} s ({intervals})")
+        return broken(f"kept pausing {intervals[-1]} s between polls over a 12 s task (pauses {intervals})")
+    return ok(f"pauses between polls grew to {max(intervals)} s ({intervals})")
 
 
 def _stops_on_unknown(o: Observation) -> Finding:
