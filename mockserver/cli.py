@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 import uvicorn
 
+from conformance import cli as conformance_cli
+
 from . import __version__, banner
 from .config import DEFAULT_PORT, Settings
 from .config_errors import SettingsError, load
@@ -76,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         "errors", help="list the error catalog", description="Every error code the emulator answers with: "
         "its HTTP status and exact message (#name: a named variant of the message).",
     )
+    conformance_cli.add_parser(commands)
     serve.add_argument("--log-format", choices=["text", "json"], help="one line per request: key=value text (default) or JSON")
     serve.add_argument(
         "--fetch-inputs", choices=["any", "loopback", "none"],
@@ -183,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return models(args.name, args.full, args.json)
     if args.command == "errors":
         return errors()
+    if args.command == "conformance":
+        return conformance_cli.main(args)
     if args.command != "serve":
         parser.print_help()
         return 2
