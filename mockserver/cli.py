@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
         "--fetch-inputs", choices=["any", "loopback", "none"],
         help="download input images from any host, from loopback hosts only (default; others pass unchecked), or none",
     )
+    from .loadtest.command import add_parser as add_load
+
+    add_load(commands)
     return parser
 
 
@@ -160,6 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "models":
         return models(args.name)
+    if args.command == "load":
+        from .loadtest.command import run as load
+
+        return load(args)
     if args.command != "serve":
         parser.print_help()
         return 2
