@@ -13,7 +13,6 @@ Run it with ``dashscope-mock load capacity``, or ``locust -f load/capacity.py --
 from __future__ import annotations
 
 import itertools
-import math
 from typing import Any
 
 import gevent
@@ -23,11 +22,11 @@ from locust.contrib.fasthttp import FastHttpUser
 from mockserver.catalog import default_catalog
 from mockserver.loadtest.clients import FINAL, result
 from mockserver.loadtest.jobs import INTERRUPTED, marker
-from mockserver.loadtest.locust_support import job_log, options, report_job
+from mockserver.loadtest.locust_support import job_log, options
+from mockserver.loadtest.stages import STEPS, ramp
 
 SDK_POLLS = (0, 1, 1, 2, 2, 2, 4, 4, 4)  # seconds before each poll; then every 5 s (dashscope's wait())
 LIST_EVERY = 5  # jobs
-STEPS = 5
 _numbers = itertools.count(1)
 
 
@@ -56,8 +55,7 @@ class CapacityUser(FastHttpUser):
         except BaseException:  # the run is over (Locust kills the user) or Locust itself failed
             self.log.end(job_id, {"status": INTERRUPTED}, started)
             raise
-        job = self.log.end(job_id, answer, started)
-        report_job(self.environment, job, job.status == "SUCCEEDED")
+        self.log.end(job_id, answer, started)  # no JOB entry: Locust's figures here are the HTTP requests' own
         if number % LIST_EVERY == 0:
             self.client.get("/api/v1/tasks?page_no=1&page_size=10", headers=self.headers, name="list")
 
@@ -93,6 +91,5 @@ class Ramp(LoadTestShape):
         elapsed = self.get_run_time()
         if elapsed >= duration:
             return None
-        step = min(STEPS, int(elapsed / (duration / STEPS)) + 1)
-        users = math.ceil(parsed.num_users * step / STEPS)
+        users = ramp(parsed.num_users)[min(STEPS, int(elapsed / (duration / STEPS)) + 1) - 1]
         return users, max(float(parsed.spawn_rate or 1), users / 2)

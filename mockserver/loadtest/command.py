@@ -25,7 +25,7 @@ from .clients import resolve
 from .emulator_process import EmulatorError, check, started
 from .jobs import read_jobs
 from .observe import Emulator, Mark
-from .stages import stages, knee
+from .stages import knee, ramp, stages
 from .summary import Limits, summarize, table
 
 PROFILES = ("retry", "capacity")
@@ -206,6 +206,6 @@ def _summary(url: str, plan: _Run, emulator: Emulator, mark: Mark, account: str 
     }
     summary = summarize(read_jobs(plan.jobs_file), seen, limits, timeout_seconds=args.job_timeout, extra=extra)
     if args.profile == "capacity":
-        steps = stages(plan.out / "locust_stats_history.csv")
+        steps = stages(plan.out / "locust_stats_history.csv", ramp(plan.users))
         summary["stages"], summary["knee_users"] = steps, knee(steps)
     return summary
