@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -96,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         print("dashscope-mock load needs Locust: pip install 'dashscope-mock[load]'", file=sys.stderr)
         return 2
     if args.profile == "retry":
+        sys.path.insert(0, os.getcwd())  # as Locust does for the locustfile: a client module here is found
         try:
             resolve(args.client)  # a bad --client is an error now, not one in every simulated user
         except ValueError as error:
@@ -156,11 +158,13 @@ def _locust(url: str, plan: _Run, emulator: Emulator, mark: Mark, account: str |
         print("Locust's web UI: http://127.0.0.1:8089", flush=True)
     with open(plan.out / "locust.log", "w", encoding="utf-8") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        began = time.monotonic()
+        began = shown = time.monotonic()
         try:
             while process.poll() is None:
                 time.sleep(1)  # the progress line's cadence; the run itself is Locust's
-                _progress(plan, emulator, mark, account, time.monotonic() - began)
+                if sys.stdout.isatty() or time.monotonic() - shown >= 10:  # a log gets a line every 10 s
+                    shown = time.monotonic()
+                    _progress(plan, emulator, mark, account, shown - began)
         except KeyboardInterrupt:
             process.terminate()
             process.wait()
@@ -173,8 +177,6 @@ def _locust(url: str, plan: _Run, emulator: Emulator, mark: Mark, account: str |
 def _progress(plan: _Run, emulator: Emulator, mark: Mark, account: str | None, elapsed: float) -> None:
     """One line: time, jobs, requests and 429s so far (the journal's counts); rewritten in place on a terminal."""
     tty = sys.stdout.isatty()
-    if not tty and int(elapsed) % 10:
-        return
     jobs = read_jobs(plan.jobs_file)
     done = [job for job in jobs if job.status is not None]
     ok = sum(job.status == "SUCCEEDED" for job in done)
