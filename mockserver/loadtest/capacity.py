@@ -20,7 +20,8 @@ from locust import LoadTestShape, constant, task
 from locust.contrib.fasthttp import FastHttpUser
 
 from mockserver.catalog import default_catalog
-from mockserver.loadtest.clients import FINAL, result
+from mockserver.lifecycle.task import TERMINAL
+from mockserver.loadtest.clients import result
 from mockserver.loadtest.jobs import INTERRUPTED, marker
 from mockserver.loadtest.locust_support import job_log, options
 from mockserver.loadtest.stages import STEPS, ramp
@@ -73,7 +74,7 @@ class CapacityUser(FastHttpUser):
             answer = self.client.get(f"/api/v1/tasks/{task_id}", headers=self.headers, name="poll")
             if answer.status_code == 200:
                 output = answer.json()["output"]
-                if output["task_status"] in FINAL:
+                if output["task_status"] in TERMINAL:
                     break
         urls = [item["url"] for item in output.get("results", []) if item.get("url")]
         fetched = [url for url in urls if self.client.get(url, name="download").status_code == 200]

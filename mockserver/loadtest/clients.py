@@ -16,6 +16,10 @@ from typing import Any, Callable
 
 import httpx
 
+from conformance.clients.reference import result  # one task result of the adapter contract
+
+from ..lifecycle.task import TERMINAL
+
 Client = Callable[..., dict]
 
 BUILTIN = {
@@ -25,7 +29,6 @@ BUILTIN = {
 }
 NAIVE_ATTEMPTS = 50  # a naive client still stops somewhere: the 50th 429 in a row ends the job
 NAIVE_POLL_SECONDS = 0.1
-FINAL = ("SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN")
 
 
 def resolve(spec: str) -> Client:
@@ -42,13 +45,6 @@ def resolve(spec: str) -> Client:
     if not callable(function):
         raise ValueError(f"--client {spec!r}: {module_name} has no function {name}")
     return function
-
-
-def result(task_id: str | None, status: str, *, urls: list[str] | None = None, files: list[str] | None = None,
-           failed: list[dict] | None = None, error: dict | None = None) -> dict:
-    """One task result of the adapter contract, keys in its order."""
-    return {"task_id": task_id, "status": status, "urls": urls or [], "files": files or [],
-            "failed": failed or [], "error": error}
 
 
 def sdk(model: str, input: dict, parameters: dict, *, out_dir: str | None = None,
@@ -108,7 +104,7 @@ def naive(model: str, input: dict, parameters: dict, *, out_dir: str | None = No
             return result(None, "ERROR", error={"code": body.get("code"), "message": body.get("message")})
         task_id = body["output"]["task_id"]
         output: dict[str, Any] = {}
-        while output.get("task_status") not in FINAL:
+        while output.get("task_status") not in TERMINAL:
             if time.monotonic() > deadline:
                 return result(task_id, "TIMEOUT", error={"code": "Timeout", "message": "no final status in time"})
             time.sleep(NAIVE_POLL_SECONDS)

@@ -66,7 +66,6 @@ def add_parser(commands: Any) -> None:
     load.add_argument("--job-timeout", type=float, default=600, help="timeout_seconds given to the client")
     load.add_argument("--stop-timeout", type=int, default=5,
                       help="seconds jobs in flight get to finish at the end; then they count as interrupted")
-    load.add_argument("--web", action="store_true", help="also serve Locust's web UI on 127.0.0.1:8089")
     started_one = load.add_argument_group("the emulator it starts (without --host)")
     started_one.add_argument("--speed", type=float, help="task durations run FACTOR times faster "
                              "(default: retry 1, realistic; capacity 20)", metavar="FACTOR")
@@ -151,11 +150,9 @@ def _locust(url: str, plan: _Run, emulator: Emulator, mark: Mark, account: str |
         "--csv", str(plan.out / "locust"), "--html", str(plan.out / "report.html"), "--only-summary",
         "--model", args.model, "--images", str(args.images), "--api-key", args.api_key, "--client", args.client,
         "--job-timeout", str(args.job_timeout), "--jobs-file", str(plan.jobs_file), "--run-id", plan.run_id,
-        *(["--autostart", "--autoquit", "5", "--web-host", "127.0.0.1"] if args.web else ["--headless"]),
+        "--headless",
         *shlex.split(args.locust_args),
     ]
-    if args.web:
-        print("Locust's web UI: http://127.0.0.1:8089", flush=True)
     with open(plan.out / "locust.log", "w", encoding="utf-8") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         began = shown = time.monotonic()

@@ -94,17 +94,17 @@ def watch_throttling(environment: Environment, account: str | None) -> gevent.Gr
         with control(environment) as http:
             try:
                 newest = http.get("/__mock/requests", params={"limit": 1}).json()["requests"]
+                last, since = (newest[-1]["seq"], newest[-1]["time"]) if newest else (0, 0.0)
+                while True:
+                    gevent.sleep(POLL_JOURNAL_SECONDS)
+                    params = {"status": 429, "since": since, **({"account": account} if account else {})}
+                    for entry in http.get("/__mock/requests", params=params).json()["requests"]:
+                        if entry["seq"] > last:
+                            last, since = entry["seq"], entry["time"]
+                            environment.events.request.fire(
+                                request_type=JOB, name=f"429 seen ({entry['route']})",
+                                response_time=entry["latency_ms"], response_length=0, exception=None, context={})
             except (httpx.HTTPError, ValueError, KeyError):
-                return  # no control plane there (not an emulator, or one with an admin token): no 429 entries
-            last, since = (newest[-1]["seq"], newest[-1]["time"]) if newest else (0, 0.0)
-            while True:
-                gevent.sleep(POLL_JOURNAL_SECONDS)
-                params = {"status": 429, "since": since, **({"account": account} if account else {})}
-                for entry in http.get("/__mock/requests", params=params).json()["requests"]:
-                    if entry["seq"] > last:
-                        last, since = entry["seq"], entry["time"]
-                        environment.events.request.fire(
-                            request_type=JOB, name=f"429 seen ({entry['route']})", response_time=entry["latency_ms"],
-                            response_length=0, exception=None, context={})
+                return  # no control plane there (not an emulator, or one with an admin token), or it is gone
 
     return gevent.spawn(watch)
