@@ -66,7 +66,8 @@ class CapacityUser(FastHttpUser):
         answer = self.client.post(self.route, json=body, headers={**self.headers, "X-DashScope-Async": "enable"},
                                   name="submit")
         if answer.status_code != 200:
-            return result(None, "ERROR", error={"code": f"HTTP{answer.status_code}"})
+            code = f"HTTP{answer.status_code}" if answer.status_code else "NoAnswer"  # 0: reset or timed out
+            return result(None, "ERROR", error={"code": code})
         task_id = answer.json()["output"]["task_id"]
         output: dict[str, Any] = {}
         for wait in itertools.chain(SDK_POLLS, itertools.repeat(5)):

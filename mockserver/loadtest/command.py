@@ -36,14 +36,36 @@ _SPAN = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
 def timespan(text: str) -> int:
-    """Seconds of ``90``, ``90s``, ``2m``, ``1h30m``."""
-    if text.isdigit():
-        return int(text)
+    """Seconds of ``90``, ``90s``, ``2m``, ``1h30m`` (at least one)."""
     found = _SPAN.match(text)
-    if not text or found is None:
+    if text.isdigit():
+        seconds = int(text)
+    elif text and found is not None:
+        hours, minutes, rest = (int(part or 0) for part in found.groups())
+        seconds = 3600 * hours + 60 * minutes + rest
+    else:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 2m or 1h30m")
-    hours, minutes, seconds = (int(part or 0) for part in found.groups())
-    return 3600 * hours + 60 * minutes + seconds
+    if seconds < 1:
+        raise argparse.ArgumentTypeError("the duration must be at least 1 s")
+    return seconds
+
+
+def seconds_or_rate(text: str) -> float:
+    """A number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number above 0")
+    return value
+
+
+def positive(text: str) -> int:
+    """A whole number, at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 def add_parser(commands: Any) -> None:
@@ -55,16 +77,16 @@ def add_parser(commands: Any) -> None:
     )
     load.add_argument("profile", choices=PROFILES)
     load.add_argument("--client", default="sdk", help="retry: sdk, naive, reference, or module:function (default sdk)")
-    load.add_argument("--users", type=int, help="simulated users (default: retry 20, capacity 200)")
-    load.add_argument("--spawn-rate", type=float, help="users started a second (default: all in about 2 s)")
+    load.add_argument("--users", type=positive, help="simulated users (default: retry 20, capacity 200)")
+    load.add_argument("--spawn-rate", type=seconds_or_rate, help="users started a second (default: all in about 2 s)")
     load.add_argument("--duration", type=timespan, default=60, help="how long the load runs: 90s, 2m (default 1m)")
     load.add_argument("--out", default="load-report", metavar="DIR", help="where the reports go (default load-report/)")
     load.add_argument("--host", help="a running emulator, e.g. http://127.0.0.1:8580 (default: start one)")
     load.add_argument("--model", default="wanx-v1", help="the model every job asks for (default wanx-v1)")
-    load.add_argument("--images", type=int, default=1, help="n, the images each job asks for (default 1)")
+    load.add_argument("--images", type=positive, default=1, help="n, the images each job asks for (default 1)")
     load.add_argument("--api-key", default="sk-load", help="retry: the key all users share (default sk-load)")
-    load.add_argument("--job-timeout", type=float, default=600, help="timeout_seconds given to the client")
-    load.add_argument("--stop-timeout", type=int, default=5,
+    load.add_argument("--job-timeout", type=seconds_or_rate, default=600, help="timeout_seconds given to the client")
+    load.add_argument("--stop-timeout", type=timespan, default=5,
                       help="seconds jobs in flight get to finish at the end; then they count as interrupted")
     started_one = load.add_argument_group("the emulator it starts (without --host)")
     started_one.add_argument("--speed", type=float, help="task durations run FACTOR times faster "
@@ -103,9 +125,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"dashscope-mock load: {error}", file=sys.stderr)
             return 2
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "jobs.jsonl").write_text("", encoding="utf-8")
+    except OSError as error:
+        print(f"dashscope-mock load: cannot write the reports to {out}: {error}", file=sys.stderr)
+        return 2
     plan = _Run(args, out, uuid.uuid4().hex[:8], args.users or DEFAULT_USERS[args.profile])
-    plan.jobs_file.write_text("", encoding="utf-8")
     try:
         if args.host:
             check(args.host)

@@ -72,7 +72,7 @@ def check(url: str) -> None:
     """Raise unless ``url`` is an emulator whose control plane answers this machine."""
     try:
         answer = httpx.get(f"{url.rstrip('/')}/__mock/health", timeout=10)
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
         raise EmulatorError(f"no emulator at {url}: {error}") from None
     if answer.status_code != 200:
         raise EmulatorError(f"{url}/__mock/health answered {answer.status_code}: the load test reads the "
