@@ -88,6 +88,8 @@ def add_parser(commands: Any) -> None:
     load.add_argument("--job-timeout", type=seconds_or_rate, default=600, help="timeout_seconds given to the client")
     load.add_argument("--stop-timeout", type=timespan, default=5,
                       help="seconds jobs in flight get to finish at the end; then they count as interrupted")
+    load.add_argument("--web", action="store_true",
+                      help="also serve Locust's web UI on 127.0.0.1 (port 8089, or --locust-args '--web-port N')")
     started_one = load.add_argument_group("the emulator it starts (without --host)")
     started_one.add_argument("--speed", type=float, help="task durations run FACTOR times faster "
                              "(default: retry 1, realistic; capacity 20)", metavar="FACTOR")
@@ -176,7 +178,7 @@ def _locust(url: str, plan: _Run, emulator: Emulator, mark: Mark, account: str |
         "--csv", str(plan.out / "locust"), "--html", str(plan.out / "report.html"), "--only-summary",
         "--model", args.model, "--images", str(args.images), "--api-key", args.api_key, "--client", args.client,
         "--job-timeout", str(args.job_timeout), "--jobs-file", str(plan.jobs_file), "--run-id", plan.run_id,
-        "--headless",
+        *(["--autostart", "--autoquit", "5", "--web-host", "127.0.0.1"] if args.web else ["--headless"]),
         *shlex.split(args.locust_args),
     ]
     with open(plan.out / "locust.log", "w", encoding="utf-8") as log:

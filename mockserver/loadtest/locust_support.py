@@ -45,6 +45,18 @@ def _options(parser: Any) -> None:
                        help="the tag in every job's prompt (default: a random one)")
 
 
+@events.init.add_listener
+def _fresh_clock(**_: Any) -> None:
+    """Bring gevent's loop clock up to date before Locust arms its ``--run-time`` timer.
+
+    The loop reads the time only when it turns, and it has not turned while
+    the locustfile and its imports loaded (seconds on a busy machine): a timer
+    armed on that stale clock fires that much early, and a 3 s run ended
+    before its first user started.
+    """
+    gevent.get_hub().loop.update_now()
+
+
 def options(environment: Environment) -> Any:
     """The parsed options, with a run id chosen once per process when none was given."""
     parsed = environment.parsed_options
