@@ -93,3 +93,12 @@ def test_a_success_the_emulator_never_saw_does_not_count(emulator, tmp_path):
     assert summary["checks"]["client_reported_succeeded"] == summary["jobs_started"] > 0
     assert summary["jobs_succeeded"] == summary["requests"] == summary["goodput_images_per_minute"] == 0
     assert summary["jobs_failed"] == summary["jobs_started"]
+
+
+def test_the_sdk_ends_a_job_on_every_429(emulator, tmp_path):
+    """dashscope 2.0.2's call() never retries: a throttled submit surfaces as its own InvalidTask."""
+    summary = load("retry", emulator.url, tmp_path, "--client", "sdk", "--api-key", "sk-load-sdk", *SHORT)
+    account = emulator.account(key="sk-load-sdk")["account"]
+    assert summary["throttled"] == emulator.count(account=account, status=429)
+    assert summary["errors"].get("InvalidTask", 0) == summary["throttled"] == summary["jobs_failed"]
+    assert summary["jobs_succeeded"] == emulator.count(account=account, route="query", task_status="SUCCEEDED") > 0
