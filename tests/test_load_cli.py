@@ -35,6 +35,12 @@ def test_a_host_that_is_no_emulator(tmp_path, capsys):
     assert main(["load", "retry", "--host", "not a url", "--out", str(tmp_path)]) == 1
 
 
+@pytest.mark.parametrize("model", ["no-such-model", "facechain-facedetect"])
+def test_a_model_without_tasks(model, tmp_path, capsys):
+    assert main(["load", "capacity", "--model", model, "--out", str(tmp_path)]) == 2
+    assert f"--model '{model}' is not an asynchronous model of the catalog" in capsys.readouterr().err
+
+
 def test_an_unwritable_report_folder(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     assert main(["load", "retry", "--out", str(tmp_path / "file" / "report")]) == 2

@@ -22,6 +22,9 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from ..catalog import default_catalog
 from .clients import resolve
 from .emulator_process import EmulatorError, check, started
 from .jobs import read_jobs
@@ -119,6 +122,11 @@ def run(args: argparse.Namespace) -> int:
     if find_spec("locust") is None:
         print("dashscope-mock load needs Locust: pip install 'dashscope-mock[load]'", file=sys.stderr)
         return 2
+    entry = default_catalog().model(args.model)
+    if entry is None or entry.mode != "async":
+        print(f"dashscope-mock load: --model {args.model!r} is not an asynchronous model of the catalog "
+              "(`dashscope-mock models` lists them)", file=sys.stderr)
+        return 2
     if args.profile == "retry":
         sys.path.insert(0, os.getcwd())  # as Locust does for the locustfile: a client module here is found
         try:
@@ -144,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
             return _run_against(url, plan)
     except EmulatorError as error:
         print(f"dashscope-mock load: {error}", file=sys.stderr)
+        return 1
+    except httpx.HTTPError as error:  # the emulator went away or broke during the run
+        print(f"dashscope-mock load: lost the emulator's control plane: {error}", file=sys.stderr)
         return 1
 
 
@@ -208,7 +219,7 @@ def _progress(plan: _Run, emulator: Emulator, mark: Mark, account: str | None, e
     try:
         requests = emulator.count(mark.time, account=account)
         throttled = emulator.count(mark.time, account=account, status=429)
-    except Exception:  # the emulator is busy or gone; the next tick tries again
+    except httpx.HTTPError:  # the emulator is busy or gone; the next tick tries again
         return
     line = (f"{_clock(elapsed)} / {_clock(plan.args.duration)}  jobs {len(jobs)} ({ok} ok, "
             f"{len(done) - ok} not, {len(jobs) - len(done)} running)  requests {requests}  429s {throttled}")
