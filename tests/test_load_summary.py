@@ -8,7 +8,7 @@ import pytest
 
 from mockserver.lifecycle.task import Outcome, Task
 from mockserver.loadtest.command import timespan
-from mockserver.loadtest.jobs import INTERRUPTED, Job, JobLog, job_of, marker, read_jobs
+from mockserver.loadtest.jobs import INTERRUPTED, Job, JobLog, Tally, job_of, marker, read_jobs
 from mockserver.loadtest.observe import Seen
 from mockserver.loadtest.stages import knee, ramp
 from mockserver.loadtest.summary import Limits, percentiles, summarize, table
@@ -74,15 +74,22 @@ def test_limits_and_percentiles():
 
 
 def test_the_job_log_reads_back_what_was_written(tmp_path: Path):
-    log = JobLog(tmp_path / "jobs.jsonl")
+    path = tmp_path / "jobs.jsonl"
+    log, tally = JobLog(path), Tally(path)
     started = log.start("1-1")
     log.start("1-2")
     log.end("1-1", {"task_id": "t", "status": "FAILED", "urls": [], "error": {"code": "InternalError"}}, started)
-    with open(tmp_path / "jobs.jsonl", "a") as handle:
-        handle.write('{"event": "end", "job": "1-2", "ti')  # a line still being written
-    first, second = read_jobs(tmp_path / "jobs.jsonl")
+    ending = '{"event":"end","job":"1-2","time":9,"status":"SUCCEEDED","task_id":"u","images":1}\n'
+    with open(path, "a") as handle:
+        handle.write(ending[:20])  # a line still being written
+    assert (tally.update().started, tally.ended, tally.succeeded) == (2, 1, 0)
+    assert read_jobs(path)[1].status is None
+    with open(path, "a") as handle:
+        handle.write(ending[20:])
+    assert (tally.update().started, tally.ended, tally.succeeded) == (2, 2, 1)
+    first, second = read_jobs(path)
     assert (first.status, first.task_id, first.error) == ("FAILED", "t", "InternalError")
-    assert second.status is None and second.ended is None
+    assert (second.status, second.task_id, second.images) == ("SUCCEEDED", "u", 1)
     assert job_of(f"x {marker('r9', '3-4')}", "r9") == "3-4" and job_of(f"x {marker('r8', '3-4')}", "r9") is None
 
 

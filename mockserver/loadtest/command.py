@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import httpx
 from ..catalog import default_catalog
 from .clients import resolve
 from .emulator_process import EmulatorError, check, started
-from .jobs import read_jobs
+from .jobs import Tally, read_jobs
 from .observe import Emulator, Mark
 from .stages import knee, ramp, stages
 from .summary import Limits, summarize, table
@@ -116,6 +117,10 @@ class _Run:
     @property
     def jobs_file(self) -> Path:
         return self.out / "jobs.jsonl"
+
+    @cached_property
+    def tally(self) -> Tally:
+        return Tally(self.jobs_file)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -213,16 +218,15 @@ def _locust(url: str, plan: _Run, emulator: Emulator, mark: Mark, account: str |
 def _progress(plan: _Run, emulator: Emulator, mark: Mark, account: str | None, elapsed: float) -> None:
     """One line: time, jobs, requests and 429s so far (the journal's counts); rewritten in place on a terminal."""
     tty = sys.stdout.isatty()
-    jobs = read_jobs(plan.jobs_file)
-    done = [job for job in jobs if job.status is not None]
-    ok = sum(job.status == "SUCCEEDED" for job in done)
+    jobs = plan.tally.update()
     try:
         requests = emulator.count(mark.time, account=account)
         throttled = emulator.count(mark.time, account=account, status=429)
     except httpx.HTTPError:  # the emulator is busy or gone; the next tick tries again
         return
-    line = (f"{_clock(elapsed)} / {_clock(plan.args.duration)}  jobs {len(jobs)} ({ok} ok, "
-            f"{len(done) - ok} not, {len(jobs) - len(done)} running)  requests {requests}  429s {throttled}")
+    line = (f"{_clock(elapsed)} / {_clock(plan.args.duration)}  jobs {jobs.started} ({jobs.succeeded} ok, "
+            f"{jobs.ended - jobs.succeeded} not, {jobs.started - jobs.ended} running)  requests {requests}  "
+            f"429s {throttled}")
     print(f"\r{line}   " if tty else line, end="" if tty else "\n", flush=True)
 
 

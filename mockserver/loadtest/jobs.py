@@ -78,6 +78,31 @@ class JobLog:
             handle.write(line)
 
 
+@dataclass
+class Tally:
+    """Running counts of a job log being written, reading only what was added since the last look."""
+
+    path: Path
+    started: int = 0
+    ended: int = 0
+    succeeded: int = 0
+    _offset: int = 0
+
+    def update(self) -> "Tally":
+        if not self.path.exists():
+            return self
+        with open(self.path, "rb") as handle:
+            handle.seek(self._offset)
+            added = handle.read()
+        complete = added[: added.rfind(b"\n") + 1]  # a line still being written waits for the next look
+        self._offset += len(complete)
+        for record in _parsed(complete.decode("utf-8").splitlines()):
+            self.started += record["event"] == "start"
+            self.ended += record["event"] == "end"
+            self.succeeded += record.get("status") == "SUCCEEDED"
+        return self
+
+
 def read_jobs(path: Path) -> list[Job]:
     """Every job the log names, in start order; a torn last line (still being written) is skipped."""
     return list(_jobs(_records(path)).values())
@@ -87,11 +112,15 @@ def _records(path: Path) -> Iterable[dict]:
     if not path.exists():
         return
     with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                yield json.loads(line)
-            except ValueError:
-                continue
+        yield from _parsed(handle)
+
+
+def _parsed(lines: Iterable[str]) -> Iterable[dict]:
+    for line in lines:
+        try:
+            yield json.loads(line)
+        except ValueError:  # a torn line: skipped
+            continue
 
 
 def _jobs(records: Iterable[dict]) -> dict[str, Job]:
