@@ -29,7 +29,7 @@ from ..catalog import default_catalog
 from .clients import resolve
 from .emulator_process import EmulatorError, check, started
 from .jobs import Tally, read_jobs
-from .observe import Emulator, Mark
+from .observe import ControlPlane, Mark
 from .stages import knee, ramp, stages
 from .summary import Limits, summarize, table
 
@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_against(url: str, plan: _Run) -> int:
     args = plan.args
-    emulator = Emulator(url)
+    emulator = ControlPlane(url)
     try:
         account = emulator.account(args.api_key, args.model)["account"] if args.profile == "retry" else None
         mark = emulator.mark()
@@ -183,7 +183,7 @@ def _run_against(url: str, plan: _Run) -> int:
     return 0
 
 
-def _locust(url: str, plan: _Run, emulator: Emulator, mark: Mark, account: str | None) -> int:
+def _locust(url: str, plan: _Run, emulator: ControlPlane, mark: Mark, account: str | None) -> int:
     """Run Locust to the end, printing a progress line; its exit status."""
     args = plan.args
     module = Path(__file__).with_name(f"{args.profile}.py")  # the locustfile, wherever the package is installed
@@ -215,7 +215,7 @@ def _locust(url: str, plan: _Run, emulator: Emulator, mark: Mark, account: str |
     return process.returncode
 
 
-def _progress(plan: _Run, emulator: Emulator, mark: Mark, account: str | None, elapsed: float) -> None:
+def _progress(plan: _Run, emulator: ControlPlane, mark: Mark, account: str | None, elapsed: float) -> None:
     """One line: time, jobs, requests and 429s so far (the journal's counts); rewritten in place on a terminal."""
     tty = sys.stdout.isatty()
     jobs = plan.tally.update()
@@ -234,7 +234,7 @@ def _clock(seconds: float) -> str:
     return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
 
 
-def _summary(url: str, plan: _Run, emulator: Emulator, mark: Mark, account: str | None) -> dict[str, Any]:
+def _summary(url: str, plan: _Run, emulator: ControlPlane, mark: Mark, account: str | None) -> dict[str, Any]:
     args = plan.args
     seen = emulator.seen(mark, plan.run_id, account)
     accounts = sorted({entry["account"] for entry in seen.requests if entry["account"]}) if account is None else [account]

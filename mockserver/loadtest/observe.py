@@ -41,7 +41,7 @@ class Seen:
 
 
 @dataclass
-class Emulator:
+class ControlPlane:
     """The control plane of the emulator at ``url`` (its base, without ``/api/v1``)."""
 
     url: str
