@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from mockserver.cli import main
@@ -45,3 +48,11 @@ def test_an_unwritable_report_folder(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     assert main(["load", "retry", "--out", str(tmp_path / "file" / "report")]) == 2
     assert "cannot write the reports to" in capsys.readouterr().err
+
+
+def test_the_command_never_loads_gevent():
+    """Locust monkey-patches the process that imports it: only the Locust child may."""
+    code = ("import sys, mockserver.cli, mockserver.loadtest.command, mockserver.loadtest.clients; "
+            "mockserver.cli._parser(); print(sorted({'locust', 'gevent'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr
