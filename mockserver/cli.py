@@ -19,6 +19,8 @@ import uvicorn
 
 from pydantic import ValidationError
 
+from conformance import cli as conformance_cli
+
 from . import __version__
 from .config import DEFAULT_PORT, Settings
 from .serving import config, listen, url_of
@@ -67,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         "With NAME: that model's whole catalog entry.",
     )
     models.add_argument("name", nargs="?", metavar="NAME")
+    conformance_cli.add_parser(commands)
     serve.add_argument("--log-format", choices=["text", "json"], help="one line per request: key=value text (default) or JSON")
     serve.add_argument(
         "--fetch-inputs", choices=["any", "loopback", "none"],
@@ -167,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .loadtest.command import run as load
 
         return load(args)
+    if args.command == "conformance":
+        return conformance_cli.main(args)
     if args.command != "serve":
         parser.print_help()
         return 2

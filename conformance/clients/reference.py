@@ -112,7 +112,7 @@ def _submit(http: httpx.Client, model: str, input: dict, parameters: dict, deadl
     if answer.status_code != 200:
         error = _error_of(answer)
         raise Stop("ERROR", error["code"], error["message"])
-    return answer.json()["output"]["task_id"]
+    return str(_output(answer, "submit")["task_id"])
 
 
 def _wait(http: httpx.Client, task_id: str, deadline: Deadline) -> dict:
@@ -132,11 +132,22 @@ def _status(http: httpx.Client, task_id: str, deadline: Deadline) -> dict:
     if answer.status_code != 200:
         error = _error_of(answer)
         raise Stop("ERROR", error["code"], error["message"])
-    return answer.json()["output"]
+    return _output(answer, "query")
+
+
+def _output(answer: httpx.Response, what: str) -> dict:
+    """The ``output`` of a 200 answer; one that is not DashScope's JSON ends the call with ERROR, not a traceback."""
+    try:
+        output = answer.json()["output"]
+        if isinstance(output, dict) and "task_id" in output and (what == "submit" or "task_status" in output):
+            return output
+    except (ValueError, KeyError, TypeError):
+        pass
+    raise Stop("ERROR", "MalformedAnswer", f"{what}: HTTP 200 without a task in its body: {answer.text[:200]!r}")
 
 
 def _send(http: httpx.Client, method: str, url: str, deadline: Deadline, *, idempotent: bool,
-          budget: int = SUBMIT_ATTEMPTS, **kwargs: Any) -> httpx.Response:
+          budget: int | None = None, **kwargs: Any) -> httpx.Response:
     """One request, tried again while that is safe, within ``budget`` attempts and the deadline.
 
     Returns the final answer (a non-retryable error included); raises Stop when
@@ -144,6 +155,7 @@ def _send(http: httpx.Client, method: str, url: str, deadline: Deadline, *, idem
     outcome of a non-idempotent request is unknown.
     """
     backoff = Backoff()
+    budget = budget or SUBMIT_ATTEMPTS
     for attempt in range(1, budget + 1):
         if deadline.expired():
             raise Stop("TIMEOUT", "Timeout", f"{method} {url}: no time left")

@@ -33,7 +33,7 @@ class Backoff:
     clients that were refused together, so they do not come back together.
     """
 
-    base: float = 1.0
+    base: float = 2.0  # the first retry waits 1-2 s: never sooner than a poll would come
     cap: float = 8.0
     attempt: int = 0
     rng: random.Random = field(default_factory=random.Random)
