@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
         "--fetch-inputs", choices=["any", "loopback", "none"],
         help="download input images from any host, from loopback hosts only (default; others pass unchecked), or none",
     )
+    from .loadtest.command import add_parser as add_load
+
+    add_load(commands)
     return parser
 
 
@@ -186,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return models(args.name, args.full, args.json)
     if args.command == "errors":
         return errors()
+    if args.command == "load":
+        from .loadtest.command import run as load
+
+        return load(args)
     if args.command == "conformance":
         return conformance_cli.main(args)
     if args.command != "serve":
