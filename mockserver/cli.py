@@ -23,6 +23,7 @@ from conformance import cli as conformance_cli
 from . import __version__, banner
 from .config import DEFAULT_PORT, Settings
 from .config_errors import SettingsError, load
+from .loadtest import command as load_command
 from .http.admin_token import ENVIRONMENT as ADMIN_TOKEN_ENV  # serve takes the control plane's token from it
 from .suggest import did_you_mean
 from .serving import config, listen, url_of
@@ -84,9 +85,7 @@ def _parser() -> argparse.ArgumentParser:
         "--fetch-inputs", choices=["any", "loopback", "none"],
         help="download input images from any host, from loopback hosts only (default; others pass unchecked), or none",
     )
-    from .loadtest.command import add_parser as add_load
-
-    add_load(commands)
+    load_command.add_parser(commands)
     return parser
 
 
@@ -190,9 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "errors":
         return errors()
     if args.command == "load":
-        from .loadtest.command import run as load
-
-        return load(args)
+        return load_command.run(args)
     if args.command == "conformance":
         return conformance_cli.main(args)
     if args.command != "serve":
