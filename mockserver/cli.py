@@ -18,9 +18,12 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 import uvicorn
 
+from conformance import cli as conformance_cli
+
 from . import __version__, banner
 from .config import DEFAULT_PORT, Settings
 from .config_errors import SettingsError, load
+from .loadtest import command as load_command
 from .http.admin_token import ENVIRONMENT as ADMIN_TOKEN_ENV  # serve takes the control plane's token from it
 from .suggest import did_you_mean
 from .serving import config, listen, url_of
@@ -76,11 +79,13 @@ def _parser() -> argparse.ArgumentParser:
         "errors", help="list the error catalog", description="Every error code the emulator answers with: "
         "its HTTP status and exact message (#name: a named variant of the message).",
     )
+    conformance_cli.add_parser(commands)
     serve.add_argument("--log-format", choices=["text", "json"], help="one line per request: key=value text (default) or JSON")
     serve.add_argument(
         "--fetch-inputs", choices=["any", "loopback", "none"],
         help="download input images from any host, from loopback hosts only (default; others pass unchecked), or none",
     )
+    load_command.add_parser(commands)
     return parser
 
 
@@ -183,6 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return models(args.name, args.full, args.json)
     if args.command == "errors":
         return errors()
+    if args.command == "load":
+        return load_command.run(args)
+    if args.command == "conformance":
+        return conformance_cli.main(args)
     if args.command != "serve":
         parser.print_help()
         return 2

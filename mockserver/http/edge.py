@@ -137,32 +137,49 @@ class Edge:
             )
 
     async def _download(self, scope: Scope, receive: Receive, send: Send, task_id: str | None) -> None:
-        """A result image's GET/HEAD: no faults, but journaled under its task, so timelines show downloads."""
+        """A result image's GET/HEAD, journaled under its task, so timelines show downloads.
+
+        Fault rules with ``route: download`` (matched on the task's account and
+        model) can reset, empty, cut or stall it; no directive reaches it.
+        """
         arrived = self.emulator.clock.now()
         started = time.perf_counter()
         seen: dict[str, Any] = {"status": None, "request_id": None}
+        task = self.emulator.store.get_task(task_id) if task_id is not None else None
+        effects = None
+        if task is not None:
+            effects = self.emulator.faults.rules.fire(Request("download", task.account, None, task.model), plan=False)
+        network = effects.network if effects is not None else None
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
                 seen["status"] = message["status"]
                 seen["request_id"] = dict(message.get("headers", [])).get(b"x-oss-request-id", b"").decode() or None
+                if network is not None and network.kind == "stall":
+                    await asyncio.sleep(network.seconds)
             await send(message)
 
+        transport = _transport(send)
         try:
-            await self.app(scope, receive, watch)
+            if network is not None and network.kind in ("reset", "empty"):
+                await _drop(transport, reset=network.kind == "reset")
+            elif network is not None and network.kind == "truncate":
+                await self.app(scope, receive, _truncating(send, transport, seen))
+            else:
+                await self.app(scope, receive, watch)
         finally:
-            task = self.emulator.store.get_task(task_id) if task_id is not None else None
             self._record(
                 time=arrived,
                 account=task.account if task is not None else None,
                 method=scope["method"],
                 path=scope["path"],
                 route="download",
-                status=seen["status"],
+                status=None if network is not None and network.kind in ("reset", "empty") else seen["status"],
                 request_id=seen["request_id"],  # the x-oss-request-id the client saw
                 latency_ms=round((time.perf_counter() - started) * 1000, 3),
                 task_id=task_id,
                 model=task.model if task is not None else None,
+                fault=_fault_name(effects),
             )
 
     def _record(self, **fields: Any) -> None:
