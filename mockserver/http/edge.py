@@ -159,7 +159,7 @@ class Edge:
                     await asyncio.sleep(network.seconds)
             await send(message)
 
-        transport = _transport(send)
+        transport = guard.transport_of(send)
         try:
             if network is not None and network.kind in ("reset", "empty"):
                 await _drop(transport, reset=network.kind == "reset")
