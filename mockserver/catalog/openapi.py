@@ -173,17 +173,43 @@ def answer_schema(entry: ModelEntry) -> dict[str, Any]:
             "description": f"One value per item of input.{checks.of}, in its order.", "x-source": checks.source}
 
 
-def _sync_call(served: list[ModelEntry], auth: list[dict[str, list[str]]], operation_id: str) -> dict[str, Any]:
+def schema_key(entry: ModelEntry, catalog: Catalog) -> str:
+    """The name of an entry's schemas: ``wan2.6-t2i.Call`` for a model's second, synchronous route."""
+    return f"{entry.name}.Call" if catalog.calls.get(entry.name) is entry else entry.name
+
+
+def call_schema(entry: ModelEntry) -> dict[str, Any]:
+    """The synchronous image route's answer (captured for qwen-image-max), keys in the captured order."""
+    integer = {"type": "integer", "minimum": 0}
+    content = {"type": "object", "required": ["image"], "properties": {"image": {"type": "string", "format": "uri"}}}
+    message = {"type": "object", "required": ["content", "role"], "properties": {
+        "content": {"type": "array", "items": content}, "role": {"const": "assistant"}}}
+    choice = {"type": "object", "required": ["finish_reason", "message"],
+              "properties": {"finish_reason": {"const": "stop"}, "message": message}}
+    metric = {"type": "object", "required": ["FAILED", "SUCCEEDED", "TOTAL"],
+              "properties": {key: integer for key in ("FAILED", "SUCCEEDED", "TOTAL")}}
+    output = {"type": "object", "required": ["choices", "task_metric"],
+              "properties": {"choices": {"type": "array", "items": choice}, "task_metric": metric}}
+    usage = {"type": "object", "required": ["height", "image_count", "width"],
+             "properties": {key: integer for key in ("height", "image_count", "width")}}
+    return {"type": "object", "title": f"{entry.name} answer", "required": ["output", "usage", "request_id"],
+            "properties": {"output": output, "usage": usage, "request_id": {"type": "string"}},
+            "description": "Answered once the images exist (the call blocks).", "x-source": entry.output.source}
+
+
+def _sync_call(served: list[ModelEntry], auth: list[dict[str, list[str]]], operation_id: str,
+               catalog: Catalog) -> dict[str, Any]:
     """The POST of a synchronous model: the answer is the output; sending X-DashScope-Async is a 403."""
     return {"post": {
         "operationId": operation_id,
         "summary": "Call (synchronous, no task): " + ", ".join(entry.name for entry in served),
         "security": auth,
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "oneOf": [_ref(f"{entry.name}.Request") for entry in served]}}}},
+            "oneOf": [_ref(f"{schema_key(entry, catalog)}.Request") for entry in served]}}}},
         "responses": {"200": {
             "description": "the finished output; what would fail a task is the 4xx itself",
-            "content": {"application/json": {"schema": {"oneOf": [_ref(f"{entry.name}.Answer") for entry in served]}}},
+            "content": {"application/json": {"schema": {
+                "oneOf": [_ref(f"{schema_key(entry, catalog)}.Answer") for entry in served]}}},
         }, **_errors(400, 401, 403, 404, 413, 429, 500)},
     }}
 
@@ -358,14 +384,15 @@ def _fine_tunes(catalog: Catalog, auth: list[dict[str, list[str]]]) -> tuple[dic
 def build(catalog: Catalog | None = None) -> dict[str, Any]:
     """The whole OpenAPI 3.1 document, deterministic for one catalog."""
     catalog = catalog or default_catalog()
-    models = sorted(catalog.models.values(), key=lambda entry: entry.name)
+    models = sorted(catalog.served(), key=lambda entry: (entry.name, entry.mode))
     schemas = _common_schemas()
     for entry in models:
-        schemas[f"{entry.name}.Request"] = request_schema(entry)
+        key = schema_key(entry, catalog)
+        schemas[f"{key}.Request"] = request_schema(entry)
         if entry.mode == "sync":
-            schemas[f"{entry.name}.Answer"] = answer_schema(entry)
+            schemas[f"{key}.Answer"] = call_schema(entry) if entry.output.shape == "call" else answer_schema(entry)
         else:
-            schemas[f"{entry.name}.Succeeded"] = succeeded_schema(entry)
+            schemas[f"{key}.Succeeded"] = succeeded_schema(entry)
     auth = [{"apiKey": []}]
     task_id = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
     paths: dict[str, Any] = {}
@@ -375,7 +402,7 @@ def build(catalog: Catalog | None = None) -> dict[str, Any]:
                   == (service, group, function)]
         if served[0].mode == "sync":
             operation = f"call_{group}_{function}".replace("-", "_")
-            paths[f"/api/v1/services/{service}/{group}/{function}"] = _sync_call(served, auth, operation)
+            paths[f"/api/v1/services/{service}/{group}/{function}"] = _sync_call(served, auth, operation, catalog)
             continue
         paths[f"/api/v1/services/{service}/{group}/{function}"] = {"post": {
             "operationId": f"submit_{group}_{function}".replace("-", "_"),

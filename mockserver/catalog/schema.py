@@ -141,6 +141,27 @@ class Checks(_Strict):
         return self
 
 
+VideoUsageKey = Literal["video_duration", "video_ratio", "video_count", "duration", "input_video_duration",
+                        "output_video_duration", "SR"]
+
+
+class VideoOutput(_Strict):
+    """A video task's result: its placeholder MP4 and the ``usage`` keys its page shows, in their order.
+
+    The clip's size is ``parameters.size``, else ``resolutions[parameters.resolution]``
+    (the i2v families name a tier, not a size), else ``default_size``; its length
+    is ``parameters.duration`` (else ``duration``) seconds at ``fps``.
+    """
+
+    fps: int = Field(ge=1, le=60)
+    duration: int = Field(default=5, ge=1, le=60)
+    default_size: str = "1280*720"
+    resolutions: dict[str, str] = Field(default_factory=dict)  # "720P" -> "1280*720"
+    ratio: Literal["size", "standard"] = "size"  # usage.video_ratio: the W*H size, or the word "standard"
+    usage: list[VideoUsageKey] = Field(default_factory=lambda: ["video_duration", "video_ratio", "video_count"])
+    source: str = "doc"
+
+
 class Output(_Strict):
     """The shape of a finished task's ``output`` (or a synchronous model's answer).
 
@@ -148,15 +169,18 @@ class Output(_Strict):
     each of ``url_fields`` and no results list (image-instance-segmentation);
     ``choices``: one ``choices[i].message.content[0].image`` per image (wan2.6, the messages form);
     ``lists``: per-image lists straight in ``output`` (wanx-poster-generation-v1: render_urls, bg_urls);
-    ``checks``: a verdict per input item, answered at once (``mode: sync`` models).
+    ``checks``: a verdict per input item, answered at once (``mode: sync`` models);
+    ``call``: the synchronous multimodal-generation answer (``choices`` and ``task_metric``, ``mockserver.calls``);
+    ``video``: one ``video_url`` (an MP4) with ``orig_prompt``/``actual_prompt`` and a video ``usage``.
     """
 
-    shape: Literal["results", "fields", "choices", "lists", "checks"] = "results"
+    shape: Literal["results", "fields", "choices", "lists", "checks", "call", "video"] = "results"
     url_fields: list[str] = Field(default_factory=list)  # with shape "fields"
     url_keys: list[str] = Field(default_factory=lambda: ["url"])  # with "results": each result's URL keys (png_url, svg_url)
     lists: dict[str, Literal["url", "token"]] = Field(default_factory=dict)  # with "lists": name -> signed URLs or opaque tokens
     usage_tokens: bool = False  # usage also carries size and zero token counts (wan2.6)
     checks: Checks | None = None  # with shape "checks"
+    video: VideoOutput | None = None  # with shape "video"
     text_results: TextResults | None = None
     start_time: bool = False  # a start_time (= scheduled time) after results (wanx-style-repaint-v1)
     echo: list[str] = Field(default_factory=list)  # input fields repeated in output (style_index)
@@ -176,6 +200,8 @@ class Output(_Strict):
             raise ValueError("`lists` goes with shape `lists`, and only with it")
         if (self.shape == "checks") != (self.checks is not None):
             raise ValueError("`checks` goes with shape `checks`, and only with it")
+        if (self.shape == "video") != (self.video is not None):
+            raise ValueError("`video` goes with shape `video`, and only with it")
         return self
 
     def image_urls(self, images: int) -> int:
@@ -186,12 +212,30 @@ class Output(_Strict):
             return len(self.url_keys) * images
         if self.shape == "lists":
             return sum(kind == "url" for kind in self.lists.values()) * images
-        return images if self.shape == "choices" else 0
+        return images if self.shape in ("choices", "call", "video") else 0
 
     def url_count(self, images: int, input_: dict[str, Any]) -> int:
         """Every signed URL a SUCCEEDED task hands out: its images', then its text layers' (one per image)."""
         text = self.text_results
         return self.image_urls(images) + (images if text is not None and input_.get(text.when) not in (None, "") else 0)
+
+
+SYNC_GENERATION = Route(group="multimodal-generation", function="generation")
+
+
+class Call(_Strict):
+    """A model's second, synchronous route (multimodal-generation/generation): its own body, the same images.
+
+    wan2.6-t2i and qwen-image(-plus) answer both as tasks on their own route and
+    at once here, with ``input.messages`` in place of ``input.prompt``.
+    """
+
+    route: Route = SYNC_GENERATION
+    input: dict[str, FieldRule]
+    parameters: dict[str, FieldRule] = Field(default_factory=dict)
+    default_size: str | None = None  # None: the entry's
+    example: dict[str, Any] = Field(default_factory=dict)
+    source: str = "doc"
 
 
 class ModelEntry(_Strict):
@@ -208,6 +252,7 @@ class ModelEntry(_Strict):
     limits: Limits = Limits()
     billing: Billing = Billing()
     timing: Timing = Timing()
+    call: Call | None = None  # also answers synchronously on a second route
     images_field: str = "n"  # the parameter (or "input.<field>") that says how many images a task makes
     default_size: str | None = None
     sources: list[str] = Field(default_factory=list)
@@ -217,9 +262,21 @@ class ModelEntry(_Strict):
 
     @model_validator(mode="after")
     def _sync_answers_checks(self) -> "ModelEntry":
-        if (self.mode == "sync") != (self.output.shape == "checks"):
-            raise ValueError("a `mode: sync` model answers with output shape `checks`, and only it does")
+        if (self.mode == "sync") != (self.output.shape in ("checks", "call")):
+            raise ValueError("a `mode: sync` model answers with output shape `checks` or `call`, and only it does")
+        if self.call is not None and self.mode == "sync":
+            raise ValueError("`call` adds a synchronous route to an asynchronous model")
         return self
+
+    def called(self) -> "ModelEntry":
+        """This model as its synchronous route serves it: a `mode: sync` entry answering shape `call`."""
+        call = self.call
+        assert call is not None, "only an entry with `call` has a synchronous variant"
+        return self.model_copy(update={
+            "route": call.route, "mode": "sync", "input": call.input, "parameters": call.parameters,
+            "output": Output(shape="call", source=call.source), "call": None, "input_required": True,
+            "default_size": call.default_size or self.default_size, "example": call.example,
+        })
 
     def image_count(self, parameters: dict[str, Any], input_: dict[str, Any] | None = None) -> int:
         """How many images a task with these (validated) parameters makes."""

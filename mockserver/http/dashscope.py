@@ -15,6 +15,7 @@ from starlette.routing import Route
 from ..emulator import Emulator
 from ..errors import ApiError
 from ..streams import TooLarge, read_capped
+from . import multimodal
 from .responses import JSON, JSON_UTF8, json_response
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -47,6 +48,8 @@ async def submit(request: Request) -> Response:
         getattr(request.state, "payload", None),
     )
     looked = await emulator.look(draft, base_url(request))
+    if draft.entry.output.shape == "call":  # the synchronous image route: the answer waits for the images
+        return await multimodal.generate(request, emulator, draft, looked, base_url(request))
     if draft.entry.mode == "sync":  # the finished output is the answer: no task
         return json_response({**emulator.call(draft, looked), "request_id": request_id}, media_type=JSON)
     submitted = emulator.commit(draft, looked, request_id)

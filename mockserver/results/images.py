@@ -13,6 +13,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from ..calls import message_text
 from ..catalog import Catalog
 from ..catalog.validate import size_of
 from ..lifecycle.task import SUCCEEDED, Task
@@ -97,7 +98,7 @@ class ResultImages:
             index=index,
             count=task.image_count,
             seed=seed,
-            prompt=str(task.input.get("prompt", "")),
+            prompt=str(task.input.get("prompt") or message_text(task.input)),
             lines=task.lines,
             font=self._font,
         )
