@@ -370,7 +370,8 @@ class Emulator:
 
     def result_url(self, task: Task, index: int, base_url: str) -> str:
         """The signed URL of image ``index``; it expires ``result_url_hours`` after the end."""
-        key = self.signer.object_key(task.task_id, task.account, task.ended_at, index)
+        ext = self.catalog.models[task.model].output.extension
+        key = self.signer.object_key(task.task_id, task.account, task.ended_at, index, ext)
         expires = int(task.ended_at + self.settings.result_url_hours * HOUR)
         return self.signer.url(self.settings.public_url or base_url, key, expires)
 

@@ -20,6 +20,7 @@ import contracts
 from .. import __version__
 from ..uploads.service import BUCKET as UPLOAD_BUCKET
 from .loader import Catalog, default_catalog
+from .openapi_media import VIDEO_REQUIRED, VIDEO_USAGE, call_schema, video_fields
 from .schema import FieldRule, ModelEntry
 
 OUTPUT_PATH = contracts.HERE / "openapi.json"
@@ -125,6 +126,9 @@ def succeeded_schema(entry: ModelEntry) -> dict[str, Any]:
         properties["finished"] = {"const": True}
         properties["choices"] = {"type": "array", "items": choice}
         required += ["finished", "choices"]
+    elif shape.shape == "video":
+        properties.update(video_fields())
+        required += VIDEO_REQUIRED
     elif shape.shape == "lists":
         token = {"type": "string"}
         for name, kind in shape.lists.items():
@@ -178,25 +182,6 @@ def schema_key(entry: ModelEntry, catalog: Catalog) -> str:
     return f"{entry.name}.Call" if catalog.calls.get(entry.name) is entry else entry.name
 
 
-def call_schema(entry: ModelEntry) -> dict[str, Any]:
-    """The synchronous image route's answer (captured for qwen-image-max), keys in the captured order."""
-    integer = {"type": "integer", "minimum": 0}
-    content = {"type": "object", "required": ["image"], "properties": {"image": {"type": "string", "format": "uri"}}}
-    message = {"type": "object", "required": ["content", "role"], "properties": {
-        "content": {"type": "array", "items": content}, "role": {"const": "assistant"}}}
-    choice = {"type": "object", "required": ["finish_reason", "message"],
-              "properties": {"finish_reason": {"const": "stop"}, "message": message}}
-    metric = {"type": "object", "required": ["FAILED", "SUCCEEDED", "TOTAL"],
-              "properties": {key: integer for key in ("FAILED", "SUCCEEDED", "TOTAL")}}
-    output = {"type": "object", "required": ["choices", "task_metric"],
-              "properties": {"choices": {"type": "array", "items": choice}, "task_metric": metric}}
-    usage = {"type": "object", "required": ["height", "image_count", "width"],
-             "properties": {key: integer for key in ("height", "image_count", "width")}}
-    return {"type": "object", "title": f"{entry.name} answer", "required": ["output", "usage", "request_id"],
-            "properties": {"output": output, "usage": usage, "request_id": {"type": "string"}},
-            "description": "Answered once the images exist (the call blocks).", "x-source": entry.output.source}
-
-
 def _sync_call(served: list[ModelEntry], auth: list[dict[str, list[str]]], operation_id: str,
                catalog: Catalog) -> dict[str, Any]:
     """The POST of a synchronous model: the answer is the output; sending X-DashScope-Async is a 403."""
@@ -246,10 +231,11 @@ def _common_schemas() -> dict[str, Any]:
             "end_time": _TIME, "task_metrics": _ref("TaskMetrics")}},
         "TaskCanceled": _state("CANCELED", "submit_time", "end_time", extra={"task_metrics": _ref("TaskMetrics")}),
         "TaskUnknown": _state("UNKNOWN"),
-        "Usage": {"type": "object", "required": ["image_count"], "properties": {
+        "Usage": {"anyOf": [{"type": "object", "required": ["image_count"], "properties": {
             "image_count": {"type": "integer", "minimum": 0},
             "size": {"type": "string", "description": "wan2.6 only, with input_tokens/output_tokens/total_tokens (0)"},
             "input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}}},
+            VIDEO_USAGE]},
         "Canceled": {"type": "object", "required": ["request_id"], "properties": {"request_id": {"type": "string"}}},
         "TaskList": {"type": "object", "required": ["total", "data", "total_page", "page_no", "request_id", "page_size"],
                      "properties": {"total": {"type": "integer"}, "data": {"type": "array", "items": row},

@@ -161,6 +161,14 @@ class VideoOutput(_Strict):
     usage: list[VideoUsageKey] = Field(default_factory=lambda: ["video_duration", "video_ratio", "video_count"])
     source: str = "doc"
 
+    def size(self, parameters: dict[str, Any]) -> str:
+        """The clip's ``W*H`` for these (validated) parameters."""
+        return str(parameters.get("size") or self.resolutions.get(str(parameters.get("resolution")), self.default_size))
+
+    def seconds(self, parameters: dict[str, Any]) -> int:
+        value = parameters.get("duration")
+        return value if isinstance(value, int) and not isinstance(value, bool) else self.duration
+
 
 class Output(_Strict):
     """The shape of a finished task's ``output`` (or a synchronous model's answer).
@@ -203,6 +211,11 @@ class Output(_Strict):
         if (self.shape == "video") != (self.video is not None):
             raise ValueError("`video` goes with shape `video`, and only with it")
         return self
+
+    @property
+    def extension(self) -> str:
+        """The result objects' file extension: ``mp4`` for a video, else ``png``."""
+        return "mp4" if self.shape == "video" else "png"
 
     def image_urls(self, images: int) -> int:
         """How many signed URLs the images of a task take (indexes from 0; k-th URL of image i at ``k * images + i``)."""
@@ -253,7 +266,8 @@ class ModelEntry(_Strict):
     billing: Billing = Billing()
     timing: Timing = Timing()
     call: Call | None = None  # also answers synchronously on a second route
-    images_field: str = "n"  # the parameter (or "input.<field>") that says how many images a task makes
+    # the parameter (or "input.<field>") that says how many images a task makes; None: always one (a video)
+    images_field: str | None = "n"
     default_size: str | None = None
     sources: list[str] = Field(default_factory=list)
     notes: str = ""
@@ -280,6 +294,8 @@ class ModelEntry(_Strict):
 
     def image_count(self, parameters: dict[str, Any], input_: dict[str, Any] | None = None) -> int:
         """How many images a task with these (validated) parameters makes."""
+        if self.images_field is None:
+            return 1
         section, _, field = self.images_field.rpartition(".")
         value = ((input_ or {}) if section == "input" else parameters).get(field)
         return int(value) if isinstance(value, int) and not isinstance(value, bool) else 1

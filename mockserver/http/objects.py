@@ -24,6 +24,7 @@ from starlette.routing import Route
 from ..emulator import Emulator
 from ..results.images import Rendered
 from ..results.urls import BUCKET
+from ..results.video import VideoUnavailable
 from ..timefmt import oss_time
 from . import oss
 
@@ -58,7 +59,10 @@ async def get_object(request: Request) -> Response:
     found = emulator.images.find(key, now)
     if found is None:
         return oss.error_response(oss.NO_SUCH_KEY, BUCKET, [("Key", key)], head=head)
-    rendered = emulator.images.cached(found.spec) or await run_in_threadpool(emulator.images.render, found.spec)
+    try:
+        rendered = emulator.images.cached(found.spec) or await run_in_threadpool(emulator.images.render, found.spec)
+    except VideoUnavailable as missing:  # the optional video extra is not installed: say what to install
+        return Response(str(missing), 501, media_type="text/plain")
     return _object_response(request, rendered, found.last_modified, head)
 
 
@@ -89,7 +93,7 @@ def _object_response(request: Request, rendered: Rendered, last_modified: float,
     if status == 200:
         headers["content-md5"] = rendered.content_md5
     headers["content-length"] = str(len(body))
-    return Response(b"" if head else body, status, headers=headers, media_type="image/png")
+    return Response(b"" if head else body, status, headers=headers, media_type=rendered.media_type)
 
 
 def _not_modified(request: Request, etag: str, modified: int) -> bool:

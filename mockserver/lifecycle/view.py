@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Callable
 
-from ..catalog.schema import ModelEntry
+from ..catalog.schema import ModelEntry, VideoOutput
 from ..timefmt import task_time, task_time_seconds
 from .task import CANCELED, FAILED, PENDING, RUNNING, SUCCEEDED, UNKNOWN, Task
 
@@ -80,6 +80,9 @@ def _finished(task: Task, entry: ModelEntry, result_url: ResultUrl) -> dict[str,
                 urls += 1
             else:
                 fields[name] = [_token(task, name, index) for index in done]
+    elif shape.shape == "video":  # one clip: the prompts, then its URL
+        fields.update(_prompts(task))
+        fields["video_url"] = result_url(task, 0)
     else:
         fields["results"] = [_result(task, index, entry, result_url) for index in range(total)]
     text = shape.text_results
@@ -102,16 +105,20 @@ def _result(task: Task, index: int, entry: ModelEntry, result_url: ResultUrl) ->
     failure = task.image_failures.get(index)
     if failure is not None:
         return {"code": failure.code, "message": failure.message}
-    result: dict[str, Any] = {}
-    if entry.output.prompts:
-        prompt = task.input.get("prompt", "")
-        result["orig_prompt"] = prompt
-        if task.parameters.get("prompt_extend", True):
-            result["actual_prompt"] = prompt + PROMPT_EXTENSION
+    result: dict[str, Any] = _prompts(task) if entry.output.prompts else {}
     total = task.image_count
     for k, key in enumerate(entry.output.url_keys):
         result[key] = result_url(task, k * total + index)
     return result
+
+
+def _prompts(task: Task) -> dict[str, str]:
+    """``orig_prompt``, and ``actual_prompt`` when the prompt was extended (the default)."""
+    prompt = task.input.get("prompt", "")
+    prompts = {"orig_prompt": prompt}
+    if task.parameters.get("prompt_extend", True):
+        prompts["actual_prompt"] = prompt + PROMPT_EXTENSION
+    return prompts
 
 
 def _token(task: Task, name: str, index: int) -> str:
@@ -120,6 +127,9 @@ def _token(task: Task, name: str, index: int) -> str:
 
 
 def _usage(task: Task, entry: ModelEntry, succeeded: int) -> dict[str, Any]:
+    video = entry.output.video
+    if video is not None:
+        return _video_usage(task, video)
     if not entry.output.usage_tokens:
         return {"image_count": succeeded}
     size = task.parameters.get("size") or entry.default_size
@@ -128,3 +138,14 @@ def _usage(task: Task, entry: ModelEntry, succeeded: int) -> dict[str, Any]:
 
 def _metrics(total: int, succeeded: int, failed: int) -> dict[str, int]:
     return {"TOTAL": total, "SUCCEEDED": succeeded, "FAILED": failed}
+
+
+def _video_usage(task: Task, video: VideoOutput) -> dict[str, Any]:
+    """A video task's usage: the keys its entry lists, in that order."""
+    seconds, size = video.seconds(task.parameters), video.size(task.parameters)
+    values: dict[str, Any] = {
+        "video_duration": seconds, "duration": seconds, "output_video_duration": seconds, "input_video_duration": 0,
+        "video_ratio": size if video.ratio == "size" else "standard", "video_count": 1,
+        "SR": min(int(side) for side in size.split("*")),
+    }
+    return {key: values[key] for key in video.usage}

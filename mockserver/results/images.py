@@ -21,8 +21,11 @@ from ..store import Store
 from .cache import ByteLRU
 from .render import Placeholder, render_png
 from .urls import ResultSigner
+from .video import VideoSpec, render_mp4
 
-_NAME = re.compile(r"^(?P<task>[0-9a-fA-F-]{1,64})-(?P<number>[1-9][0-9]{0,3})\.png$")
+Spec = Placeholder | VideoSpec  # what one result object shows
+
+_NAME = re.compile(r"^(?P<task>[0-9a-fA-F-]{1,64})-(?P<number>[1-9][0-9]{0,3})\.(?:png|mp4)$")
 _SEED_SPACE = 2**31  # a drawn seed, when the submit gave none, fits every model's seed range
 
 
@@ -33,6 +36,7 @@ class Rendered:
     body: bytes
     etag: str  # OSS style: the quoted, upper-case hex MD5
     content_md5: str  # base64 MD5, as OSS sends Content-MD5
+    media_type: str = "image/png"
 
     def __len__(self) -> int:
         return len(self.body)
@@ -40,7 +44,7 @@ class Rendered:
 
 @dataclass(frozen=True)
 class Found:
-    spec: Placeholder
+    spec: Spec
     last_modified: float  # the task's end on the emulator clock: when the object was written
 
 
@@ -58,7 +62,7 @@ class ResultImages:
         self._font = font
         self._catalog = catalog
         self._signer = signer
-        self._cache: ByteLRU[Placeholder, Rendered] = ByteLRU(cache_bytes)
+        self._cache: ByteLRU[Spec, Rendered] = ByteLRU(cache_bytes)
 
     def find(self, key: str, now: float) -> Found | None:
         """The image ``key`` names, or None when no such object exists (yet, or at all)."""
@@ -69,13 +73,23 @@ class ResultImages:
         index = int(match["number"]) - 1
         if task is None or now < task.ended_at:
             return None
-        if index >= self._catalog.models[task.model].output.url_count(task.image_count, task.input):
+        output = self._catalog.models[task.model].output
+        if index >= output.url_count(task.image_count, task.input):
             return None
         if task.final_status() != SUCCEEDED or index % task.image_count in task.image_failures:
             return None
-        if self._signer.object_key(task.task_id, task.account, task.ended_at, index) != key:
+        if self._signer.object_key(task.task_id, task.account, task.ended_at, index, output.extension) != key:
             return None
-        return Found(self.placeholder(task, index), task.ended_at)
+        spec = self.video(task) if output.video is not None else self.placeholder(task, index)
+        return Found(spec, task.ended_at)
+
+    def video(self, task: Task) -> VideoSpec:
+        """What a video task's clip shows: its size, length and frame rate (``mockserver.results.video``)."""
+        video = self._catalog.models[task.model].output.video
+        assert video is not None, "only a video entry has a clip"
+        width, height = size_of(video.size(task.parameters))
+        return VideoSpec(model=task.model, width=width, height=height, seconds=video.seconds(task.parameters), fps=video.fps,
+                         seed=self._seed(task), prompt=str(task.input.get("prompt") or ""), font=self._font)
 
     def placeholder(self, task: Task, index: int) -> Placeholder:
         """What image ``index`` of ``task`` shows: the requested size (or the model's default) and seed."""
@@ -85,9 +99,7 @@ class ResultImages:
             width, height = size_of(str(size))
         except ValueError:
             width, height = 1024, 1024
-        seed = task.parameters.get("seed")
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            seed = int.from_bytes(hashlib.sha256(task.task_id.encode()).digest()[:8], "big") % _SEED_SPACE
+        seed = self._seed(task)
         if entry.output.seed_per_image:
             seed += index
         return Placeholder(
@@ -103,16 +115,26 @@ class ResultImages:
             font=self._font,
         )
 
-    def cached(self, spec: Placeholder) -> Rendered | None:
+    @staticmethod
+    def _seed(task: Task) -> int:
+        """The submit's seed, or one drawn from the task id (results repeat for a task either way)."""
+        seed = task.parameters.get("seed")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            seed = int.from_bytes(hashlib.sha256(task.task_id.encode()).digest()[:8], "big") % _SEED_SPACE
+        return seed
+
+    def cached(self, spec: Spec) -> Rendered | None:
         return self._cache.get(spec)
 
-    def render(self, spec: Placeholder) -> Rendered:
-        """Render (CPU-bound: call it off the event loop) and keep the result in the cache."""
+    def render(self, spec: Spec) -> Rendered:
+        """Render (CPU-bound: call it off the event loop) and keep the result in the cache; a video may raise VideoUnavailable."""
         cached = self.cached(spec)
         if cached is not None:
             return cached
-        body = render_png(spec)
+        video = isinstance(spec, VideoSpec)
+        body = render_mp4(spec) if video else render_png(spec)
         digest = hashlib.md5(body).digest()
-        rendered = Rendered(body, f'"{digest.hex().upper()}"', base64.b64encode(digest).decode())
+        rendered = Rendered(body, f'"{digest.hex().upper()}"', base64.b64encode(digest).decode(),
+                            "video/mp4" if video else "image/png")
         self._cache.put(spec, rendered)
         return rendered

@@ -27,11 +27,11 @@ class ResultSigner:
     bucket: str = BUCKET
     access_key_id: str = ACCESS_KEY_ID
 
-    def object_key(self, task_id: str, account: str, ended_at: float, index: int) -> str:
-        """``1d/d4/20240301/8d820c8d/<task_id>-<index+1>.png``."""
+    def object_key(self, task_id: str, account: str, ended_at: float, index: int, ext: str = "png") -> str:
+        """``1d/d4/20240301/8d820c8d/<task_id>-<index+1>.png`` (``.mp4`` for a video)."""
         digest = hashlib.md5(task_id.encode()).hexdigest()
         owner = hashlib.md5(account.encode()).hexdigest()[:8]
-        return f"{digest[:2]}/{digest[2:4]}/{date_path(ended_at)}/{owner}/{task_id}-{index + 1}.png"
+        return f"{digest[:2]}/{digest[2:4]}/{date_path(ended_at)}/{owner}/{task_id}-{index + 1}.{ext}"
 
     def signature(self, key: str, expires: int, verb: str = "GET") -> str:
         resource = f"/{self.bucket}/{key}"

@@ -1,0 +1,41 @@
+"""The OpenAPI pieces of the media answers: the synchronous image route's and a video task's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .schema import ModelEntry
+
+_URL = {"type": "string", "format": "uri"}
+_COUNT = {"type": "integer", "minimum": 0}
+VIDEO_USAGE = {"type": "object", "required": ["video_count"], "properties": {
+    "video_duration": _COUNT, "duration": _COUNT, "input_video_duration": _COUNT, "output_video_duration": _COUNT,
+    "video_ratio": {"type": "string", "description": "W*H, or 'standard' for the image-to-video families"},
+    "video_count": _COUNT, "SR": {"type": "integer", "description": "the shorter side of the clip"}}}
+
+
+VIDEO_REQUIRED = ["orig_prompt", "video_url"]
+
+
+def video_fields() -> dict[str, Any]:
+    """A SUCCEEDED video task's own fields (after ``end_time``): the prompts, then the MP4's signed URL."""
+    return {"orig_prompt": {"type": "string"}, "actual_prompt": {"type": "string"},
+            "video_url": {**_URL, "description": "an H.264 MP4"}}
+
+
+def call_schema(entry: ModelEntry) -> dict[str, Any]:
+    """The synchronous image route's answer (captured for qwen-image-max), keys in the captured order."""
+    content = {"type": "object", "required": ["image"], "properties": {"image": _URL}}
+    message = {"type": "object", "required": ["content", "role"], "properties": {
+        "content": {"type": "array", "items": content}, "role": {"const": "assistant"}}}
+    choice = {"type": "object", "required": ["finish_reason", "message"],
+              "properties": {"finish_reason": {"const": "stop"}, "message": message}}
+    metric = {"type": "object", "required": ["FAILED", "SUCCEEDED", "TOTAL"],
+              "properties": {key: _COUNT for key in ("FAILED", "SUCCEEDED", "TOTAL")}}
+    output = {"type": "object", "required": ["choices", "task_metric"],
+              "properties": {"choices": {"type": "array", "items": choice}, "task_metric": metric}}
+    usage = {"type": "object", "required": ["height", "image_count", "width"],
+             "properties": {key: _COUNT for key in ("height", "image_count", "width")}}
+    return {"type": "object", "title": f"{entry.name} answer", "required": ["output", "usage", "request_id"],
+            "properties": {"output": output, "usage": usage, "request_id": {"type": "string"}},
+            "description": "Answered once the images exist (the call blocks).", "x-source": entry.output.source}
