@@ -92,3 +92,15 @@ def test_video_synthesis_async_call_wait_fetch_and_cancel(api):
     assert VideoSynthesis.fetch(second, api_key=KEY).output.task_status == "CANCELED"
     kf2v = [entry for entry in api.requests(route="submit") if entry["model"] == "wanx2.1-kf2v-plus"]
     assert kf2v[0]["path"] == "/api/v1/services/aigc/image2video/video-synthesis"
+
+
+def test_video_synthesis_sends_wan27_media_as_typed_items(api):
+    media = [{"type": "first_frame", "url": "https://example.com/first.png"},
+             {"type": "last_frame", "url": "https://example.com/last.png"}]
+    task = VideoSynthesis.async_call(model="wan2.7-i2v", prompt="the box opens", media=media, resolution="720P",
+                                     duration=2, api_key=KEY)
+    assert task.output.task_status == "PENDING", task
+    api.advance(3600)
+    done = VideoSynthesis.fetch(task, api_key=KEY)
+    assert done.output.task_status == "SUCCEEDED", done
+    assert done.output.video_url.startswith(api.url)

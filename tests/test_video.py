@@ -143,3 +143,19 @@ def test_wan21_t2v_takes_two_at_once_and_two_submissions_a_second(live: LiveServ
     live.advance(5)
     statuses = [live.query(task_id, key).json()["output"]["task_status"] for task_id in [*ids, queued]]
     assert statuses == ["RUNNING", "RUNNING", "PENDING"]
+
+
+def test_wan27_takes_resolution_and_ratio_and_a_typed_media_list(live: LiveServer):
+    key = "sk-video-wan27"
+    portrait = live.submit(key=key, model="wan2.7-t2v", input={"prompt": "a lighthouse"},
+                           parameters={"resolution": "720P", "ratio": "9:16", "duration": 2})
+    bad_type = live.submit(key=key, model="wan2.7-i2v", input={"media": [{"type": "poster", "url": "https://example.com/a.png"}]})
+    no_media = live.submit(key=key, model="wan2.7-i2v", input={"prompt": "a lighthouse"})
+    live.advance(3600)
+    done = live.query(portrait.json()["output"]["task_id"], key).json()
+    assert done["usage"] == {"video_duration": 2, "video_count": 1, "SR": 720}
+    assert decode(httpx.get(done["output"]["video_url"]).content)[:2] == (720, 1280)
+    failed = live.query(bad_type.json()["output"]["task_id"], key).json()["output"]
+    assert (failed["task_status"], failed["message"]) == ("FAILED", "The type is invalid.")
+    missing = live.query(no_media.json()["output"]["task_id"], key).json()["output"]
+    assert (missing["task_status"], missing["message"]) == ("FAILED", "Field required: input.media")

@@ -8,6 +8,7 @@ in a YAML file fails loudly at start-up instead of quietly at request time.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -145,6 +146,16 @@ VideoUsageKey = Literal["video_duration", "video_ratio", "video_count", "duratio
                         "output_video_duration", "SR"]
 
 
+def _reshaped(size: str, aspect: str) -> str:
+    """``size``'s pixel count at the aspect ``W:H``, sides rounded to multiples of 8 (decision); the tier at its own."""
+    width, _, height = size.partition("*")
+    across, _, down = aspect.partition(":")
+    area, ratio = int(width) * int(height), float(across) / float(down)
+    if abs(int(width) / int(height) - ratio) < 0.01:
+        return size
+    return f"{round(math.sqrt(area * ratio) / 8) * 8}*{round(math.sqrt(area / ratio) / 8) * 8}"
+
+
 class VideoOutput(_Strict):
     """A video task's result: its placeholder MP4 and the ``usage`` keys its page shows, in their order.
 
@@ -162,8 +173,12 @@ class VideoOutput(_Strict):
     source: str = "doc"
 
     def size(self, parameters: dict[str, Any]) -> str:
-        """The clip's ``W*H`` for these (validated) parameters."""
-        return str(parameters.get("size") or self.resolutions.get(str(parameters.get("resolution")), self.default_size))
+        """The clip's ``W*H`` for these (validated) parameters: ``size``, or the tier reshaped to ``ratio`` (wan2.7)."""
+        if parameters.get("size"):
+            return str(parameters["size"])
+        tier = self.resolutions.get(str(parameters.get("resolution")), self.default_size)
+        aspect = parameters.get("ratio")
+        return _reshaped(tier, aspect) if isinstance(aspect, str) else tier
 
     def seconds(self, parameters: dict[str, Any]) -> int:
         value = parameters.get("duration")
