@@ -20,7 +20,7 @@ import contracts
 from .. import __version__
 from ..uploads.service import BUCKET as UPLOAD_BUCKET
 from .loader import Catalog, default_catalog
-from .openapi_media import VIDEO_REQUIRED, VIDEO_USAGE, call_schema, video_fields
+from .openapi_media import VIDEO_USAGE, call_schema, video_fields
 from .schema import FieldRule, ModelEntry
 
 OUTPUT_PATH = contracts.HERE / "openapi.json"
@@ -126,9 +126,10 @@ def succeeded_schema(entry: ModelEntry) -> dict[str, Any]:
         properties["finished"] = {"const": True}
         properties["choices"] = {"type": "array", "items": choice}
         required += ["finished", "choices"]
-    elif shape.shape == "video":
-        properties.update(video_fields())
-        required += VIDEO_REQUIRED
+    elif shape.video is not None:
+        fields = video_fields(shape.video.layout)
+        properties.update(fields)
+        required += [name for name in fields if name != "actual_prompt"]
     elif shape.shape == "lists":
         token = {"type": "string"}
         for name, kind in shape.lists.items():

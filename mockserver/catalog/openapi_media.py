@@ -8,19 +8,20 @@ from .schema import ModelEntry
 
 _URL = {"type": "string", "format": "uri"}
 _COUNT = {"type": "integer", "minimum": 0}
-VIDEO_USAGE = {"type": "object", "required": ["video_count"], "properties": {
-    "video_duration": _COUNT, "duration": _COUNT, "input_video_duration": _COUNT, "output_video_duration": _COUNT,
-    "video_ratio": {"type": "string", "description": "W*H, or 'standard' for the image-to-video families"},
+VIDEO_USAGE = {"type": "object", "required": ["video_duration"], "properties": {
+    "duration": _COUNT, "input_video_duration": _COUNT, "output_video_duration": _COUNT,
+    "video_ratio": {"type": "string", "description": "W*H, or 'standard' for the image-to-video families, '1:1' for emo"},
+    "video_duration": {"type": "number", "minimum": 0},
     "video_count": _COUNT, "SR": {"type": "integer", "description": "the shorter side of the clip"}}}
 
 
-VIDEO_REQUIRED = ["orig_prompt", "video_url"]
-
-
-def video_fields() -> dict[str, Any]:
-    """A SUCCEEDED video task's own fields (after ``end_time``): the prompts, then the MP4's signed URL."""
-    return {"orig_prompt": {"type": "string"}, "actual_prompt": {"type": "string"},
-            "video_url": {**_URL, "description": "an H.264 MP4"}}
+def video_fields(layout: str) -> dict[str, Any]:
+    """A SUCCEEDED video task's own fields (after ``end_time``), as its layout puts the MP4's signed URL."""
+    url = {**_URL, "description": "an H.264 MP4"}
+    if layout == "results":
+        return {"results": {"type": "object", "required": ["video_url"], "properties": {"video_url": url}}}
+    prompts = {"orig_prompt": {"type": "string"}, "actual_prompt": {"type": "string"}} if layout == "prompts" else {}
+    return {**prompts, "video_url": url}
 
 
 def call_schema(entry: ModelEntry) -> dict[str, Any]:

@@ -168,7 +168,9 @@ class VideoOutput(_Strict):
     duration: int = Field(default=5, ge=1, le=60)
     default_size: str = "1280*720"
     resolutions: dict[str, str] = Field(default_factory=dict)  # "720P" -> "1280*720"
-    ratio: Literal["size", "standard"] = "size"  # usage.video_ratio: the W*H size, or the word "standard"
+    ratio: str = "size"  # usage.video_ratio: "size" for the clip's W*H, else this text ("standard", "1:1")
+    # where the URL goes: after orig_prompt/actual_prompt (the wan families), alone, or as results.video_url (emo, animate)
+    layout: Literal["prompts", "url", "results"] = "prompts"
     usage: list[VideoUsageKey] = Field(default_factory=lambda: ["video_duration", "video_ratio", "video_count"])
     source: str = "doc"
 

@@ -80,9 +80,12 @@ def _finished(task: Task, entry: ModelEntry, result_url: ResultUrl) -> dict[str,
                 urls += 1
             else:
                 fields[name] = [_token(task, name, index) for index in done]
-    elif shape.shape == "video":  # one clip: the prompts, then its URL
-        fields.update(_prompts(task))
-        fields["video_url"] = result_url(task, 0)
+    elif shape.video is not None:  # one clip, where its layout puts it
+        if shape.video.layout == "results":
+            fields["results"] = {"video_url": result_url(task, 0)}
+        else:
+            fields.update(_prompts(task) if shape.video.layout == "prompts" else {})
+            fields["video_url"] = result_url(task, 0)
     else:
         fields["results"] = [_result(task, index, entry, result_url) for index in range(total)]
     text = shape.text_results
@@ -145,7 +148,7 @@ def _video_usage(task: Task, video: VideoOutput) -> dict[str, Any]:
     seconds, size = video.seconds(task.parameters), video.size(task.parameters)
     values: dict[str, Any] = {
         "video_duration": seconds, "duration": seconds, "output_video_duration": seconds, "input_video_duration": 0,
-        "video_ratio": size if video.ratio == "size" else "standard", "video_count": 1,
+        "video_ratio": size if video.ratio == "size" else video.ratio, "video_count": 1,
         "SR": min(int(side) for side in size.split("*")),
     }
     return {key: values[key] for key in video.usage}
