@@ -104,3 +104,16 @@ def test_video_synthesis_sends_wan27_media_as_typed_items(api):
     done = VideoSynthesis.fetch(task, api_key=KEY)
     assert done.output.task_status == "SUCCEEDED", done
     assert done.output.video_url.startswith(api.url)
+
+
+def test_client_videos_generate_on_both_input_protocols(make_server):
+    server = make_server(speed=float("inf"))
+    client = dashscope.Client(api_key=KEY, base_url=server.api, max_retries=0)
+    legacy = client.videos.generate(model="wanx2.1-t2v-turbo", prompt="a kitten", size="624*624", poll_interval=0.01)
+    media = client.videos.generate(model="wan2.7-i2v", prompt="the box opens", image_url="https://example.com/a.png",
+                                   resolution="720P", duration=2, poll_interval=0.01)
+    assert legacy.succeeded and media.succeeded
+    sent = [entry for entry in server.requests(route="submit")]
+    assert [entry["status"] for entry in sent] == [200, 200]
+    with av.open(io.BytesIO(httpx.get(media.video_url).content)) as container:
+        assert container.streams.video[0].frames == 60  # 2 s at 30 fps

@@ -194,8 +194,8 @@ def _sync_call(served: list[ModelEntry], auth: list[dict[str, list[str]]], opera
             "oneOf": [_ref(f"{schema_key(entry, catalog)}.Request") for entry in served]}}}},
         "responses": {"200": {
             "description": "the finished output; what would fail a task is the 4xx itself",
-            "content": {"application/json": {"schema": {
-                "oneOf": [_ref(f"{schema_key(entry, catalog)}.Answer") for entry in served]}}},
+            "content": {"application/json": {"schema": {  # anyOf: the models' answers share one shape
+                "anyOf": [_ref(f"{schema_key(entry, catalog)}.Answer") for entry in served]}}},
         }, **_errors(400, 401, 403, 404, 413, 429, 500)},
     }}
 
