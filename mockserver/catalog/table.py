@@ -30,7 +30,7 @@ def row(entry: ModelEntry) -> tuple[str, ...]:
     shape = {"results": "results[]." + "/".join(entry.output.url_keys), "fields": ", ".join(entry.output.url_fields),
              "choices": "choices[].message.content[].image", "lists": ", ".join(entry.output.lists),
              "checks": ", ".join(f"{key}[]" for key in (entry.output.checks.passed if entry.output.checks else ())),
-             "call": "choices[].message.content[].image, task_metric", "video": "video_url (MP4)"}[entry.output.shape]
+             "call": "choices[].message.content[].image, task_metric", "video": _video(entry)}[entry.output.shape]
     if entry.output.text_results is not None:
         shape += f" (+text_results with {entry.output.text_results.when})"
     return (
@@ -43,6 +43,11 @@ def row(entry: ModelEntry) -> tuple[str, ...]:
         str(entry.billing.free_quota),
         _mark(shape, entry.output.source),
     )
+
+
+def _video(entry: ModelEntry) -> str:
+    video = entry.output.video
+    return "results.video_url (MP4)" if video is not None and video.layout == "results" else "video_url (MP4)"
 
 
 def _served(catalog: Catalog) -> list[ModelEntry]:
