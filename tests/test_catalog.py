@@ -35,7 +35,7 @@ ISSUE_14 = [
     "wanx2.1-t2v-turbo", "wanx2.1-t2v-plus", "wan2.2-t2v-plus", "wan2.5-t2v-preview", "wan2.6-t2v",
     "wanx2.1-i2v-turbo", "wanx2.1-i2v-plus", "wan2.2-i2v-plus", "wan2.2-i2v-flash", "wan2.5-i2v-preview", "wan2.6-i2v",
     "wanx2.1-kf2v-plus", "wan2.2-kf2v-flash", "wan2.7-t2v", "wan2.7-i2v",
-    "wanx2.1-vace-plus", "emo-v1", "wan2.2-animate-move", "wan2.2-animate-mix", "videoretalk",
+    "wanx2.1-vace-plus", "emo-v1", "emo-detect-v1", "wan2.2-animate-move", "wan2.2-animate-mix", "videoretalk",
 ]
 
 

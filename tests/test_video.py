@@ -168,3 +168,25 @@ def test_wan27_takes_resolution_and_ratio_and_a_typed_media_list(live: LiveServe
     assert (failed["task_status"], failed["message"]) == ("FAILED", "The type is invalid.")
     missing = live.query(no_media.json()["output"]["task_id"], key).json()["output"]
     assert (missing["task_status"], missing["message"]) == ("FAILED", "Field required: input.media")
+
+
+def test_emo_detect_answers_at_once_and_its_boxes_feed_emo(live: LiveServer):
+    key, path = "sk-video-emo", "/api/v1/services/aigc/image2video/face-detect"
+    body = {"model": "emo-detect-v1", "input": {"image_url": "https://example.com/portrait.png"}, "parameters": {"ratio": "1:1"}}
+    auth = {"Authorization": f"Bearer {key}"}
+    detected = live.client.post(path, json=body, headers=auth)
+    assert detected.status_code == 200, detected.text
+    answer = detected.json()
+    assert list(answer) == ["output", "usage", "request_id"] and answer["usage"] == {"image_count": 1}
+    assert list(answer["output"]) == ["check_pass", "face_bbox", "ext_bbox", "humanoid"]
+    assert answer["output"]["check_pass"] is True
+    refused = live.client.post(path, json=body, headers={**auth, "X-DashScope-Async": "enable"})
+    assert refused.status_code == 403 and refused.json()["message"] == "current user api does not support asynchronous calls"
+    failed = live.client.post(path, json=body, headers={**auth, "X-Mock-Directive": "partial=1"}).json()["output"]
+    assert failed["check_pass"] is False and "face_bbox" not in failed
+    emo = live.submit(key=key, model="emo-v1", input={
+        "image_url": "https://example.com/portrait.png", "audio_url": "https://example.com/speech.mp3",
+        "face_bbox": answer["output"]["face_bbox"], "ext_bbox": answer["output"]["ext_bbox"]})
+    live.advance(3600)
+    done = live.query(emo.json()["output"]["task_id"], key).json()
+    assert done["output"]["task_status"] == "SUCCEEDED" and done["usage"] == {"video_duration": 5, "video_ratio": "1:1"}

@@ -167,15 +167,19 @@ def answer_schema(entry: ModelEntry) -> dict[str, Any]:
     """A synchronous model's answer: its verdicts per input item, at once (no task)."""
     checks = entry.output.checks
     assert checks is not None
-    output = {"type": "object", "required": list(checks.passed), "properties": {
-        key: {"type": "array", "items": {"enum": sorted({value, checks.failed[key]}, key=str)}}
-        for key, value in checks.passed.items()}}
+    if checks.of is None:  # one verdict: passed or failed, as they are
+        output: dict[str, Any] = {"oneOf": [{"const": checks.passed}, {"const": checks.failed}]}
+    else:
+        output = {"type": "object", "required": list(checks.passed), "properties": {
+            key: {"type": "array", "items": {"enum": sorted({value, checks.failed[key]}, key=str)}}
+            for key, value in checks.passed.items()}}
     properties: dict[str, Any] = {"output": output}
     if checks.usage is not None:
         properties["usage"] = {"type": "object"}
     properties["request_id"] = {"type": "string"}
     return {"type": "object", "title": f"{entry.name} answer", "required": list(properties), "properties": properties,
-            "description": f"One value per item of input.{checks.of}, in its order.", "x-source": checks.source}
+            "description": f"One value per item of input.{checks.of}, in its order." if checks.of else "One verdict.",
+            "x-source": checks.source}
 
 
 def schema_key(entry: ModelEntry, catalog: Catalog) -> str:

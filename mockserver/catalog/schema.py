@@ -122,14 +122,16 @@ class TextResults(_Strict):
 
 
 class Checks(_Strict):
-    """A synchronous model's verdict on each item of one input list (facechain-facedetect).
+    """A synchronous model's verdict on each item of one input list (facechain-facedetect), or on the whole call.
 
     Each key of ``passed`` becomes a list in ``output``, one value per item, in
     the items' order: ``passed``'s value for an item that passes, ``failed``'s
-    for one the faults mark failed (``partial``: the last ones).
+    for one the faults mark failed (``partial``: the last ones). Without ``of``
+    the call has one verdict and ``output`` is ``passed`` (or ``failed``) itself
+    (emo-detect-v1, whose failed answer has keys of its own).
     """
 
-    of: str  # the input list checked
+    of: str | None  # the input list checked; None: one verdict for the call
     passed: dict[str, Any]
     failed: dict[str, Any]
     usage: dict[str, Any] | None = None  # the answer's ``usage``; None: no usage key
@@ -137,7 +139,7 @@ class Checks(_Strict):
 
     @model_validator(mode="after")
     def _same_keys(self) -> "Checks":
-        if list(self.passed) != list(self.failed):
+        if self.of is not None and list(self.passed) != list(self.failed):
             raise ValueError("`passed` and `failed` need the same keys in the same order")
         return self
 
