@@ -32,6 +32,7 @@ SECTION_10 = [
 # Issue 14: the synchronous image route's models and the video families on the task API.
 ISSUE_14 = [
     "qwen-image-max", "z-image-turbo", "qwen-image-edit", "qwen-image-edit-plus", "qwen-image-edit-max",
+    "qwen-image-2.0-pro", "qwen-image-2.0",
     "wanx2.1-t2v-turbo", "wanx2.1-t2v-plus", "wan2.2-t2v-plus", "wan2.5-t2v-preview", "wan2.6-t2v",
     "wanx2.1-i2v-turbo", "wanx2.1-i2v-plus", "wan2.2-i2v-plus", "wan2.2-i2v-flash", "wan2.5-i2v-preview", "wan2.6-i2v",
     "wanx2.1-kf2v-plus", "wan2.2-kf2v-flash", "wan2.7-t2v", "wan2.7-i2v",
