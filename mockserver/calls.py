@@ -37,7 +37,8 @@ def call_answer(task: Task, entry: ModelEntry, result_url: ResultUrl) -> dict[st
         {"finish_reason": "stop", "message": {"content": [{"image": result_url(task, index)}], "role": "assistant"}}
         for index in done
     ]
-    width, height = size_of(str(task.parameters.get("size") or entry.default_size or DEFAULT_SIZE))
+    asked = task.parameters.get("size") if "size" in entry.parameters else None  # only a size a rule bounds
+    width, height = size_of(str(asked or entry.default_size or DEFAULT_SIZE))
     return {
         "output": {"choices": choices, "task_metric": {"FAILED": total - len(done), "SUCCEEDED": len(done), "TOTAL": total}},
         "usage": {"height": height, "image_count": len(done), "width": width},

@@ -62,7 +62,7 @@ def test_every_video_model_runs_to_its_output_and_a_playable_mp4(live: LiveServe
     own = {"prompts": [*prompts, "video_url"], "url": ["video_url"], "results": ["results"]}
     assert list(output)[5:] == own[video.layout]
     url = output["results"]["video_url"] if video.layout == "results" else output["video_url"]
-    size, seconds = video.size(checked.parameters), video.seconds(checked.parameters)
+    size, seconds = video.size(checked.parameters, entry.parameters), video.seconds(checked.parameters, entry.parameters)
     width, height = (int(side) for side in size.split("*"))
     usage = answer["usage"]
     assert list(usage) == video.usage
@@ -190,3 +190,18 @@ def test_emo_detect_answers_at_once_and_its_boxes_feed_emo(live: LiveServer):
     live.advance(3600)
     done = live.query(emo.json()["output"]["task_id"], key).json()
     assert done["output"]["task_status"] == "SUCCEEDED" and done["usage"] == {"video_duration": 5, "video_ratio": "1:1"}
+
+
+def test_a_size_or_duration_no_rule_bounds_does_not_shape_the_clip(live: LiveServer):
+    """Unknown parameters pass unchecked (as the real gateway lets them); they must not make a huge clip."""
+    key = "sk-video-unruled"
+    submitted = live.submit(key=key, model="wanx2.1-i2v-turbo", input={"img_url": "https://example.com/a.png"},
+                            parameters={"resolution": "480P", "size": "99999*99999", "ratio": "1:9", "duration": 3})
+    retalk = live.submit(key=key, model="videoretalk", input={"video_url": "https://e.com/v.mp4", "audio_url": "https://e.com/a.wav"},
+                         parameters={"size": "99999*99999", "duration": 600})
+    live.advance(3600)
+    done = live.query(submitted.json()["output"]["task_id"], key).json()["output"]
+    assert decode(httpx.get(done["video_url"]).content)[:4] == (832, 480, 30, 3)
+    other = live.query(retalk.json()["output"]["task_id"], key).json()
+    assert other["usage"] == {"video_duration": 5}
+    assert decode(httpx.get(other["output"]["video_url"]).content)[:4] == (1280, 720, 25, 5)

@@ -9,7 +9,7 @@ in a YAML file fails loudly at start-up instead of quietly at request time.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, Collection, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -176,17 +176,25 @@ class VideoOutput(_Strict):
     usage: list[VideoUsageKey] = Field(default_factory=lambda: ["video_duration", "video_ratio", "video_count"])
     source: str = "doc"
 
-    def size(self, parameters: dict[str, Any]) -> str:
-        """The clip's ``W*H`` for these (validated) parameters: ``size``, or the tier reshaped to ``ratio`` (wan2.7)."""
-        if parameters.get("size"):
-            return str(parameters["size"])
-        tier = self.resolutions.get(str(parameters.get("resolution")), self.default_size)
-        aspect = parameters.get("ratio")
-        return _reshaped(tier, aspect) if isinstance(aspect, str) else tier
+    def size(self, parameters: dict[str, Any], ruled: Collection[str]) -> str:
+        """The clip's ``W*H``: ``size``, or the tier reshaped to ``ratio`` (wan2.7), each only where a rule bounds it.
 
-    def seconds(self, parameters: dict[str, Any]) -> int:
+        ``ruled`` names the entry's parameter rules: a field the entry has no rule
+        for passes the validator unchecked, so it must not choose the clip's size.
+        """
+        if "size" in ruled and parameters.get("size"):
+            return str(parameters["size"])
+        tier = self.default_size
+        if "resolution" in ruled:
+            tier = self.resolutions.get(str(parameters.get("resolution")), self.default_size)
+        aspect = parameters.get("ratio")
+        return _reshaped(tier, aspect) if "ratio" in ruled and isinstance(aspect, str) else tier
+
+    def seconds(self, parameters: dict[str, Any], ruled: Collection[str]) -> int:
         value = parameters.get("duration")
-        return value if isinstance(value, int) and not isinstance(value, bool) else self.duration
+        if "duration" in ruled and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        return self.duration
 
 
 class Output(_Strict):

@@ -7,7 +7,7 @@ Key order follows the real answers (``task_id``, ``task_status``, times,
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from ..catalog.schema import ModelEntry, VideoOutput
 from ..timefmt import task_time, task_time_seconds
@@ -132,7 +132,7 @@ def _token(task: Task, name: str, index: int) -> str:
 def _usage(task: Task, entry: ModelEntry, succeeded: int) -> dict[str, Any]:
     video = entry.output.video
     if video is not None:
-        return _video_usage(task, video)
+        return _video_usage(task, video, entry.parameters)
     if not entry.output.usage_tokens:
         return {"image_count": succeeded}
     size = task.parameters.get("size") or entry.default_size
@@ -143,9 +143,9 @@ def _metrics(total: int, succeeded: int, failed: int) -> dict[str, int]:
     return {"TOTAL": total, "SUCCEEDED": succeeded, "FAILED": failed}
 
 
-def _video_usage(task: Task, video: VideoOutput) -> dict[str, Any]:
+def _video_usage(task: Task, video: VideoOutput, ruled: Collection[str]) -> dict[str, Any]:
     """A video task's usage: the keys its entry lists, in that order."""
-    seconds, size = video.seconds(task.parameters), video.size(task.parameters)
+    seconds, size = video.seconds(task.parameters, ruled), video.size(task.parameters, ruled)
     values: dict[str, Any] = {
         "video_duration": seconds, "duration": seconds, "output_video_duration": seconds, "input_video_duration": 0,
         "video_ratio": size if video.ratio == "size" else video.ratio, "video_count": 1,

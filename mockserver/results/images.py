@@ -85,10 +85,12 @@ class ResultImages:
 
     def video(self, task: Task) -> VideoSpec:
         """What a video task's clip shows: its size, length and frame rate (``mockserver.results.video``)."""
-        video = self._catalog.models[task.model].output.video
+        entry = self._catalog.models[task.model]
+        video = entry.output.video
         assert video is not None, "only a video entry has a clip"
-        width, height = size_of(video.size(task.parameters))
-        return VideoSpec(model=task.model, width=width, height=height, seconds=video.seconds(task.parameters), fps=video.fps,
+        width, height = size_of(video.size(task.parameters, entry.parameters))
+        seconds = video.seconds(task.parameters, entry.parameters)
+        return VideoSpec(model=task.model, width=width, height=height, seconds=seconds, fps=video.fps,
                          seed=self._seed(task), prompt=str(task.input.get("prompt") or ""), font=self._font)
 
     def placeholder(self, task: Task, index: int) -> Placeholder:
