@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 
 import httpx
 import pytest
@@ -155,3 +156,21 @@ def test_on_a_running_clock_the_answer_waits_for_the_models_duration(make_server
     assert response.status_code == 200
     waited_ms = int(response.headers["resp-start-time"]) - int(response.headers["req-arrive-time"])
     assert waited_ms >= 14_000
+
+
+def test_on_the_manual_clock_a_running_directive_blocks_until_the_clock_is_advanced(live, key):
+    """The call's end is planned on the emulator's clock: with running=30s it answers once a test moves the clock."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    account = live.emulator.authenticate(f"Bearer {key}").id
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(call, live, key, "qwen-image-max", headers={"X-Mock-Directive": "running=30s"})
+        tick = threading.Event()  # never set: its wait is a short pause between looks
+        for _ in range(1000):  # until the call's hidden task exists (the request has arrived), at most 10 s
+            if list(live.emulator.store.account_tasks(account)) or tick.wait(0.01):
+                break
+        assert list(live.emulator.store.account_tasks(account)), "the call never arrived"
+        assert not pending.done()  # planned to end 30 s ahead on a standing clock: it waits
+        live.advance(31)
+        response = pending.result(timeout=30)
+    assert response.status_code == 200 and response.json()["usage"]["image_count"] == 1
