@@ -25,18 +25,27 @@ def video_fields(layout: str) -> dict[str, Any]:
 
 
 def call_schema(entry: ModelEntry) -> dict[str, Any]:
-    """The synchronous image route's answer (captured for qwen-image-max), keys in the captured order."""
-    content = {"type": "object", "required": ["image"], "properties": {"image": _URL}}
+    """The synchronous image route's answer, keys in order: captured for qwen-image-max, documented for wan2.6."""
+    wan = entry.output.usage_tokens
+    image = {"image": _URL, "type": {"const": "image"}} if wan else {"image": _URL}
+    content = {"type": "object", "required": list(image), "properties": image}
     message = {"type": "object", "required": ["content", "role"], "properties": {
         "content": {"type": "array", "items": content}, "role": {"const": "assistant"}}}
     choice = {"type": "object", "required": ["finish_reason", "message"],
               "properties": {"finish_reason": {"const": "stop"}, "message": message}}
-    metric = {"type": "object", "required": ["FAILED", "SUCCEEDED", "TOTAL"],
-              "properties": {key: _COUNT for key in ("FAILED", "SUCCEEDED", "TOTAL")}}
-    output = {"type": "object", "required": ["choices", "task_metric"],
-              "properties": {"choices": {"type": "array", "items": choice}, "task_metric": metric}}
-    usage = {"type": "object", "required": ["height", "image_count", "width"],
-             "properties": {key: _COUNT for key in ("height", "image_count", "width")}}
+    choices = {"type": "array", "items": choice}
+    if wan:
+        output = {"type": "object", "required": ["choices", "finished"],
+                  "properties": {"choices": choices, "finished": {"const": True}}}
+        usage_keys = {"image_count": _COUNT, "input_tokens": _COUNT, "output_tokens": _COUNT,
+                      "size": {"type": "string", "pattern": r"^\d+\*\d+$"}, "total_tokens": _COUNT}
+    else:
+        metric = {"type": "object", "required": ["FAILED", "SUCCEEDED", "TOTAL"],
+                  "properties": {key: _COUNT for key in ("FAILED", "SUCCEEDED", "TOTAL")}}
+        output = {"type": "object", "required": ["choices", "task_metric"],
+                  "properties": {"choices": choices, "task_metric": metric}}
+        usage_keys = {key: _COUNT for key in ("height", "image_count", "width")}
+    usage = {"type": "object", "required": list(usage_keys), "properties": usage_keys}
     return {"type": "object", "title": f"{entry.name} answer", "required": ["output", "usage", "request_id"],
             "properties": {"output": output, "usage": usage, "request_id": {"type": "string"}},
             "description": "Answered once the images exist (the call blocks).", "x-source": entry.output.source}

@@ -274,6 +274,9 @@ class Call(_Strict):
     input: dict[str, FieldRule]
     parameters: dict[str, FieldRule] = Field(default_factory=dict)
     default_size: str | None = None  # None: the entry's
+    # the wan2.6 answer: content items typed "image", "finished": true and a usage with size and zero token counts,
+    # in place of the captured qwen-image-max answer's task_metric and width/height usage
+    usage_tokens: bool = False
     example: dict[str, Any] = Field(default_factory=dict)
     source: str = "doc"
 
@@ -315,7 +318,8 @@ class ModelEntry(_Strict):
         assert call is not None, "only an entry with `call` has a synchronous variant"
         return self.model_copy(update={
             "route": call.route, "mode": "sync", "input": call.input, "parameters": call.parameters,
-            "output": Output(shape="call", source=call.source), "call": None, "input_required": True,
+            "output": Output(shape="call", usage_tokens=call.usage_tokens, source=call.source), "call": None,
+            "input_required": True,
             "default_size": call.default_size or self.default_size, "example": call.example,
         })
 

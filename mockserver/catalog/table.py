@@ -30,7 +30,8 @@ def row(entry: ModelEntry) -> tuple[str, ...]:
     shape = {"results": "results[]." + "/".join(entry.output.url_keys), "fields": ", ".join(entry.output.url_fields),
              "choices": "choices[].message.content[].image", "lists": ", ".join(entry.output.lists),
              "checks": ", ".join(f"{key}[]" for key in (entry.output.checks.passed if entry.output.checks else ())),
-             "call": "choices[].message.content[].image, task_metric", "video": _video(entry)}[entry.output.shape]
+             "call": "choices[].message.content[].image, " + ("finished" if entry.output.usage_tokens else "task_metric"),
+             "video": _video(entry)}[entry.output.shape]
     if entry.output.text_results is not None:
         shape += f" (+text_results with {entry.output.text_results.when})"
     return (

@@ -13,7 +13,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from ..calls import message_text
+from ..calls import answer_size, message_text
 from ..catalog import Catalog
 from ..catalog.validate import size_of
 from ..lifecycle.task import SUCCEEDED, Task
@@ -97,6 +97,8 @@ class ResultImages:
         """What image ``index`` of ``task`` shows: the requested size (or the model's default) and seed."""
         entry = self._catalog.models[task.model]
         size = task.parameters.get("size") or entry.default_size or "1024*1024"
+        if task.call:  # a synchronous call's images are the size its answer reports
+            size = answer_size(self._catalog.calls.get(task.model) or entry, task.parameters)
         try:
             width, height = size_of(str(size))
         except ValueError:
