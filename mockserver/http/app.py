@@ -11,12 +11,16 @@ from starlette.responses import Response
 from ..config import Settings
 from ..emulator import Emulator
 from ..errors import ApiError
-from ..results.urls import BUCKET
+from ..results.names import BUCKETS
 from ..uploads.service import BUCKET as UPLOAD_BUCKET
-from . import accounts, admin, control, dashscope, finetunes, objects, state, uploads
+from . import accounts, admin, control, dashscope, finetunes, inspector, objects, state, uploads
+from .compression import Compression
+from .control_log import ControlLog
 from .edge import Edge
 from .gateway import Gateway
 from .responses import error_response
+
+OSS_PREFIXES = (*(f"/{bucket}/" for bucket in BUCKETS), f"/{UPLOAD_BUCKET}")  # the buckets answer as OSS does: no gateway, no gzip
 
 
 def create_app(settings: Settings | None = None, *, emulator: Emulator | None = None) -> Starlette:
@@ -24,7 +28,7 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
     emulator = emulator or Emulator(settings)
     routes = list(dashscope.routes) + objects.routes + uploads.routes + finetunes.routes
     if emulator.settings.control_plane:
-        routes += control.routes + admin.routes + accounts.routes + state.routes
+        routes += control.routes + admin.routes + accounts.routes + state.routes + inspector.routes
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -37,11 +41,13 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
 
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(Gateway, emulator=emulator, passthrough=(f"/{BUCKET}/", f"/{UPLOAD_BUCKET}"))],
+        middleware=[Middleware(Gateway, emulator=emulator, passthrough=OSS_PREFIXES)],
         exception_handlers={ApiError: api_error, HTTPException: http_error},
     )
     app.router.redirect_slashes = False
     app.state.emulator = emulator
-    # Outermost, outside Starlette's error middleware, so network faults reach the server's socket.
-    app.middleware_stack = Edge(app.build_middleware_stack(), emulator)
+    # Outermost, outside Starlette's error middleware, so network faults reach the server's socket;
+    # compression inside it, so a truncated answer is cut after compression, as on the wire.
+    compressed = Compression(app.build_middleware_stack(), enabled=emulator.settings.compression, skip=OSS_PREFIXES)
+    app.middleware_stack = Edge(ControlLog(compressed, emulator.settings.log_format), emulator)
     return app

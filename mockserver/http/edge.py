@@ -29,12 +29,12 @@ from ..errors import ApiError
 from ..parsing import json_object
 from ..faults.effects import Effects, HttpError
 from ..faults.rules import Request
-from ..results.images import task_of
-from ..results.urls import BUCKET
+from ..results.names import BUCKETS, task_of
+from .admin_token import CHALLENGE, presented
 from .responses import dumps, error_body, json_response
 
 CONTROL_PREFIX = "/__mock"
-RESULTS_PREFIX = f"/{BUCKET}/"
+RESULTS_PREFIXES = tuple(f"/{bucket}/" for bucket in BUCKETS)
 _ROUTES = [
     ("POST", re.compile(r"^/api/v1/services/[^/]+/[^/]+/[^/]+/?$"), "submit"),  # a sync model's call too
     ("GET", re.compile(r"^/api/v1/tasks/(?P<task_id>[^/]+)/?$"), "query"),
@@ -61,12 +61,13 @@ class Edge:
         if path.startswith(CONTROL_PREFIX):
             refusal = _refusal(scope, self.emulator.settings.admin_token)
             if refusal is not None:
-                await _send_json(send, *refusal)
+                challenge = [(b"www-authenticate", CHALLENGE.encode())] if refusal[0] == 401 else []  # browsers ask
+                await _send_json(send, *refusal, headers=challenge)
                 return
             await self.app(scope, receive, send)
             return
-        if path.startswith(RESULTS_PREFIX) and scope["method"] in ("GET", "HEAD"):
-            await self._download(scope, receive, send, task_of(path[len(RESULTS_PREFIX):]))
+        if path.startswith(RESULTS_PREFIXES) and scope["method"] in ("GET", "HEAD"):
+            await self._download(scope, receive, send, task_of(path))
             return
         route, task_id = _classify(scope["method"], path)
         if route == "other":
@@ -198,11 +199,11 @@ def _classify(method: str, path: str) -> tuple[str, str | None]:
 def _refusal(scope: Scope, token: str | None) -> tuple[int, dict[str, str]] | None:
     """Why the control plane is refused to this client, or None: loopback only unless a token is set."""
     if token is not None:
-        given = _bearer(header(scope, b"authorization")) or (header(scope, b"x-mock-admin-token") or "")
+        given = presented(header(scope, b"authorization"), header(scope, b"x-mock-admin-token"))
         if hmac.compare_digest(given.encode(), token.encode()):
             return None
         return 401, {"code": "Unauthorized", "message": "the control plane needs the admin token: send "
-                     "Authorization: Bearer <token> or X-Mock-Admin-Token: <token>"}
+                     "Authorization: Bearer <token> or X-Mock-Admin-Token: <token> (a browser: any user, the token as password)"}
     client = scope.get("client")
     if client is None or _loopback(client[0]):
         return None
@@ -217,9 +218,9 @@ def _loopback(host: str) -> bool:
         return False
 
 
-async def _send_json(send: Send, status: int, payload: dict[str, str]) -> None:
+async def _send_json(send: Send, status: int, payload: dict[str, str], headers: list[tuple[bytes, bytes]] = ()) -> None:
     body = dumps(payload)
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -59,9 +59,8 @@ class Gateway:
                     (b"x-envoy-upstream-service-time", cost.encode()),
                     (b"server", b"istio-envoy"),
                     _date(emulator),
+                    (b"x-request-id", request_id.encode()),  # on successes too since the 2026 captures
                 ]
-                if message["status"] >= 400:
-                    headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 

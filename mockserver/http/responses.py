@@ -31,12 +31,14 @@ def json_response(payload: Any, status: int = 200, media_type: str = JSON, heade
 
 
 def error_body(errors: ErrorCatalog, error: ApiError, request_id: str) -> tuple[int, dict[str, str]]:
-    """``(status, {"code", "message", "request_id"})`` for a catalog error."""
+    """``(status, {"code", "message", "request_id"})`` for a catalog error, keys in its variant's captured order."""
     spec = errors[error.code]
     message = error.message if error.message is not None else spec.text(error.variant)
-    return spec.status, {"code": spec.code, "message": message, "request_id": request_id}
+    fields = {"code": spec.code, "message": message, "request_id": request_id}
+    return spec.status, {key: fields[key] for key in spec.shape(error.variant).keys}
 
 
 def error_response(errors: ErrorCatalog, error: ApiError, request_id: str) -> Response:
     status, body = error_body(errors, error, request_id)
-    return json_response(body, status, JSON, headers=error.headers or None)
+    media_type = errors[error.code].shape(error.variant).content_type
+    return json_response(body, status, media_type, headers=error.headers or None)
