@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mockserver.results.render import Placeholder, render_png  # noqa: E402
+from mockserver.results.render import Placeholder, render  # noqa: E402
 from mockserver.results.video import VideoSpec, render_mp4  # noqa: E402
 
 ROUNDS = 7
@@ -41,7 +41,7 @@ def main() -> None:
         return render_mp4(VideoSpec("wanx2.1-t2v-turbo", WIDTH, HEIGHT, SECONDS, FPS, seed, "a kitten in the moonlight"))
 
     def picture(seed: int = 0) -> bytes:
-        return render_png(Placeholder("wanx2.1-t2v-turbo", "", WIDTH, HEIGHT, 0, 1, seed, "a kitten in the moonlight"))
+        return render(Placeholder("wanx2.1-t2v-turbo", "", WIDTH, HEIGHT, 0, 1, seed, "a kitten in the moonlight"))
 
     video = _median_seconds(clip)
     image = _median_seconds(picture)
