@@ -13,6 +13,7 @@ import dashscope
 import httpx
 
 from mockserver.results.video import INSTALL_HINT
+from serving import fetch
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "media.md"
 DEFAULT_BASE = "http://127.0.0.1:8580/api/v1"
@@ -52,5 +53,5 @@ def test_the_bucket_answers_501_without_pyav(make_server, monkeypatch):
     server.advance(3600)
     output = server.query(task.json()["output"]["task_id"]).json()["output"]
     assert output["task_status"] == "SUCCEEDED"
-    answer = httpx.get(output["video_url"])
+    answer = fetch(output["video_url"])
     assert (answer.status_code, answer.text) == (501, INSTALL_HINT)

@@ -17,6 +17,8 @@ import pytest
 from dashscope import MultiModalConversation, VideoSynthesis
 from dashscope.aigc.image_generation import ImageGeneration
 
+from serving import fetch
+
 pytestmark = pytest.mark.e2e
 KEY = "sk-media-sdk"
 TEXT = [{"role": "user", "content": [{"text": "a tea shop sign that reads 'Open'"}]}]
@@ -34,7 +36,7 @@ def test_multimodal_conversation_call_gets_the_image(api):
     response = MultiModalConversation.call(model="qwen-image-max", messages=TEXT, api_key=KEY, size="1328*1328")
     assert response.status_code == 200, response
     image = response.output.choices[0].message.content[0]["image"]
-    assert image.startswith(api.url) and httpx.get(image).status_code == 200
+    assert image.startswith(api.url) and fetch(image).status_code == 200
     assert response.usage["width"] == 1328 and response.usage["image_count"] == 1
     assert response.request_id
 
@@ -61,7 +63,7 @@ def test_client_images_generate_answers_at_once(api):
     job = client.images.generate(model="wan2.6-t2i", prompt="a lighthouse", n=1, size="1280x1280")
     assert job.succeeded
     [url] = job.image_urls
-    assert url.startswith(api.url) and httpx.get(url).headers["content-type"] == "image/png"
+    assert url.startswith(api.url) and fetch(url).headers["content-type"] == "image/png"
 
 
 def test_video_synthesis_call_waits_for_the_video(make_server, monkeypatch):
@@ -71,7 +73,7 @@ def test_video_synthesis_call_waits_for_the_video(make_server, monkeypatch):
                                    api_key=KEY)
     assert response.output.task_status == "SUCCEEDED", response
     assert response.usage.video_count == 1 and response.usage.video_duration == 5
-    video = httpx.get(response.output.video_url)
+    video = fetch(response.output.video_url)
     with av.open(io.BytesIO(video.content)) as container:
         stream = container.streams.video[0]
         assert (stream.width, stream.height, stream.codec_context.name) == (832, 480, "h264")
@@ -115,5 +117,5 @@ def test_client_videos_generate_on_both_input_protocols(make_server):
     assert legacy.succeeded and media.succeeded
     sent = [entry for entry in server.requests(route="submit")]
     assert [entry["status"] for entry in sent] == [200, 200]
-    with av.open(io.BytesIO(httpx.get(media.video_url).content)) as container:
+    with av.open(io.BytesIO(fetch(media.video_url).content)) as container:
         assert container.streams.video[0].frames == 60  # 2 s at 30 fps

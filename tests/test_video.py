@@ -19,7 +19,7 @@ from catalog_cases import valid_body
 from mockserver.catalog import ModelEntry, default_catalog
 from mockserver.catalog.validate import validate
 from mockserver.results.names import task_of
-from serving import LiveServer, start_server
+from serving import LiveServer, fetch, start_server
 
 CATALOG = default_catalog()
 VIDEOS = sorted((entry for entry in CATALOG.models.values() if entry.output.shape == "video"), key=lambda e: e.name)
@@ -77,7 +77,7 @@ def test_every_video_model_runs_to_its_output_and_a_playable_mp4(live: LiveServe
             assert value == 1
         elif name == "SR":
             assert value == min(width, height)
-    download = httpx.get(url)
+    download = fetch(url)
     assert download.status_code == 200 and download.headers["content-type"] == "video/mp4"
     assert re.search(r"-1\.mp4\?Expires=", url) and task_of(urlsplit(url).path) == task_id
     assert decode(download.content) == (width, height, video.fps, seconds, "h264", seconds * video.fps)
@@ -90,13 +90,13 @@ def test_the_mp4_is_the_same_for_a_seed_and_serves_head_and_range(live: LiveServ
         submitted = live.submit(key=key, model="wanx2.1-t2v-turbo", input={"prompt": "a kitten"},
                                 parameters={"size": "624*624", "seed": 42})
         live.advance(600)
-        bodies.append(httpx.get(live.query(submitted.json()["output"]["task_id"], key).json()["output"]["video_url"]))
+        bodies.append(fetch(live.query(submitted.json()["output"]["task_id"], key).json()["output"]["video_url"]))
     first, second = bodies
     assert first.content == second.content
     url = str(first.request.url)
     head = httpx.head(url)
     assert head.status_code == 200 and head.headers["content-length"] == str(len(first.content))
-    part = httpx.get(url, headers={"Range": "bytes=0-7"})
+    part = fetch(url, headers={"Range": "bytes=0-7"})
     assert part.status_code == 206 and part.content == first.content[:8]
     assert part.content[4:8] == b"ftyp"  # an ISO media file
 
@@ -107,7 +107,7 @@ def test_the_video_url_expires_like_an_image(live: LiveServer):
     live.advance(600)
     url = live.query(submitted.json()["output"]["task_id"], key).json()["output"]["video_url"]
     live.advance(25 * 3600)
-    expired = httpx.get(url)
+    expired = fetch(url)
     assert expired.status_code == 403 and b"Request has expired" in expired.content
 
 
@@ -165,7 +165,7 @@ def test_wan27_takes_resolution_and_ratio_and_a_typed_media_list(live: LiveServe
     live.advance(3600)
     done = live.query(portrait.json()["output"]["task_id"], key).json()
     assert done["usage"] == {"video_duration": 2, "video_count": 1, "SR": 720}
-    assert decode(httpx.get(done["output"]["video_url"]).content)[:2] == (720, 1280)
+    assert decode(fetch(done["output"]["video_url"]).content)[:2] == (720, 1280)
     failed = live.query(bad_type.json()["output"]["task_id"], key).json()["output"]
     assert (failed["task_status"], failed["message"]) == ("FAILED", "The type is invalid.")
     missing = live.query(no_media.json()["output"]["task_id"], key).json()["output"]
@@ -203,7 +203,7 @@ def test_a_size_or_duration_no_rule_bounds_does_not_shape_the_clip(live: LiveSer
                          parameters={"size": "99999*99999", "duration": 600})
     live.advance(3600)
     done = live.query(submitted.json()["output"]["task_id"], key).json()["output"]
-    assert decode(httpx.get(done["video_url"]).content)[:4] == (832, 480, 30, 3)
+    assert decode(fetch(done["video_url"]).content)[:4] == (832, 480, 30, 3)
     other = live.query(retalk.json()["output"]["task_id"], key).json()
     assert other["usage"] == {"video_duration": 5}
-    assert decode(httpx.get(other["output"]["video_url"]).content)[:4] == (1280, 720, 25, 5)
+    assert decode(fetch(other["output"]["video_url"]).content)[:4] == (1280, 720, 25, 5)
