@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import dashscope
-import httpx
 
 from mockserver.results.video import INSTALL_HINT
 from serving import fetch

@@ -12,7 +12,6 @@ import io
 
 import av
 import dashscope
-import httpx
 import pytest
 from dashscope import MultiModalConversation, VideoSynthesis
 from dashscope.aigc.image_generation import ImageGeneration
