@@ -178,7 +178,7 @@ def serve(settings: Settings, log_level: str = "info", emulator: "Emulator | Non
     mockserver_log = logging.getLogger("mockserver")
     mockserver_log.addHandler(handler)
     mockserver_log.setLevel(log_level.upper())
-    _Server(config(app, log_level)).run(sockets=[sock])
+    _Server(config(app, settings, log_level)).run(sockets=[sock])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,21 @@ from typing import Callable, Literal
 
 ClockMode = Literal["real", "scaled", "manual"]
 
+# The clock's range: every date it gives (plus retention and URL lifetimes, bounded in the settings)
+# must still format as a date. Year 3000 leaves ample room; a move past it is refused, not stored.
+LATEST = 32503680000.0  # 3000-01-01T00:00:00Z
+MAX_RATE = 1000.0  # a scaled clock at most this fast: it would still need a year to reach LATEST
+
+
+def _check_time(timestamp: float) -> None:
+    if not 0 <= timestamp <= LATEST:
+        raise ValueError("the clock stays between 1970 and the year 3000")
+
+
+def _check_rate(rate: float) -> None:
+    if not 0 < rate <= MAX_RATE:
+        raise ValueError(f"clock rate must be > 0 and at most {MAX_RATE:g}")
+
 
 class Clock:
     """A thread-safe clock with real, scaled and manual modes."""
@@ -34,8 +49,7 @@ class Clock:
     ) -> None:
         if mode not in ("real", "scaled", "manual"):
             raise ValueError(f"unknown clock mode {mode!r}")
-        if rate <= 0:
-            raise ValueError("clock rate must be positive")
+        _check_rate(rate)
         self._wall = wall
         self._lock = threading.Lock()
         self._mode: ClockMode = mode
@@ -43,6 +57,7 @@ class Clock:
         # The clock reads: origin + (wall - wall_origin) * rate, or origin when manual.
         self._wall_origin = wall()
         self._origin = self._wall_origin if start is None else float(start)
+        _check_time(self._origin)
 
     @property
     def mode(self) -> ClockMode:
@@ -60,9 +75,10 @@ class Clock:
 
     def advance(self, seconds: float) -> float:
         """Move the clock forward (never backward) by ``seconds``; return the new time."""
-        if seconds < 0:
+        if not seconds >= 0:
             raise ValueError("the clock only moves forward")
         with self._lock:
+            _check_time(self.now() + seconds)
             self._origin += seconds
             return self.now()
 
@@ -72,6 +88,7 @@ class Clock:
             current = self.now()
             if timestamp < current:
                 raise ValueError("the clock only moves forward")
+            _check_time(timestamp)
             self._origin += timestamp - current
             return self.now()
 
@@ -79,13 +96,13 @@ class Clock:
         """Change mode (freeze, resume, rescale) without a jump in the reading."""
         if mode not in ("real", "scaled", "manual"):
             raise ValueError(f"unknown clock mode {mode!r}")
+        if mode == "scaled":
+            _check_rate(rate if rate is not None else self._rate)
         with self._lock:
             current = self.now()
             self._mode = mode
             if mode == "scaled":
                 self._rate = rate if rate is not None else self._rate
-                if self._rate <= 0:
-                    raise ValueError("clock rate must be positive")
             else:
                 self._rate = 1.0
             self._origin = current
@@ -93,8 +110,10 @@ class Clock:
 
     def restore(self, mode: ClockMode, rate: float, now: float) -> None:
         """Put the clock where a snapshot left it, even in its past: for a state restore only."""
-        if mode not in ("real", "scaled", "manual") or not rate > 0:
-            raise ValueError("a clock needs a mode of real, scaled, manual and a rate > 0")
+        if mode not in ("real", "scaled", "manual"):
+            raise ValueError("a clock needs a mode of real, scaled or manual")
+        _check_rate(rate)
+        _check_time(now)
         with self._lock:
             self._mode = mode
             self._rate = rate if mode == "scaled" else 1.0

@@ -13,9 +13,11 @@ import yaml
 from PIL import ImageFont
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .clock import LATEST, MAX_RATE
 from .faults.rules import Rule
 
 DEFAULT_PORT = 8580
+MAX_HOURS = 87600.0  # ten years
 
 
 class _Config(BaseModel):
@@ -44,19 +46,25 @@ class Settings(_Config):
     host: str = "127.0.0.1"
     port: int = Field(DEFAULT_PORT, ge=0, le=65535)
     public_url: str | None = None  # base of result URLs; default: the address a request came to
-    speed: float = Field(1.0, gt=0)  # task durations run this many times faster; inf = instant
+    speed: float = Field(1.0, ge=0.001)  # task durations run this many times faster; inf = instant
     seed: int | None = None
     clock: Literal["real", "scaled", "manual"] = "real"
-    clock_rate: float = Field(1.0, gt=0)  # with clock=scaled
-    clock_start: float | None = None  # epoch seconds the clock starts at; default now
-    retention_hours: float = Field(24.0, gt=0)  # a task reads UNKNOWN this long after it ended
-    result_url_hours: float = Field(24.0, gt=0)  # result URLs expire this long after the end
-    task_timeout_hours: float = Field(3.0, gt=0)  # InternalError.Timeout after this long running
+    clock_rate: float = Field(1.0, gt=0, le=MAX_RATE)  # with clock=scaled
+    clock_start: float | None = Field(None, ge=0, le=LATEST)  # epoch seconds the clock starts at; default now
+    # Durations at most ten years, so every date the emulator prints stays a date (with the clock's LATEST).
+    retention_hours: float = Field(24.0, gt=0, le=MAX_HOURS)  # a task reads UNKNOWN this long after it ended
+    result_url_hours: float = Field(24.0, gt=0, le=MAX_HOURS)  # result URLs expire this long after the end
+    task_timeout_hours: float = Field(3.0, gt=0, le=MAX_HOURS)  # InternalError.Timeout after this long running
     accept_any_key: bool = True  # every unlisted non-empty key is an account of its own
     reject_keys: list[str] = Field(default_factory=list)
     accounts: list[AccountConfig] = Field(default_factory=list)
     requests_per_second: int = Field(20, ge=0)  # query, cancel and list, per account
-    max_body_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    max_body_bytes: int = Field(20 * 1024 * 1024, gt=0)  # a request body (not an upload's): 413 past it
+    max_state_bytes: int = Field(512 * 1024 * 1024, gt=0)  # PUT /__mock/state: a snapshot of many tasks is big
+    max_connections: int = Field(1000, ge=1)  # open at once; past it a connection gets a 503 and is closed
+    header_timeout_seconds: float = Field(10.0, gt=0, le=3600)  # a connection waiting for request headers is closed
+    keep_alive_seconds: float = Field(5.0, gt=0, le=3600)  # an idle kept-alive connection is closed (uvicorn's)
+    body_timeout_seconds: float = Field(30.0, gt=0, le=3600)  # a whole request body: 408 past it
     compression: bool = True  # gzip DashScope's answers when the client accepts it, as the real gateway does
     unknown_model: Literal["InvalidParameter", "ModelNotFound"] = "InvalidParameter"
     url_secret: str | None = None  # HMAC secret of result URLs; default: random per process
@@ -65,9 +73,10 @@ class Settings(_Config):
     label_font: str | None = None  # a TrueType/OpenType file for the placeholders' labels; default Pillow's own
     upload_max_file_mb: int = Field(1024, ge=1)  # getPolicy's max_file_size_mb and content-length-range (captured 2024)
     upload_hold_max_mb: int = Field(100, ge=1)  # the largest upload held in memory; larger ones are EntityTooLarge
-    upload_hours: float = Field(48.0, gt=0)  # uploaded files resolve this long after the upload
+    upload_hours: float = Field(48.0, gt=0, le=MAX_HOURS)  # uploaded files resolve this long after the upload
     upload_policy_seconds: int = Field(300, ge=1)  # getPolicy's expire_in_seconds
     admin_token: str | None = None  # with a token the control plane serves any client that sends it; else loopback only
+    control_hosts: list[str] = Field(default_factory=list)  # Host names the control plane answers for besides loopback ones; "*" any
     faults: list[Rule] = Field(default_factory=list)  # fault rules armed at start and after a full reset
     directives: bool = True  # obey [mock:...] in prompts and the directive header
     directive_header: str = "X-Mock-Directive"
@@ -79,7 +88,8 @@ class Settings(_Config):
     fetch_connect_seconds: float = Field(5.0, gt=0)
     fetch_timeout_seconds: float = Field(10.0, gt=0)  # the whole download, redirects included
     fetch_max_redirects: int = Field(5, ge=0)
-    fetch_max_mb: int = Field(10, ge=1)  # the download cap for an image input whose model names none
+    fetch_max_mb: int = Field(10, ge=1, le=1024)
+    max_decodes: int = Field(2, ge=1, le=64)  # input images decoded at once (each holds its canvas, up to 64 MB)  # the download cap for an image input whose model names none
     # free-tier-only accounts: "requested" refuses a submit asking more images than remain; "exhausted" only once none remain
     free_tier_check: Literal["requested", "exhausted"] = "requested"
 

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from . import account_state
 from .accounts import Account, Accounts, _bearer
 from .catalog import Catalog, ModelEntry, default_catalog
-from .catalog.validate import Failure, Validated, validate
+from .catalog.validate import Failure, Validated, kept, validate
 from .calls import call_answer
 from .checks import answer
 from .clock import Clock
@@ -111,11 +111,11 @@ class Emulator:
             raise ApiError("Throttling.RateQuota")
 
     def _limits(self, account: Account, entry: ModelEntry) -> tuple[int, int]:
-        return account_state.limits(self.store.account_state(account.id), account, entry)
+        return account_state.limits(self.store.account_state(account.id, create=False), account, entry)
 
     def _request_limit(self, account: Account) -> int:
         return account_state.requests_per_second(
-            self.store.account_state(account.id), account, self.settings.requests_per_second
+            self.store.account_state(account.id, create=False), account, self.settings.requests_per_second
         )
 
     def replan(self, account: Account) -> None:
@@ -221,7 +221,7 @@ class Emulator:
 
     def _free_tier(self, account: Account, entry: ModelEntry, checked: Validated) -> None:
         """The 403 of a free-tier-only account whose free quota cannot cover this submit."""
-        usage = self.store.account_state(account.id)
+        usage = self.store.account_state(account.id, create=False)
         images = entry.image_count(checked.parameters, checked.input)
         if account_state.refuses(usage, account, entry, images, self.settings.free_tier_check):
             raise ApiError("AllocationQuota.FreeTierOnly")
@@ -266,8 +266,8 @@ class Emulator:
             group=group,
             function=function,
             request_id=request_id,
-            input=input_,
-            parameters=parameters,
+            input=kept(entry.input, input_),
+            parameters=kept(entry.parameters, parameters),
             image_count=images,
             submitted_at=now,
             pending_seconds=pending,
@@ -340,8 +340,8 @@ class Emulator:
         retention = self.settings.retention_hours * HOUR
         wanted = {key: query.get(key) for key in ("task_id", "model_name", "status", "api_key_id")}
         rows = []
-        for task in self.store.account_tasks(account.id):
-            if task.call or not start <= task.submitted_at <= end:
+        for task in self.store.account_tasks(account.id, start, end):
+            if task.call:
                 continue
             status = task.status_at(now, retention)
             if status == UNKNOWN:

@@ -12,11 +12,40 @@ from typing import Any
 from .errors import ApiError
 
 
-def json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object; strictly UTF-8, as the gateway reads it."""
+MAX_DEPTH = 64  # arrays and objects inside each other; no real request comes near it
+
+
+def json_value(body: bytes) -> Any:
+    """The body as JSON, strictly UTF-8; ValueError when it is not, or nests deeper than ``MAX_DEPTH``
+    (deeper documents would exhaust the recursion of the parser and of everything that walks them)."""
     try:
-        payload = json.loads(body.decode("utf-8"))
-    except ValueError:  # UnicodeDecodeError is a ValueError
+        value = json.loads(body.decode("utf-8"))  # UnicodeDecodeError is a ValueError
+    except RecursionError:
+        raise ValueError("JSON nested too deep") from None
+    if _deeper_than(value, MAX_DEPTH):
+        raise ValueError("JSON nested too deep")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers nest more than ``limit`` levels; iterative, so any depth is safe to ask about."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, as the gateway reads it; else its 400 "body invalid"."""
+    try:
+        payload = json_value(body)
+    except ValueError:
         raise ApiError("InvalidParameter", "body_not_json") from None
     if not isinstance(payload, dict):
         raise ApiError("InvalidParameter", "body_not_json")

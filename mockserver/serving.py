@@ -13,17 +13,23 @@ import time
 import uvicorn
 from starlette.types import ASGIApp
 
+from . import connections
+from .config import Settings
+
 
 def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
     """A listening socket on ``host:port`` (0 picks a free port).
 
     IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they
     are TCP, and without it Nagle and delayed ACKs cost every keep-alive
-    request ~40 ms. Listening at once lets early clients wait in the backlog.
+    request ~40 ms. Listening at once lets early clients wait in the backlog. ``::`` is dual-stack
+    whatever the system's default, so IPv4 loopback clients reach it (and count as loopback).
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6 and host.strip("[]") == "::":
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # ``::`` serves IPv4 clients too
     try:
         sock.bind((host, port))
         sock.listen(backlog)
@@ -39,17 +45,23 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if sock.family == socket.AF_INET6 else f"http://{host}:{port}"
 
 
-def config(app: ASGIApp, log_level: str = "warning") -> uvicorn.Config:
+def config(app: ASGIApp, settings: Settings, log_level: str = "warning") -> uvicorn.Config:
     """uvicorn's settings: no access log (the emulator logs requests itself), and neither a ``server``
-    header nor a ``date`` of uvicorn's own: the gateway sends both, the date on the emulator's clock."""
-    return uvicorn.Config(app, log_level=log_level, access_log=False, server_header=False, date_header=False)
+    header nor a ``date`` of uvicorn's own: the gateway sends both, the date on the emulator's clock.
+    The HTTP protocol is uvicorn's own, bounded (:mod:`mockserver.connections`)."""
+    connections.quiet_repeats()
+    protocol = connections.bounded_protocol(connections.fd_capped(settings.max_connections), settings.header_timeout_seconds)
+    return uvicorn.Config(
+        app, http=protocol, log_level=log_level, access_log=False, server_header=False, date_header=False,
+        timeout_keep_alive=settings.keep_alive_seconds,
+    )
 
 
 class Background:
     """uvicorn serving ``app`` on ``sock`` in a daemon thread, for tests and embedding."""
 
-    def __init__(self, app: ASGIApp, sock: socket.socket) -> None:
-        self._server = uvicorn.Server(config(app))
+    def __init__(self, app: ASGIApp, sock: socket.socket, settings: Settings) -> None:
+        self._server = uvicorn.Server(config(app, settings))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10

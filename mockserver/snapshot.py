@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from .account_state import AccountState
+from .clock import LATEST, MAX_RATE
 from .faults.rules import Rule
 from .ids import generator_at
 from .lifecycle.job import Job, JobBook
@@ -51,8 +52,8 @@ class _Doc(BaseModel):
 
 class _Clock(_Doc):
     mode: Literal["real", "scaled", "manual"]
-    rate: float = Field(gt=0, allow_inf_nan=False)
-    now: float = Field(allow_inf_nan=False)
+    rate: float = Field(gt=0, le=MAX_RATE, allow_inf_nan=False)
+    now: float = Field(ge=0, le=LATEST, allow_inf_nan=False)
 
 
 class _ArmedRule(_Doc):

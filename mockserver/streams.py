@@ -1,22 +1,88 @@
-"""Reading a body with a cap: refused as soon as it passes the limit, never buffered past it."""
+"""Reading a body with bounds: refused as soon as it passes the size cap or its time, never buffered past it.
+
+A ``Content-Length`` over the cap is refused before a byte is read, so a client
+that sent ``Expect: 100-continue`` gets the refusal instead of "100 Continue"
+(uvicorn sends that only when the app first asks for the body).
+"""
 
 from __future__ import annotations
 
-from typing import AsyncIterable
+import asyncio
+from typing import AsyncIterable, AsyncIterator
+
+from starlette.types import Message, Receive, Scope
 
 
 class TooLarge(Exception):
     """The body (or the length it declared) passed the cap."""
 
 
-async def read_capped(chunks: AsyncIterable[bytes], limit: int, declared: str | None = None) -> bytes:
-    """All of ``chunks``; :class:`TooLarge` when a declared ``Content-Length`` or the bytes read pass ``limit``."""
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+class TooSlow(Exception):
+    """The body did not arrive whole within its time."""
+
+
+def declared_over(declared: str | None, limit: int) -> bool:
+    """Whether a ``Content-Length`` value says the body passes ``limit``."""
+    return declared is not None and declared.strip().isdigit() and int(declared) > limit
+
+
+async def read_capped(
+    chunks: AsyncIterable[bytes], limit: int, declared: str | None = None, seconds: float | None = None
+) -> bytes:
+    """All of ``chunks``: :class:`TooLarge` when a declared ``Content-Length`` or the bytes read pass ``limit``,
+    :class:`TooSlow` when they take longer than ``seconds`` in all."""
+    if declared_over(declared, limit):
         raise TooLarge
-    parts, size = [], 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge
-        parts.append(chunk)
+    parts: list[bytes] = []
+
+    async def collect() -> None:
+        size = 0
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge
+            parts.append(chunk)
+
+    if seconds is None:
+        await collect()
+    else:
+        try:
+            await asyncio.wait_for(collect(), seconds)
+        except asyncio.TimeoutError:
+            raise TooSlow from None
     return b"".join(parts)
+
+
+async def buffer(scope: Scope, receive: Receive, limit: int, seconds: float) -> tuple[bytes | None, Receive]:
+    """The request's body (None when it is declared over ``limit``, passes it, or is too slow) and a
+    ``receive`` that hands the same messages on, then raises what stopped the reading (the route's
+    reader turns :class:`TooLarge` / :class:`TooSlow` into the 413 / 408)."""
+    messages: list[Message] = []
+    declared = next((value.decode("latin-1") for key, value in scope["headers"] if key == b"content-length"), None)
+    body: bytes | None = None
+    problem: Exception | None = None
+    try:
+        body = await read_capped(_chunks(receive, messages), limit, declared, seconds)
+    except (TooLarge, TooSlow) as error:
+        problem = error
+
+    async def replay() -> Message:
+        if messages:
+            return messages.pop(0)
+        if problem is not None:
+            raise problem
+        return await receive()
+
+    return body, replay
+
+
+async def _chunks(receive: Receive, seen: list[Message]) -> AsyncIterator[bytes]:
+    """The body's chunks from ASGI messages, each message kept in ``seen`` for the replay."""
+    while True:
+        message = await receive()
+        seen.append(message)
+        if message["type"] != "http.request":
+            return
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return

@@ -209,7 +209,7 @@ class MockServer(Admin):
         sock = listen(self.emulator.settings.host, self.emulator.settings.port)
         self.url = url_of(sock)
         self.base_url = f"{self.url}/api/v1"  # the value of DASHSCOPE_HTTP_BASE_URL
-        self._background = Background(create_app(emulator=self.emulator), sock)
+        self._background = Background(create_app(emulator=self.emulator), sock, self.emulator.settings)
         super().__init__(httpx.Client(base_url=self.url, timeout=30))
 
     def stop(self) -> None:

@@ -111,7 +111,7 @@ def test_a_bad_change_is_a_400_and_changes_nothing(server, body, words):
 
 def test_the_account_must_be_named(server):
     assert server.client.get("/__mock/account").status_code == 400
-    bad_json = server.client.patch("/__mock/account", params={"key": KEY}, content=b"[1")
+    bad_json = server.client.patch("/__mock/account", params={"key": KEY}, content=b"[1", headers={"Content-Type": "application/json"})
     assert bad_json.status_code == 400
     assert server.client.get("/__mock/account", params={"key": KEY, "model": "nope"}).status_code == 400
 

@@ -58,7 +58,7 @@ def test_bad_settings_are_reported_not_raised(tmp_path, capsys):
     config.write_text("speed: -3\n")
     assert main(["serve", "--config", str(config)]) == 2
     assert capsys.readouterr().err == f"dashscope-mock: invalid settings in {config}:\n" \
-        "  `speed`: input should be greater than 0 (got -3)\n"
+        "  `speed`: input should be greater than or equal to 0.001 (got -3)\n"
     assert main(["serve", "--config", str(tmp_path / "missing.yaml")]) == 2
     assert capsys.readouterr().err.startswith(f"dashscope-mock: cannot read the config file {tmp_path / 'missing.yaml'}: ")
 
@@ -85,7 +85,7 @@ def test_config_errors_name_the_file_the_key_and_the_nearest_valid_name(tmp_path
 def test_command_line_errors_name_the_option(capsys):
     assert main(["serve", "--speed", "-3"]) == 2
     assert capsys.readouterr().err == "dashscope-mock: invalid settings on the command line:\n" \
-        "  --speed: input should be greater than 0 (got -3.0)\n"
+        "  --speed: input should be greater than or equal to 0.001 (got -3.0)\n"
 
 
 def test_models_shows_a_summary_and_the_full_entry_on_request(capsys):

@@ -22,9 +22,10 @@ def test_models_lists_every_model_with_route_limits_and_price():
     assert result.returncode == 0, result.stderr
     lines = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
     assert set(lines) == set(CATALOG.models)
-    assert lines["wanx-v1"][1:7] == ["/services/aigc/text2image/image-synthesis", "async", "2", "1", "0.16", "500"]
-    assert lines["image-out-painting"][3:5] == ["2", "5"]
-    assert lines["flux-dev"][3] == "2*"  # a decision is marked
+    assert lines["wanx-v1"][1:8] == ["/services/aigc/text2image/image-synthesis", "async", "1-4", "2", "1", "0.16", "500"]
+    assert lines["flux-dev"][3] == "1*"  # no count on its page: one image a task, marked as our decision
+    assert lines["image-out-painting"][4:6] == ["2", "5"]
+    assert lines["flux-dev"][4] == "2*"  # a decision is marked
 
 
 def test_models_name_full_shows_the_whole_entry():

@@ -174,7 +174,7 @@ def test_a_bad_snapshot_is_a_400_and_changes_nothing(make_server, how, words):
 
 
 def test_a_body_that_is_not_json_is_a_400(server):
-    response = server.client.put("/__mock/state", content=b"{not json")
+    response = server.client.put("/__mock/state", content=b"{not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and "snapshot" in response.json()["message"]
 
 

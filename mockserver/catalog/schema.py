@@ -9,11 +9,17 @@ in a YAML file fails loudly at start-up instead of quietly at request time.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Collection, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ErrorPath = Literal["sync", "task"]
+# Bounds every entry obeys (decisions): a task's image count and an image's pixels. A result image is
+# rendered on request, so an unbounded size or count would let one submit spend gigabytes.
+MAX_IMAGES = 16
+MAX_PIXELS = 2048 * 2048
+_SIZE_TEXT = re.compile(r"^[1-9]\d{0,4}\*[1-9]\d{0,4}$")
 FieldType = Literal["string", "integer", "number", "boolean", "array", "object", "size", "url"]
 
 
@@ -79,6 +85,8 @@ class FieldRule(_Strict):
     def _size_rule(self) -> "FieldRule":
         if self.type == "size" and not (self.sizes or self.side or self.area):
             raise ValueError("a size field needs `sizes`, `side` or `area`")
+        if self.type == "size" and max_pixels(self) > MAX_PIXELS:
+            raise ValueError(f"a size field may allow at most {MAX_PIXELS} pixels (MAX_PIXELS)")
         return self
 
 
@@ -300,7 +308,8 @@ class ModelEntry(_Strict):
     billing: Billing = Billing()
     timing: Timing = Timing()
     call: Call | None = None  # also answers synchronously on a second route
-    # the parameter (or "input.<field>") that says how many images a task makes; None: always one (a video)
+    # the parameter (or "input.<field>") that says how many images a task makes: an integer rule with a
+    # `max`; None: one image, whatever the request says (a video, or a model whose pages name no count)
     images_field: str | None = "n"
     default_size: str | None = None
     sources: list[str] = Field(default_factory=list)
@@ -316,6 +325,32 @@ class ModelEntry(_Strict):
             raise ValueError("`call` adds a synchronous route to an asynchronous model")
         return self
 
+    @model_validator(mode="after")
+    def _bounded(self) -> "ModelEntry":
+        """Every entry bounds what a task may spend: its image count and its images' size."""
+        if self.mode == "async" and self.images_field is not None:
+            rule = self.images_rule()
+            if rule is None or rule.type != "integer" or rule.max is None or rule.max > MAX_IMAGES:
+                raise ValueError(
+                    f"images_field {self.images_field!r} needs an integer rule with a `max` of at most {MAX_IMAGES} "
+                    "(from the model's page, or a decision marked `source: decision`), or `images_field: null`"
+                )
+        size = self.parameters.get("size")
+        if size is not None and size.type != "size":
+            raise ValueError("`parameters.size` must be of type `size` (with `sizes`, `side` or `area`)")
+        return self
+
+    def images_rule(self) -> FieldRule | None:
+        section, _, field = (self.images_field or "").rpartition(".")
+        return (self.input if section == "input" else self.parameters).get(field)
+
+    def size_text(self, parameters: dict[str, Any]) -> str | None:
+        """The results' size as ``W*H``: the request's only when the entry has a size rule that checked it
+        (a size the model takes no rule for is ignored, never rendered), else the model's default."""
+        size = parameters.get("size") if "size" in self.parameters else None
+        valid = isinstance(size, str) and _SIZE_TEXT.match(size) is not None
+        return size if valid else self.default_size
+
     def called(self) -> "ModelEntry":
         """This model as its synchronous route serves it: a `mode: sync` entry answering shape `call`."""
         call = self.call
@@ -328,11 +363,8 @@ class ModelEntry(_Strict):
         })
 
     def image_size(self, parameters: dict[str, Any]) -> tuple[int, int]:
-        """The results' ``(width, height)``: the requested size, else the model's default, else 1024*1024."""
-        size = str(parameters.get("size") or self.default_size or "1024*1024")
-        width, _, height = size.partition("*")
-        if not (width.isdigit() and height.isdigit()):
-            return 1024, 1024
+        """The results' ``(width, height)``: the checked requested size, else the model's default, else 1024*1024."""
+        width, _, height = (self.size_text(parameters) or "1024*1024").partition("*")
         return int(width), int(height)
 
     def image_count(self, parameters: dict[str, Any], input_: dict[str, Any] | None = None) -> int:
@@ -341,4 +373,24 @@ class ModelEntry(_Strict):
             return 1
         section, _, field = self.images_field.rpartition(".")
         value = ((input_ or {}) if section == "input" else parameters).get(field)
-        return int(value) if isinstance(value, int) and not isinstance(value, bool) else 1
+        rule = self.images_rule()
+        low, high = (rule.min or 1, rule.max or 1) if rule is not None else (1, 1)
+        if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+            return value
+        # out of range: the task fails on the broken rule; it plans (and counts) the default
+        default = rule.default if rule is not None else None
+        return default if isinstance(default, int) and low <= default <= high else int(low)
+
+
+def max_pixels(rule: FieldRule) -> int:
+    """The most pixels a size rule allows (width*height)."""
+    if rule.sizes:
+        return max(width * height for width, height in (_pair(size) for size in rule.sizes))
+    if rule.area is not None:
+        return rule.area[1]
+    return rule.side[1] ** 2 if rule.side is not None else 0
+
+
+def _pair(text: str) -> tuple[int, int]:
+    width, _, height = text.partition("*")
+    return int(width), int(height)

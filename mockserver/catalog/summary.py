@@ -17,12 +17,13 @@ from .table import _mark, row
 
 def summary(entry: ModelEntry) -> str:
     """What a user needs first: route, limits, price, timing, fields with their allowed values, output."""
-    _, route, mode, rate, slots, price, free, output = row(entry)
+    _, route, mode, images, rate, slots, price, free, output = row(entry)
     timing = entry.timing
     lines = [
         f"{entry.name}" + (f" — {entry.title}" if entry.title else ""),
         f"  route      POST /api/v1{route} ({mode}" + (", X-DashScope-Async: enable)" if mode == "async" else ")"),
         f"  limits     {rate} submits/s, {slots} at once (per account)",
+        f"  images     {images} a task",
         f"  billing    {price} CNY/image, {free} free images",
         f"  timing     pending {_span(timing.pending)} s, running {_span(timing.running_base)} s "
         f"+ {timing.running_per_image:g} s/image{'' if timing.source.startswith('captured') else '*'}",

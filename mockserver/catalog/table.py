@@ -16,7 +16,7 @@ from .schema import ModelEntry
 
 README_PATH = Path(__file__).resolve().parents[2] / "README.md"
 START, END = "<!-- models:start -->\n", "<!-- models:end -->\n"
-HEADER = ("model", "route", "mode", "submit/s", "concurrent", "CNY/image", "free", "output")
+HEADER = ("model", "route", "mode", "images", "submit/s", "concurrent", "CNY/image", "free", "output")
 
 
 def _mark(text: str, source: str) -> str:
@@ -38,12 +38,26 @@ def row(entry: ModelEntry) -> tuple[str, ...]:
         entry.name,
         entry.route.path,
         entry.mode,
+        _images(entry),
         _mark(str(entry.limits.submit_per_second), entry.limits.source),
         _mark(str(entry.limits.concurrency), entry.limits.source),
         _mark(price, entry.billing.source),
         str(entry.billing.free_quota),
         _mark(shape, entry.output.source),
     )
+
+
+def _images(entry: ModelEntry) -> str:
+    """How many images a task may ask for: ``1-4`` (by its count field), or ``1*`` when the pages name none."""
+    if entry.mode == "sync":
+        return "-"
+    if entry.output.video is not None:
+        return "1"  # one video a task
+    if entry.images_field is None:
+        return "1*"
+    rule = entry.images_rule()
+    assert rule is not None  # the schema insists
+    return _mark(f"{rule.min or 1:g}-{rule.max:g}", rule.source)
 
 
 def _video(entry: ModelEntry) -> str:

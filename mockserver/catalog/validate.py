@@ -9,6 +9,7 @@ are kept: the real service tolerates them and the SDKs leak a few.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -192,6 +193,31 @@ def _number(value: float | None) -> str:
     if value is None:
         return "∞"
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+KEPT_CHARS = 4096  # a string a task keeps is cut here (only placeholder labels read past a prompt's limit)
+KEPT_EXTRA = 16  # fields without a rule a task keeps (seed, style...: the real service tolerates unknown keys)
+_EXTRA_CHARS = 256  # and the length of their names and string values
+
+
+def kept(rules: dict[str, FieldRule], values: dict[str, Any]) -> dict[str, Any]:
+    """What a task keeps of a checked section for its 24 hours: the fields its model has rules for
+    (strings cut at ``KEPT_CHARS``; a list or object only while it serializes within that, as a
+    chat-style ``messages`` does) and a few scalars without rules. The rest was needed only by the
+    checks and the download, which are done: keeping it would let one request hold its whole body
+    in memory for a day."""
+    out: dict[str, Any] = {}
+    extra = 0
+    for name, value in values.items():
+        if name in rules:
+            if isinstance(value, str):
+                out[name] = value[:KEPT_CHARS]
+            elif not isinstance(value, (list, dict)) or len(json.dumps(value)) <= KEPT_CHARS:
+                out[name] = value
+        elif extra < KEPT_EXTRA and len(name) <= _EXTRA_CHARS and isinstance(value, (str, int, float)):
+            extra += 1
+            out[name] = value[:_EXTRA_CHARS] if isinstance(value, str) else value
+    return out
 
 
 def size_of(text: str) -> tuple[int, int]:

@@ -8,12 +8,12 @@ Every item is documented in ``docs/control-plane.md``.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from pydantic import ValidationError
 
+from ..parsing import json_value
 from .effects import Effects
 
 _BRACKET = re.compile(r"\s*\[mock:([^\]]*)\]\s*")
@@ -99,7 +99,7 @@ def _extra(fields: dict[str, Any], value: str) -> None:
     if not sep or not name:
         raise DirectiveError(f"extra={value!r}: write extra=NAME:VALUE")
     try:
-        parsed: Any = json.loads(raw)
+        parsed: Any = json_value(raw.encode())  # deep nesting is refused, not a RecursionError
     except ValueError:
         parsed = raw
     fields.setdefault("extra", {})[name] = parsed

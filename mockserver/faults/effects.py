@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+_TEN_YEARS = 10 * 365 * 86400.0
+
 from ..catalog import ErrorCatalog
 from ..suggest import did_you_mean
 
@@ -51,8 +53,9 @@ class Effects(_Model):
     # plan effects: they shape a task at submission
     fail: Failure | None = None
     partial: Partial | None = None
-    pending: float | None = Field(None, ge=0)  # emulated seconds before it can be scheduled
-    running: float | None = Field(None, ge=0)  # emulated seconds it runs
+    # emulated seconds, at most ten years: the task's dates must stay dates
+    pending: float | None = Field(None, ge=0, le=_TEN_YEARS, allow_inf_nan=False)  # before it can be scheduled
+    running: float | None = Field(None, ge=0, le=_TEN_YEARS, allow_inf_nan=False)  # it runs
     stuck: bool = False  # runs until the task timeout gives InternalError.Timeout
     extra: dict[str, Any] = Field(default_factory=dict)  # added to the task's output
     # HTTP effects: they shape the answer to the request itself

@@ -35,7 +35,7 @@ def _view(request: Request, account: Account) -> Response:
     if model and model not in emulator.catalog.models:
         return _bad(f"unknown model {model!r}")
     entries = [emulator.catalog.models[model]] if model else emulator.catalog.models.values()
-    state = emulator.store.account_state(account.id)
+    state = emulator.store.account_state(account.id, create=False)
     return json_response(account_state.describe(state, account, entries, emulator.settings.requests_per_second))
 
 
@@ -72,7 +72,7 @@ async def usage_clear(request: Request) -> Response:
     emulator = _emulator(request)
     model = request.query_params.get("model")
     with emulator.store.transaction():
-        used = emulator.store.account_state(account.id).used
+        used = emulator.store.account_state(account.id, create=False).used
         if model:
             used.pop(model, None)
         else:

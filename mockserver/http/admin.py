@@ -136,7 +136,10 @@ async def clock_resume(request: Request) -> Response:
     if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0):
         return _bad('send {} or {"rate": R} with R > 0')
     clock = _emulator(request).clock
-    clock.switch("scaled" if rate is not None else "real", rate=rate)
+    try:
+        clock.switch("scaled" if rate is not None else "real", rate=rate)
+    except ValueError as error:
+        return _bad(str(error))
     return json_response(clock.describe())
 
 

@@ -7,6 +7,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import Scope
 
 from ..config import Settings
 from ..emulator import Emulator
@@ -23,6 +25,16 @@ from .responses import error_response
 OSS_PREFIXES = (*(f"/{bucket}/" for bucket in BUCKETS), f"/{UPLOAD_BUCKET}")  # the buckets answer as OSS does: no gateway, no gzip
 
 
+def _allowed(app: Starlette, scope: Scope) -> str:
+    """Every method the path is served with, over all its routes (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in app.routes:
+        match, _ = route.matches(scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
 def create_app(settings: Settings | None = None, *, emulator: Emulator | None = None) -> Starlette:
     """The ASGI app; pass an ``emulator`` to share one with in-process callers."""
     emulator = emulator or Emulator(settings)
@@ -37,7 +49,10 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         code = "MethodNotAllowed" if exc.status_code == 405 else "NotFound"
-        return error_response(emulator.catalog.errors, ApiError(code, headers=exc.headers), request.state.request_id)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed(app, request.scope)
+        return error_response(emulator.catalog.errors, ApiError(code, headers=headers), request.state.request_id)
 
     app = Starlette(
         routes=routes,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 from starlette.requests import Request
@@ -12,6 +11,8 @@ from starlette.routing import Route
 from .. import __version__
 from ..catalog.openapi import build as build_openapi
 from ..emulator import Emulator
+from ..parsing import json_value
+from .dashscope import read_body
 from .responses import json_response
 
 
@@ -24,11 +25,12 @@ def _bad(message: str) -> Response:
 
 
 async def _json(request: Request) -> dict | None:
-    raw = await request.body()
+    """The body as a JSON object ({} when empty), None when it is not one; bounded like every body."""
+    raw = await read_body(request)
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
+        data = json_value(raw)
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
@@ -67,7 +69,10 @@ async def clock_advance(request: Request) -> Response:
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
         return _bad('send {"seconds": N} with N a finite number >= 0')
     emulator = _emulator(request)
-    emulator.clock.advance(float(seconds))
+    try:
+        emulator.clock.advance(float(seconds))
+    except ValueError as error:
+        return _bad(str(error))
     return json_response(emulator.clock.describe())
 
 

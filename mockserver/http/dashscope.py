@@ -15,10 +15,11 @@ from starlette.routing import Route
 
 from ..emulator import Emulator
 from ..errors import ApiError
-from ..streams import TooLarge, read_capped
+from ..streams import TooLarge, TooSlow, read_capped
 from . import multimodal
 from .responses import JSON, JSON_UTF8, json_response
 
+_CLOSE = {"Connection": "close"}
 Endpoint = Callable[[Request], Awaitable[Response]]
 SUBMIT_TIMEOUT = "298"  # x-dashscope-timeout on submits and synchronous calls (captured 2026)
 
@@ -32,17 +33,25 @@ def base_url(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it passes ``limit`` (never buffered whole)."""
+async def read_body(request: Request, limit: int | None = None) -> bytes:
+    """The body, refused with 413 as soon as it passes ``limit`` (default ``max_body_bytes``; never
+    buffered whole) and with 408 when it is slower than ``body_timeout_seconds``. Both close the
+    connection: the rest of the body is never read."""
+    settings = _emulator(request).settings
     try:
-        return await read_capped(request.stream(), limit, request.headers.get("content-length"))
+        return await read_capped(
+            request.stream(), limit or settings.max_body_bytes, request.headers.get("content-length"),
+            settings.body_timeout_seconds,
+        )
     except TooLarge:
-        raise ApiError("BadRequest.TooLarge") from None
+        raise ApiError("BadRequest.TooLarge", headers=_CLOSE) from None
+    except TooSlow:
+        raise ApiError("RequestTimeOut", headers=_CLOSE) from None
 
 
 async def submit(request: Request) -> Response:
     emulator = _emulator(request)
-    body = await read_body(request, emulator.settings.max_body_bytes)
+    body = await read_body(request)
     request_id = request.state.request_id
     params = request.path_params
     draft = emulator.prepare(
@@ -81,7 +90,7 @@ async def query(request: Request) -> Response:
 
 async def cancel(request: Request) -> Response:
     emulator = _emulator(request)
-    await read_body(request, emulator.settings.max_body_bytes)  # empty, or the asyncio SDK's JSON: ignored
+    await read_body(request)  # empty, or the asyncio SDK's JSON: ignored
     emulator.cancel(request.state.account, request.path_params["task_id"])
     return json_response({"request_id": request.state.request_id}, media_type=JSON_UTF8)
 

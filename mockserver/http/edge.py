@@ -10,8 +10,6 @@ raises :class:`NetworkFault`, which the client sees as an exception.
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 import logging
 import re
 import socket
@@ -22,6 +20,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import streams
 from ..accounts import Account, _bearer
 from ..catalog import ErrorCatalog
 from ..emulator import Emulator
@@ -30,7 +29,8 @@ from ..parsing import json_object
 from ..faults.effects import Effects, HttpError
 from ..faults.rules import Request
 from ..results.names import BUCKETS, task_of
-from .admin_token import CHALLENGE, presented
+from . import guard
+from .admin_token import CHALLENGE
 from .responses import dumps, error_body, json_response
 
 CONTROL_PREFIX = "/__mock"
@@ -52,6 +52,7 @@ class Edge:
     def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
         self.app = app
         self.emulator = emulator
+        self._hosts = guard.configured_hosts(emulator.settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,7 +60,7 @@ class Edge:
             return
         path = scope["path"]
         if path.startswith(CONTROL_PREFIX):
-            refusal = _refusal(scope, self.emulator.settings.admin_token)
+            refusal = guard.refusal(scope, send, self.emulator.settings.admin_token, self._hosts)
             if refusal is not None:
                 challenge = [(b"www-authenticate", CHALLENGE.encode())] if refusal[0] == 401 else []  # browsers ask
                 await _send_json(send, *refusal, headers=challenge)
@@ -87,8 +88,10 @@ class Edge:
             account = None
         model = prompt = None
         if route == "submit":
-            body, receive = await _buffer(receive, emulator.settings.max_body_bytes)
-            payload = _payload(body)
+            body, receive = await streams.buffer(
+                scope, receive, emulator.settings.max_body_bytes, emulator.settings.body_timeout_seconds
+            )
+            payload = _payload(body) if body is not None else None
             state["payload"] = payload  # parsed once: the submit route hands it to the emulator
             model, prompt = _model_and_prompt(payload)
         effects = emulator.faults.for_request(
@@ -97,7 +100,7 @@ class Edge:
         if effects is not None and effects.http is not None:
             state["fault"] = effects.http
         seen: dict[str, Any] = {"status": None}
-        transport = _transport(send)
+        transport = guard.transport_of(send)
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -115,6 +118,7 @@ class Edge:
             else:
                 await self.app(scope, receive, watch)
         finally:
+            state.pop("payload", None)  # uvicorn keeps a kept-alive connection's last scope: not its body
             # The submit and query routes say which task they answered for, and its status.
             answered_id, answered_status = state.get("task", (None, None))
             self._record(
@@ -155,7 +159,7 @@ class Edge:
                     await asyncio.sleep(network.seconds)
             await send(message)
 
-        transport = _transport(send)
+        transport = guard.transport_of(send)
         try:
             if network is not None and network.kind in ("reset", "empty"):
                 await _drop(transport, reset=network.kind == "reset")
@@ -213,52 +217,11 @@ def _classify(method: str, path: str) -> tuple[str, str | None]:
     return "other", None
 
 
-def _refusal(scope: Scope, token: str | None) -> tuple[int, dict[str, str]] | None:
-    """Why the control plane is refused to this client, or None: loopback only unless a token is set."""
-    if token is not None:
-        given = presented(header(scope, b"authorization"), header(scope, b"x-mock-admin-token"))
-        if hmac.compare_digest(given.encode(), token.encode()):
-            return None
-        return 401, {"code": "Unauthorized", "message": "the control plane needs the admin token: send "
-                     "Authorization: Bearer <token> or X-Mock-Admin-Token: <token> (a browser: any user, the token as password)"}
-    client = scope.get("client")
-    if client is None or _loopback(client[0]):
-        return None
-    return 403, {"code": "AccessDenied", "message": "the control plane is served to loopback clients only; "
-                 "set admin_token to reach it from elsewhere"}
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 async def _send_json(send: Send, status: int, payload: dict[str, str], headers: list[tuple[bytes, bytes]] = ()) -> None:
     body = dumps(payload)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-async def _buffer(receive: Receive, limit: int) -> tuple[bytes, Receive]:
-    """Read the body (up to ``limit``) and a ``receive`` that hands the same messages on."""
-    messages: list[Message] = []
-    size, more = 0, True
-    while more and size <= limit:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            break
-        size += len(message.get("body", b""))
-        more = message.get("more_body", False)
-    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request") if not more else b""
-
-    async def replay() -> Message:
-        return messages.pop(0) if messages else await receive()
-
-    return body, replay
 
 
 def _payload(body: bytes) -> dict[str, Any] | None:
@@ -286,12 +249,6 @@ def _fault_name(effects: Effects | None) -> str | None:
     if effects.http is not None:
         return f"http:{effects.http.code}"
     return f"network:{effects.network.kind}" if effects.network is not None else None
-
-
-def _transport(send: Send) -> asyncio.Transport | None:
-    """The server's socket transport behind ``send``: uvicorn's ``send`` is a method of its request cycle."""
-    transport = getattr(getattr(send, "__self__", None), "transport", None)
-    return transport if isinstance(transport, asyncio.Transport) else None
 
 
 async def _drop(transport: asyncio.Transport | None, *, reset: bool) -> None:

@@ -26,7 +26,7 @@ def _answer(request: Request, output: Any) -> Response:
 
 
 async def create(request: Request) -> Response:
-    body = await read_body(request, request.app.state.emulator.settings.max_body_bytes)
+    body = await read_body(request)
     return _answer(request, _jobs(request).create(request.state.account, body))
 
 
@@ -35,7 +35,7 @@ async def get(request: Request) -> Response:
 
 
 async def cancel(request: Request) -> Response:
-    await read_body(request, request.app.state.emulator.settings.max_body_bytes)  # ignored
+    await read_body(request)  # ignored
     return _answer(request, _jobs(request).cancel(request.state.account, request.path_params["job_id"]))
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import snapshot
+from ..parsing import json_value
+from .dashscope import read_body
 from .control import _bad, _emulator
 from .responses import json_response
 
@@ -19,7 +19,7 @@ async def state_get(request: Request) -> Response:
 
 async def state_put(request: Request) -> Response:
     try:
-        document = json.loads(await request.body())
+        document = json_value(await read_body(request, _emulator(request).settings.max_state_bytes))
     except ValueError:
         return _bad("the body must be a snapshot: the JSON document GET /__mock/state gives")
     emulator = _emulator(request)

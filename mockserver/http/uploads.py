@@ -4,6 +4,7 @@ upload bucket's OSS PostObject (``POST /dashscope-file-mgr``, no API key, OSS XM
 from __future__ import annotations
 
 from email.message import Message
+from xml.sax.saxutils import escape
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -45,7 +46,9 @@ async def post_object(request: Request) -> Response:
         )
     try:
         body = await read_body(request, emulator.uploads.hold_bytes + _FORM_SLACK)
-    except ApiError:
+    except ApiError as error:
+        if error.code != "BadRequest.TooLarge":
+            raise
         return oss.error_response(oss.ENTITY_TOO_LARGE, BUCKET)
     form = _parse_form(body, boundary)
     if form is None:
@@ -63,7 +66,7 @@ async def post_object(request: Request) -> Response:
         key = fields["key"]
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse>\n'
-            f"  <Bucket>{BUCKET}</Bucket>\n  <Key>{key}</Key>\n</PostResponse>\n"
+            f"  <Bucket>{BUCKET}</Bucket>\n  <Key>{escape(key)}</Key>\n</PostResponse>\n"
         ).encode()
         return Response(body, 201, headers=headers, media_type="application/xml")
     return Response(status_code=204, headers=headers)

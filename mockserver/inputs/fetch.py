@@ -23,6 +23,7 @@ import httpx
 from ..streams import TooLarge, read_capped
 from . import policy
 
+_MARGIN = 0.05  # seconds: a uniform refusal answers just before the whole download's timeout would
 OwnFiles = Callable[[str], "Awaitable[bytes] | None"]  # None: not one of ours
 
 
@@ -47,13 +48,14 @@ class Limits:
 
 async def fetch(url: str, limits: Limits, own: OwnFiles) -> bytes | None:
     """The bytes behind ``url``; None when the policy accepts it unfetched; else :class:`FetchError`."""
+    deadline = asyncio.get_running_loop().time() + limits.total_seconds - _MARGIN
     try:
-        return await asyncio.wait_for(_follow(url, limits, own), limits.total_seconds)
+        return await asyncio.wait_for(_follow(url, limits, own, deadline), limits.total_seconds)
     except asyncio.TimeoutError:
         raise FetchError("image_timeout") from None
 
 
-async def _follow(url: str, limits: Limits, own: OwnFiles) -> bytes | None:
+async def _follow(url: str, limits: Limits, own: OwnFiles, deadline: float) -> bytes | None:
     timeout = httpx.Timeout(limits.total_seconds, connect=limits.connect_seconds)
     async with httpx.AsyncClient(timeout=timeout, verify=_tls(), follow_redirects=False, trust_env=False) as client:
         for _ in range(limits.max_redirects + 1):
@@ -61,16 +63,37 @@ async def _follow(url: str, limits: Limits, own: OwnFiles) -> bytes | None:
             mine = own(url)
             if mine is not None:
                 return await mine
-            verdict = await _judge(parts.hostname, limits)
-            if verdict.action == "skip":
-                return None
-            if verdict.action == "refuse":
-                raise FetchError("image_refused")
-            location = await _get(client, url, verdict.addresses, limits.max_bytes)
+            started = asyncio.get_running_loop().time()
+            verdict: policy.Verdict | None = None
+            try:
+                verdict = await _judge(parts.hostname, limits)
+                if verdict.action == "skip":
+                    return None
+                if verdict.action == "refuse":
+                    raise FetchError("image_refused")
+                location = await _get(client, url, verdict.addresses, limits.max_bytes)
+            except FetchError as error:
+                if error.kind in ("image_refused", "image_timeout") and not _on_this_machine(verdict):
+                    raise await _unreached(min(started + limits.connect_seconds, deadline)) from None
+                raise
             if isinstance(location, bytes):
                 return location
             url = urljoin(url, location)
     raise FetchError("image_download")  # too many redirects
+
+
+def _on_this_machine(verdict: policy.Verdict | None) -> bool:
+    return verdict is not None and verdict.action == "fetch" and all(item.is_loopback for item in verdict.addresses)
+
+
+async def _unreached(until: float) -> FetchError:
+    """A host off this machine that the policy refuses, that refuses the connection, or that does not
+    answer: all three read the same (``image_refused``) after the same time (the connect timeout), so
+    the emulator cannot be used to tell which addresses and ports exist on a network."""
+    delay = until - asyncio.get_running_loop().time()
+    if delay > 0:
+        await asyncio.sleep(delay)
+    return FetchError("image_refused")
 
 
 def _split(url: str) -> SplitResult:

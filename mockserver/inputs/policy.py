@@ -4,8 +4,8 @@
 (only hosts that are loopback addresses, so an offline test suite never leaves
 the machine; other hosts are accepted as if valid, without a look-up) or
 ``none`` (nothing is fetched, every URL is accepted). Link-local and cloud
-metadata addresses are never fetched unless ``fetch_allow_link_local`` says so:
-a host name is refused when ANY of its addresses is one.
+metadata addresses (and IPv6 forms that embed one) are never fetched unless
+``fetch_allow_link_local`` says so: a host name is refused when ANY of its addresses is one.
 """
 
 from __future__ import annotations
@@ -17,7 +17,18 @@ from typing import Literal
 FetchPolicy = Literal["any", "loopback", "none"]
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-_METADATA = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"), ipaddress.ip_network("fd00:ec2::254/128"))
+# Link-local, and every cloud metadata or host-agent address we know of: Alibaba Cloud 100.100.100.200,
+# Oracle Cloud 192.0.0.192, Azure's wire server 168.63.129.16, AWS fd00:ec2::254, GCP fd20:ce::254
+# (AWS, GCP, Azure and others also answer on 169.254.169.254, inside the link-local range).
+_FORBIDDEN = tuple(ipaddress.ip_network(net) for net in (
+    "169.254.0.0/16", "100.100.100.200/32", "192.0.0.192/32", "168.63.129.16/32",
+    "fe80::/10", "fd00:ec2::254/128", "fd20:ce::254/128",
+))
+# IPv6 prefixes whose last 32 bits carry an IPv4 address: IPv4-compatible (::a.b.c.d), IPv4-mapped,
+# IPv4-translated, NAT64 (well-known and local-use); 6to4 (2002::/16) and Teredo are read by ipaddress.
+_EMBEDDING = tuple(ipaddress.ip_network(net) for net in (
+    "::/96", "::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48",
+))
 _LOCAL_NAMES = ("localhost", "localhost.")
 
 
@@ -40,8 +51,24 @@ def literal(host: str) -> Address | None:
 
 
 def forbidden(address: Address) -> bool:
-    """Link-local or a cloud metadata address."""
-    return any(address in network for network in _METADATA if network.version == address.version)
+    """Link-local or a cloud metadata address, or an IPv6 address that embeds one."""
+    return any(_listed(item) for item in (address, *embedded(address)))
+
+
+def _listed(address: Address) -> bool:
+    return any(address in network for network in _FORBIDDEN if network.version == address.version)
+
+
+def embedded(address: Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (translation and tunnelling forms); none for IPv4."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    found = [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)] if any(address in net for net in _EMBEDDING) else []
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    return found
 
 
 def needs_lookup(host: str, policy: FetchPolicy) -> bool:

@@ -10,6 +10,7 @@ its own address, ``oss://`` uploads) are read in-process.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any, Awaitable, Iterator, Mapping
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -56,6 +57,7 @@ class Inputs:
         self._images = images
         self._signer = signer
         self._clock = clock
+        self._decodes = asyncio.Semaphore(settings.max_decodes)
 
     async def look(self, entry: ModelEntry, input_: Mapping[str, Any], account_id: str, base_url: str) -> Looked:
         """Fetch and check every image input, in field order; the first failure ends the look."""
@@ -70,7 +72,8 @@ class Inputs:
             if data is None:
                 continue
             keep = name == entry.output.lines_from
-            broken, strokes = await run_in_threadpool(_check, data, limits, keep)
+            async with self._decodes:  # a decode holds the whole canvas in memory: a few at once
+                broken, strokes = await run_in_threadpool(_check, data, limits, keep)
             if broken is not None:
                 return Looked(self._failure(broken, url, limits))
             lines = strokes if keep else lines

@@ -145,7 +145,7 @@ def _usage(task: Task, entry: ModelEntry, succeeded: int) -> dict[str, Any]:
         return _video_usage(task, video, entry.parameters)
     if not entry.output.usage_tokens:
         return {"image_count": succeeded}
-    size = task.parameters.get("size") or entry.default_size
+    size = entry.size_text(task.parameters)
     return {"image_count": succeeded, "input_tokens": 0, "output_tokens": 0, "size": size, "total_tokens": 0}
 
 

@@ -9,6 +9,8 @@ atomic.
 
 from __future__ import annotations
 
+import math
+
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Iterable, Protocol
@@ -45,8 +47,9 @@ class Store(Protocol):
     def save_task(self, task: Task) -> None:
         """Persist a change to a task already added (a cancel, a re-plan)."""
 
-    def account_tasks(self, account: str) -> Iterable[Task]:
-        """The account's tasks in submission order."""
+    def account_tasks(self, account: str, since: float = -math.inf, until: float = math.inf) -> Iterable[Task]:
+        """The account's tasks submitted in ``[since, until]``, in submission order: found in time
+        proportional to their number, not the account's."""
 
     def tasks(self) -> list[Task]:
         """Every task of every account, in submission order (the inspector pages through them)."""
@@ -59,8 +62,9 @@ class Store(Protocol):
 
     def lanes(self, account: str | None = None) -> Iterable[Lane]: ...
 
-    def account_state(self, account: str) -> AccountState:
-        """The account's run-time limits, quotas and usage (created empty when new); changed in place."""
+    def account_state(self, account: str, *, create: bool = True) -> AccountState:
+        """The account's run-time limits, quotas and usage, changed in place; when new, created empty and
+        kept (``create``) or, for a read, a blank one that is not kept: a key that only queries costs nothing."""
 
     def job_book(self, account: str, concurrency: int) -> JobBook:
         """The account's fine-tune jobs and their queue (created with ``concurrency`` slots when new); changed in place."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import heapq
+import math
 import threading
 from collections import deque
 from typing import Iterable
@@ -14,15 +16,23 @@ from ..lifecycle.task import Task
 from .base import StoreState
 
 
+_SWEEP_EVERY = 4096  # rate-limited requests between sweeps of idle rate logs
+
+
+def _submitted(task: Task) -> float:
+    return task.submitted_at
+
+
 class MemoryStore:
     """Holds everything in this process. Lookups by task id are O(1)."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._tasks: dict[str, Task] = {}
-        self._by_account: dict[str, dict[str, Task]] = {}
+        self._by_account: dict[str, list[Task]] = {}  # each in submission order (by submitted_at)
         self._lanes: dict[tuple[str, str], Lane] = {}
         self._windows: dict[str, deque[float]] = {}
+        self._hits = 0
         self._accounts: dict[str, AccountState] = {}
         self._job_books: dict[str, JobBook] = {}
         self._uploads: dict[str, tuple[bytes, float]] = {}
@@ -33,7 +43,11 @@ class MemoryStore:
 
     def add_task(self, task: Task) -> None:
         self._tasks[task.task_id] = task
-        self._by_account.setdefault(task.account, {})[task.task_id] = task
+        owned = self._by_account.setdefault(task.account, [])
+        if owned and owned[-1].submitted_at > task.submitted_at:  # only a restore goes back in time
+            bisect.insort(owned, task, key=_submitted)
+        else:
+            owned.append(task)
 
     def get_task(self, task_id: str) -> Task | None:
         return self._tasks.get(task_id)
@@ -41,8 +55,11 @@ class MemoryStore:
     def save_task(self, task: Task) -> None:
         """Objects are shared in memory: nothing to write back."""
 
-    def account_tasks(self, account: str) -> Iterable[Task]:
-        return list(self._by_account.get(account, {}).values())
+    def account_tasks(self, account: str, since: float = -math.inf, until: float = math.inf) -> Iterable[Task]:
+        owned = self._by_account.get(account, [])
+        low = bisect.bisect_left(owned, since, key=_submitted)
+        high = bisect.bisect_right(owned, until, key=_submitted)
+        return owned[low:high]
 
     def tasks(self) -> list[Task]:
         return list(self._tasks.values())
@@ -60,10 +77,12 @@ class MemoryStore:
     def lanes(self, account: str | None = None) -> Iterable[Lane]:
         return [lane for (owner, _), lane in self._lanes.items() if account in (None, owner)]
 
-    def account_state(self, account: str) -> AccountState:
+    def account_state(self, account: str, *, create: bool = True) -> AccountState:
         state = self._accounts.get(account)
         if state is None:
-            state = self._accounts[account] = AccountState()
+            state = AccountState()
+            if create:
+                self._accounts[account] = state
         return state
 
     def job_book(self, account: str, concurrency: int) -> JobBook:
@@ -73,16 +92,27 @@ class MemoryStore:
         return book
 
     def hit(self, key: str, limit: int, window: float, now: float) -> bool:
-        # A sliding-window log that never holds more than `limit` entries: O(1) a call.
+        # A sliding-window log holding only the hits of the last `window` (and never more than `limit`),
+        # so a key costs memory while it is busy; idle keys are swept every _SWEEP_EVERY hits.
         if limit <= 0:
             return False
+        self._hits += 1
+        if self._hits % _SWEEP_EVERY == 0:
+            self._sweep(now - window)
         hits = self._windows.get(key)
         if hits is None or hits.maxlen != limit:  # new, or the limit changed at run time
             hits = self._windows[key] = deque(hits or (), maxlen=limit)
-        if len(hits) >= limit and now - hits[0] < window:
+        while hits and now - hits[0] >= window:
+            hits.popleft()
+        if len(hits) >= limit:
             return False
         hits.append(now)
         return True
+
+    def _sweep(self, before: float) -> None:
+        """Forget the rate logs whose last hit is older than ``before``: they would allow anything anyway."""
+        for key in [key for key, hits in self._windows.items() if not hits or hits[-1] < before]:
+            del self._windows[key]
 
     def put_upload(self, key: str, data: bytes, expires_at: float, now: float) -> None:
         while self._upload_expiries and self._upload_expiries[0][0] <= now:
@@ -108,9 +138,14 @@ class MemoryStore:
         gone = [task for task in self._tasks.values() if task.finished_at < before]
         for task in gone:
             del self._tasks[task.task_id]
-            owned = self._by_account.get(task.account)
-            if owned is not None:
-                owned.pop(task.task_id, None)
+        for account in {task.account for task in gone}:
+            self._by_account[account] = [task for task in self._by_account[account] if task.task_id in self._tasks]
+            if not self._by_account[account]:
+                del self._by_account[account]
+        # A lane whose tasks and slots all ended before ``before`` plans like a new one: forget it.
+        for key in [key for key, lane in self._lanes.items()
+                    if max(lane.slots, default=before) < before and all(t.finished_at < before for t in lane.tasks)]:
+            del self._lanes[key]
         return len(gone)
 
     def reset(self, account: str | None = None) -> None:
@@ -124,8 +159,8 @@ class MemoryStore:
             self._uploads.clear()
             self._upload_expiries.clear()
             return
-        for task_id in self._by_account.pop(account, {}):
-            self._tasks.pop(task_id, None)
+        for task in self._by_account.pop(account, []):
+            self._tasks.pop(task.task_id, None)
         for key in [key for key in self._lanes if key[0] == account]:
             del self._lanes[key]
         for key in [key for key in self._windows if key.startswith(f"{account}|")]:
@@ -148,10 +183,10 @@ class MemoryStore:
 
     def import_(self, state: StoreState) -> None:
         with self._lock:
-            self._tasks = {task.task_id: task for task in state.tasks}
+            self._tasks = {}
             self._by_account = {}
-            for task in state.tasks:
-                self._by_account.setdefault(task.account, {})[task.task_id] = task
+            for task in sorted(state.tasks, key=_submitted):
+                self.add_task(task)
             self._lanes = dict(state.lanes)
             self._windows = {key: deque(hits, maxlen=limit) for key, (limit, hits) in state.windows.items()}
             self._uploads = dict(state.uploads)

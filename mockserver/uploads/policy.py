@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
+from ..parsing import json_value
 from ..timefmt import oss_time
 
 
@@ -50,7 +51,7 @@ class Broken:
 def check(policy: str, fields: Mapping[str, str], size: int, now: float) -> Broken | None:
     """None when ``fields`` (lower-case names, ``bucket`` included) and ``size`` satisfy ``policy``."""
     try:
-        document = json.loads(base64.b64decode(policy, validate=True))
+        document = json_value(base64.b64decode(policy, validate=True))
         expiration = _parse_time(document["expiration"])
         conditions = document["conditions"]
         if not isinstance(conditions, list):

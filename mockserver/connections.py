@@ -1,0 +1,145 @@
+"""Bounds per connection, below the ASGI app: how many at once, and how long a client may take to send headers.
+
+uvicorn has a keep-alive timeout but none for a fresh (or reused) connection
+whose request headers never finish, and no cap on open connections: 20,000
+half-open sockets exhaust the file descriptors and every later client, health
+probes included, is refused. So the HTTP protocol uvicorn would pick is
+wrapped:
+
+- past ``max_connections`` open ones, a new connection gets a 503 and is
+  closed at once (the cost: one accept and one write, then its descriptor is free);
+- a connection waiting for request headers longer than
+  ``header_timeout_seconds`` is closed (the cost: one timer per connection
+  while it waits for headers; none while a request runs).
+
+The body's own time is bounded where it is read (:mod:`mockserver.streams`).
+Repeated log lines (``Too many open files``, invalid requests) are
+rate-limited by :class:`RepeatFilter`, so an attack cannot fill the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+log = logging.getLogger("mockserver")
+_BUSY_BODY = b'{"code":"ServiceUnavailable","message":"too many open connections; try again later"}'
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\n"
+    b"content-length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY
+)
+_FD_RESERVE = 64  # descriptors kept for files, the listening socket and outgoing downloads
+
+
+def bounded_protocol(max_connections: int, header_seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol class (httptools when installed, else h11) with both bounds."""
+
+    class Bounded(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+        _header_timer: asyncio.TimerHandle | None = None
+        _awaited: Any = None  # the request cycle current when the timer was armed
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            if len(self.connections) > max_connections:
+                log.warning("refused a connection: %d open, max_connections is %d", len(self.connections), max_connections)
+                transport.write(_BUSY)
+                transport.close()
+                return
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self._header_timer is None and self._between_requests():
+                self._arm()  # the first bytes of the next request on a kept-alive connection
+            super().data_received(data)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+            super().connection_lost(exc)
+
+        def _between_requests(self) -> bool:
+            cycle = getattr(self, "cycle", None)
+            return cycle is None or cycle.response_complete
+
+        def _arm(self) -> None:
+            self._awaited = getattr(self, "cycle", None)
+            self._header_timer = self.loop.call_later(header_seconds, self._headers_late)
+
+        def _headers_late(self) -> None:
+            self._header_timer = None
+            if not self._between_requests() or self.transport.is_closing():
+                return  # a request runs: its body has its own time (mockserver.streams)
+            if getattr(self, "cycle", None) is self._awaited:
+                self.transport.close()  # no request's headers arrived in time
+            else:
+                self._arm()  # a request came and went: the next one's headers get their full time
+
+    return Bounded
+
+
+def fd_capped(max_connections: int) -> int:
+    """``max_connections``, lowered to fit the process's descriptor limit (raised to its hard limit first)."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return max_connections
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max_connections + _FD_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return max_connections
+    return max(1, min(max_connections, soft - _FD_RESERVE))
+
+
+class RepeatFilter(logging.Filter):
+    """Lets a given message through at most ``burst`` times per ``seconds``; then one line says how many were dropped."""
+
+    def __init__(self, seconds: float = 10.0, burst: int = 3) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.burst = burst
+        self._seen: dict[tuple[str, Any], list[float]] = {}  # message -> [window start, count, suppressed]
+
+    def clear(self) -> None:
+        """Start counting afresh."""
+        self._seen.clear()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.msg)
+        now = time.monotonic()  # log pacing, not emulated time
+        entry = self._seen.get(key)
+        if entry is None or now - entry[0] >= self.seconds:
+            if len(self._seen) > 1024:  # many distinct messages: start over rather than grow
+                self._seen.clear()
+            suppressed = int(entry[2]) if entry is not None else 0
+            self._seen[key] = [now, 1, 0]
+            if suppressed:
+                record.msg = f"{record.msg} (and {suppressed} more like it in the last {self.seconds:g} s, not logged)"
+            return True
+        entry[1] += 1
+        if entry[1] <= self.burst:
+            return True
+        entry[2] += 1
+        return False
+
+
+_FILTER = RepeatFilter()
+
+
+def quiet_repeats(names: tuple[str, ...] = ("asyncio", "uvicorn.error", "mockserver")) -> None:
+    """Install the repeat filter on the loggers an attack can make noisy (idempotent)."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
