@@ -155,7 +155,12 @@ def test_jobs_and_their_queue_survive_a_snapshot_and_restore(server):
     restored = server.client.put("/__mock/state", json=state)
     assert restored.status_code == 200 and restored.json()["restored"]["jobs"] == 2, restored.text
     assert {job_id: get(server, job_id).json()["output"] for job_id in before} == before
-    server.advance(1300)  # the first ends, and the second starts in its slot, as planned before
+    # Training takes 10-20 min: step a minute at a time until the first ends (at most 20 steps); the second
+    # then runs in its slot, as planned before, and cannot have ended yet (it trains 10 min at least).
+    for _ in range(20):
+        server.advance(60)
+        if get(server, first).json()["output"]["status"] != "RUNNING":
+            break
     assert get(server, first).json()["output"]["status"] == "SUCCEEDED"
     assert get(server, second).json()["output"]["status"] == "RUNNING"
 
