@@ -19,9 +19,9 @@ import uvicorn
 
 from pydantic import ValidationError
 
-from . import __version__
+from . import __version__, loglines
 from .config import DEFAULT_PORT, Settings
-from .serving import config, listen, url_of
+from .serving import config, listen, url_of, watch
 
 if TYPE_CHECKING:
     from .emulator import Emulator
@@ -147,12 +147,9 @@ def serve(settings: Settings, log_level: str = "info", emulator: "Emulator | Non
     url = url_of(sock)
     print(f"dashscope-mock {__version__} listening on {url}", flush=True)
     print(f"DASHSCOPE_HTTP_BASE_URL={url}/api/v1", flush=True)
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s" if settings.log_format == "json" else "%(asctime)s %(message)s"))
-    mockserver_log = logging.getLogger("mockserver")
-    mockserver_log.addHandler(handler)
-    mockserver_log.setLevel(log_level.upper())
-    _Server(config(app, log_level)).run(sockets=[sock])
+    loglines.install(logging.getLogger("mockserver"), log_level.upper(),
+                     "%(message)s" if settings.log_format == "json" else "%(asctime)s %(message)s")
+    watch(app, _Server(config(app, log_level))).run(sockets=[sock])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,6 +32,7 @@ from .journal import Journal, timeline
 from .lifecycle.planner import apply_timeout, draw_durations
 from .lifecycle.task import UNKNOWN, Outcome, Task
 from .lifecycle.view import task_output, unknown_output
+from .metrics import Tally
 from .results.images import ResultImages
 from .results.urls import ResultSigner
 from .store import MemoryStore, Store
@@ -89,7 +90,7 @@ class Emulator:
         self._submits = 0
         settings = self.settings
         self.faults = Faults(self.catalog.errors, settings.faults, settings.seed, settings.directives, settings.directive_header)
-        self.journal = Journal(settings.journal_size)
+        self.journal = Journal(settings.journal_size, Tally(settings.metrics_accounts, frozenset(self.catalog.models)))
         self.fine_tunes = FineTuneJobs(self.catalog, self.store, self.clock, self.ids, settings)
 
     def sign_with(self, secret: bytes) -> None:

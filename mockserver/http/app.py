@@ -13,8 +13,11 @@ from ..emulator import Emulator
 from ..errors import ApiError
 from ..results.urls import BUCKET
 from ..uploads.service import BUCKET as UPLOAD_BUCKET
-from . import accounts, admin, control, dashscope, finetunes, objects, state, uploads
+from . import accounts, admin, control, dashscope, finetunes, metrics, objects, state, uploads
 from .edge import Edge
+from .fastpath import FastPath
+from .metrics import registry
+from .overload import Overload
 from .gateway import Gateway
 from .responses import error_response
 
@@ -24,16 +27,17 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
     emulator = emulator or Emulator(settings)
     routes = list(dashscope.routes) + objects.routes + uploads.routes + finetunes.routes
     if emulator.settings.control_plane:
-        routes += control.routes + admin.routes + accounts.routes + state.routes
+        routes += control.routes + admin.routes + accounts.routes + state.routes + metrics.routes
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return error_response(emulator.catalog.errors, exc, request.state.request_id)
+        return error_response(emulator.catalog.errors, exc, request.state.request_id, request.scope["state"])
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         code = "MethodNotAllowed" if exc.status_code == 405 else "NotFound"
-        return error_response(emulator.catalog.errors, ApiError(code, headers=exc.headers), request.state.request_id)
+        error = ApiError(code, headers=exc.headers)
+        return error_response(emulator.catalog.errors, error, request.state.request_id, request.scope["state"])
 
     app = Starlette(
         routes=routes,
@@ -42,6 +46,10 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
     )
     app.router.redirect_slashes = False
     app.state.emulator = emulator
-    # Outermost, outside Starlette's error middleware, so network faults reach the server's socket.
-    app.middleware_stack = Edge(app.build_middleware_stack(), emulator)
+    # Outside Starlette's error middleware, so network faults reach the server's socket; plain polls are
+    # answered in one pass before any of it; the overload guard counts every request, outermost.
+    overload = Overload(FastPath(Edge(app.build_middleware_stack(), emulator), emulator), emulator)
+    app.middleware_stack = overload
+    app.state.overload = overload  # mockserver.serving.watch hands it the server's count of requests in flight
+    app.state.metrics = registry(emulator, overload.in_flight)
     return app

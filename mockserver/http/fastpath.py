@@ -1,0 +1,129 @@
+"""The poll route in one pass: ``GET /api/v1/tasks/{task_id}`` as plain ASGI.
+
+Clients poll a task many times for each submit, so this one route carries most
+of the load. Through the general stack a poll crosses the edge, Starlette's
+error middleware, the gateway, the router and a ``Request``, each with its own
+``send`` wrapper; here the same steps run once, in the same order and with the
+same results: authenticate, ask the fault engine, throttle and read the task
+(``Emulator.query``), render the exact bytes and headers, journal.
+
+Whatever is not a plain poll goes the general way: other routes and methods,
+and any poll a fault rule or directive shapes (its effects, already chosen, are
+handed to :meth:`Edge.answer`, so rules count each request once). The two paths
+answer byte for byte alike; the raw-HTTP tests pin it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from starlette.datastructures import URL
+from starlette.types import Receive, Scope, Send
+
+from ..accounts import Account, _bearer
+from ..emulator import Emulator
+from ..errors import ApiError
+from ..faults.rules import Request
+from .edge import Arrival, Edge, record
+from .gateway import envoy_headers, unexpected
+from .responses import JSON, JSON_UTF8, dumps, error_body
+
+_TASKS = "/api/v1/tasks/"
+_JSON, _JSON_UTF8 = JSON.encode(), JSON_UTF8.encode()
+_SIMPLE_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?")  # a Host that is its own netloc (else Starlette parses it)
+
+
+class FastPath:
+    """Outermost ASGI app: serves plain polls itself and hands everything else to ``edge``."""
+
+    def __init__(self, edge: Edge, emulator: Emulator) -> None:
+        self.edge = edge
+        self.emulator = emulator
+        self._directive = emulator.faults.header.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            task_id = _task_id(scope["path"])
+            if task_id is not None:
+                await self._poll(scope, receive, send, task_id)
+                return
+        await self.edge(scope, receive, send)
+
+    async def _poll(self, scope: Scope, receive: Receive, send: Send, task_id: str) -> None:
+        emulator = self.emulator
+        arrived, started = emulator.clock.now(), time.perf_counter()
+        authorization = directive = host = None
+        for name, value in scope["headers"]:  # one pass over the headers for the three this route reads
+            if name == b"authorization" and authorization is None:
+                authorization = value.decode("latin-1")
+            elif name == self._directive and directive is None:
+                directive = value.decode("latin-1")
+            elif name == b"host" and host is None:
+                host = value.decode("latin-1")
+        try:
+            auth: Account | ApiError = emulator.authenticate(authorization)
+        except ApiError as error:
+            auth = error
+        account_id = auth.id if isinstance(auth, Account) else None
+        if directive is not None or emulator.faults.rules.armed:
+            request = Request("query", account_id, _bearer(authorization) or None)
+            effects = emulator.faults.for_request(request, directive)
+            if effects is not None:  # a fault shapes this answer: the general path serves it
+                scope.setdefault("state", {})["auth"] = auth
+                arrival = Arrival("query", task_id, arrived, started, account_id, None, effects)
+                await self.edge.answer(scope, receive, send, arrival)
+                return
+
+        request_id = emulator.ids.request_id()
+        task_status = code = None
+        extra: list[tuple[bytes, bytes]] = []
+        try:
+            if isinstance(auth, ApiError):
+                raise auth
+            answer = emulator.query(auth, task_id, _base_url(scope, host))
+            status, body, media = 200, dumps({"request_id": request_id, **answer}), _JSON_UTF8
+            task_status = answer["output"]["task_status"]
+        except Exception as exception:
+            if not isinstance(exception, ApiError):
+                unexpected(scope, request_id)
+                exception = ApiError("InternalError")
+            status, payload = error_body(emulator.catalog.errors, exception, request_id)
+            body, media, code = dumps(payload), _JSON, payload["code"]
+            extra = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in exception.headers.items()]
+        headers = [*extra, (b"content-length", str(len(body)).encode()), (b"content-type", media)]
+        headers += envoy_headers(emulator, started, arrived, status, request_id)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        record(
+            emulator,
+            time=arrived,
+            account=account_id,
+            method="GET",
+            path=scope["path"],
+            route="query",
+            status=status,
+            request_id=request_id,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            task_id=task_id,
+            task_status=task_status,
+            code=code,
+        )
+
+
+def _task_id(path: str) -> str | None:
+    """The id of ``/api/v1/tasks/{id}`` (one trailing slash allowed, as every route takes), else None."""
+    if not path.startswith(_TASKS):
+        return None
+    task_id = path[len(_TASKS) :]
+    if task_id.endswith("/"):
+        task_id = task_id[:-1]
+    return task_id if task_id and "/" not in task_id else None
+
+
+def _base_url(scope: Scope, host: str | None) -> str:
+    """``scheme://host`` the request came to (the result URLs' default base), as Starlette's ``request.url`` has it."""
+    scheme = scope.get("scheme", "http")
+    if host is not None and _SIMPLE_HOST.fullmatch(host):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{URL(scope=scope).netloc}"
