@@ -30,7 +30,7 @@ from .ids import IdFactory
 from .inputs.service import Inputs, Looked
 from .journal import Journal, timeline
 from .lifecycle.planner import apply_timeout, draw_durations
-from .lifecycle.task import UNKNOWN, Outcome, Task
+from .lifecycle.task import UNKNOWN, Outcome, Task, shared
 from .lifecycle.view import task_output, unknown_output
 from .metrics import Tally
 from .results.images import ResultImages
@@ -259,8 +259,8 @@ class Emulator:
             group=group,
             function=function,
             request_id=request_id,
-            input=input_,
-            parameters=parameters,
+            input=shared(input_),
+            parameters=shared(parameters),
             image_count=images,
             submitted_at=now,
             pending_seconds=pending,
