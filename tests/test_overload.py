@@ -34,10 +34,12 @@ def test_past_the_limit_api_routes_get_429_and_health_still_answers(make_server)
 
         refused = server.query("any-task", key=KEY)  # the held submit and this one: 2, and 2 is the most
         assert refused.status_code == 200
-        extra = socket.create_connection((host, int(port)))  # a second held request puts the server past the limit
-        extra.sendall(f"POST {SUBMIT} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 5\r\n\r\n{{".encode())
-        while in_flight(server) < 3:
-            assert time.monotonic() < deadline, "the second held request never reached the server"
+        # A control-plane call whose body is still coming: the guard never refuses it, so it is surely in flight.
+        extra = socket.create_connection((host, int(port)))
+        extra.sendall(f"POST /__mock/faults HTTP/1.1\r\nHost: {host}\r\nContent-Length: 5\r\n\r\n{{".encode())
+        deadline = time.monotonic() + 10
+        while (seen := in_flight(server)) < 3:  # both held requests and the scrape
+            assert time.monotonic() < deadline, f"the second held request never reached the server ({seen} in flight)"
         refused = server.query("any-task", key=KEY)
         assert refused.status_code == 429
         assert refused.json() == {"code": "Throttling", "message": "Requests throttling triggered.",
