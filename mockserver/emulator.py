@@ -289,13 +289,20 @@ class Emulator:
 
     def query(self, account: Account, task_id: str, base_url: str) -> dict[str, Any]:
         """``{"output": ..., "usage"?: ...}`` of the task as it stands now: O(1)."""
+        task, status = self.poll(account, task_id)
+        return self.answer(task_id, task, status, base_url)
+
+    def poll(self, account: Account, task_id: str) -> tuple[Task | None, str]:
+        """A query's throttle and look-up: the account's task and its status now (None and UNKNOWN if none)."""
         self._throttle(account, "query", self._request_limit(account))
         task = self._owned(account, task_id)
-        now = self.clock.now()
         if task is None:
-            return {"output": unknown_output(task_id)}
-        status = task.status_at(now, self.settings.retention_hours * HOUR)
-        if status == UNKNOWN:
+            return None, UNKNOWN
+        return task, task.status_at(self.clock.now(), self.settings.retention_hours * HOUR)
+
+    def answer(self, task_id: str, task: Task | None, status: str, base_url: str) -> dict[str, Any]:
+        """What a query answers for ``task`` in ``status`` (a :meth:`poll`'s); it depends on nothing else."""
+        if task is None or status == UNKNOWN:
             return {"output": unknown_output(task_id)}
         entry = self.catalog.models[task.model]
         output, usage = task_output(task, status, entry, lambda t, i: self.result_url(t, i, base_url))

@@ -25,11 +25,13 @@ from ..accounts import Account, _bearer
 from ..emulator import Emulator
 from ..errors import ApiError
 from ..faults.rules import Request
+from ..lifecycle.task import PENDING, RUNNING, Task
 from .edge import Arrival, Edge, record
 from .gateway import envoy_headers, unexpected
 from .responses import JSON, JSON_UTF8, dumps, error_body
 
 _TASKS = "/api/v1/tasks/"
+_RENDERED = 4096  # answers of waiting tasks kept rendered
 _JSON, _JSON_UTF8 = JSON.encode(), JSON_UTF8.encode()
 _SIMPLE_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?")  # a Host that is its own netloc (else Starlette parses it)
 
@@ -41,6 +43,7 @@ class FastPath:
         self.edge = edge
         self.emulator = emulator
         self._directive = emulator.faults.header.encode()
+        self._rendered: dict[str, tuple[Task, str, bytes]] = {}  # task id: (task, state, answer after "{")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
@@ -81,9 +84,9 @@ class FastPath:
         try:
             if isinstance(auth, ApiError):
                 raise auth
-            answer = emulator.query(auth, task_id, _base_url(scope, host))
-            status, body, media = 200, dumps({"request_id": request_id, **answer}), _JSON_UTF8
-            task_status = answer["output"]["task_status"]
+            task, task_status = emulator.poll(auth, task_id)
+            status, media = 200, _JSON_UTF8
+            body = b'{"request_id":"%s",%s' % (request_id.encode(), self._answer(task_id, task, task_status, scope, host))
         except Exception as exception:
             if not isinstance(exception, ApiError):
                 unexpected(scope, request_id)
@@ -109,6 +112,23 @@ class FastPath:
             task_status=task_status,
             code=code,
         )
+
+
+    def _answer(self, task_id: str, task: Task | None, status: str, scope: Scope, host: str | None) -> bytes:
+        """The answer's JSON after its opening brace (the request id goes first), rendered once per task and state
+        while the task is PENDING or RUNNING: it cannot change then (no URLs, no times that move), and it is what
+        clients poll for. Kept with the task object itself, so a restored snapshot's task renders anew."""
+        waiting = task is not None and status in (PENDING, RUNNING)
+        if waiting:
+            cached = self._rendered.get(task_id)
+            if cached is not None and cached[0] is task and cached[1] == status:
+                return cached[2]
+        tail = dumps(self.emulator.answer(task_id, task, status, _base_url(scope, host)))[1:]
+        if waiting:
+            if len(self._rendered) >= _RENDERED:
+                del self._rendered[next(iter(self._rendered))]  # the oldest entry
+            self._rendered[task_id] = (task, status, tail)
+        return tail
 
 
 def _task_id(path: str) -> str | None:
