@@ -62,3 +62,15 @@ def test_past_the_limit_api_routes_get_429_and_health_still_answers(make_server)
     refusals = server.client.get("/__mock/requests", params={"code": "Throttling"}).json()["requests"]
     assert [(entry["route"], entry["status"]) for entry in refusals] == [("query", 429), ("submit", 429)]
 
+
+
+def test_the_readme_configuration_example_loads(tmp_path):
+    from pathlib import Path
+
+    from mockserver.config import Settings
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("### Configuration file", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "mock.yaml").write_text(block)
+    settings = Settings.from_file(tmp_path / "mock.yaml")
+    assert settings.max_in_flight == 256 and settings.accounts[0].id == "team-a"
