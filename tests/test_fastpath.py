@@ -74,7 +74,9 @@ def both(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> tuple[tuple
     fast = app.middleware_stack.app  # the overload guard wraps the fast path
     assert isinstance(fast, FastPath)
     app.state.emulator.clock.advance(1)  # a second apart: the per-second query limit never mixes them
-    served = asyncio.run(call(app, scope(path, headers)))
+    request = scope(path, headers)
+    served = asyncio.run(call(app, request))
+    assert "request_id" not in request["state"]  # the gateway's mark: the fast path answered
     general = asyncio.run(call(fast.edge, {**scope(path, headers), "app": app}))
     return served, general
 
@@ -134,3 +136,30 @@ def test_the_journal_records_both_paths_alike(app):
                for entry in app.state.emulator.journal.select({"route": "query"})]
     assert entries[0] == entries[1] and entries[2] == entries[3]
     assert entries[2]["status"] == 401 and entries[2]["code"] == "InvalidApiKey"
+
+
+def test_a_rendered_image_downloads_as_through_the_general_path(app):
+    emulator = app.state.emulator
+    emulator.clock.advance(120)
+    url = emulator.result_url(emulator.store.get_task(app.state.task_id), 0, "http://127.0.0.1:8580")
+    path, _, query = url.removeprefix("http://127.0.0.1:8580").partition("?")
+    download = {**scope(path, [(b"host", b"127.0.0.1:8580")]), "query_string": query.encode(), "app": app}
+    fast = app.middleware_stack.app
+    first = asyncio.run(call(app, dict(download)))  # not rendered yet: the general path renders it
+    scopes = [{**download, "state": {}} for _ in range(3)]
+    answers = [asyncio.run(call(target, request)) for target, request in zip((app, fast.edge, app), scopes)]
+    # the gateway (general path only) leaves its request id in the scope: the fast path answered 1 and 3
+    assert ["request_id" in request["state"] for request in scopes] == [False, True, False]
+    assert first[0] == 200 and len(first[2]) > 1000
+    oss_id = [dict(headers)[b"x-oss-request-id"] for _, headers, _ in answers]
+    assert len(set(oss_id)) == 3  # a request id of its own each time
+
+    def same(answer):
+        status, headers, body = answer
+        return status, [(name, b"-" if name == b"x-oss-request-id" else value) for name, value in headers], body
+
+    assert same(answers[0]) == same(answers[1]) == same(first)
+    entries = [entry.as_dict() for entry in emulator.journal.select({"route": "download"})]
+    assert [entry["request_id"] for entry in entries[1:]] == [value.decode() for value in oss_id]
+    ignored = {"seq", "request_id", "latency_ms"}
+    assert len({tuple((k, v) for k, v in entry.items() if k not in ignored) for entry in entries}) == 1

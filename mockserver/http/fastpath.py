@@ -1,22 +1,28 @@
-"""The poll route in one pass: ``GET /api/v1/tasks/{task_id}`` as plain ASGI.
+"""The poll route in one pass: ``GET /api/v1/tasks/{task_id}`` as plain ASGI (and rendered result images).
 
 Clients poll a task many times for each submit, so this one route carries most
 of the load. Through the general stack a poll crosses the edge, Starlette's
 error middleware, the gateway, the router and a ``Request``, each with its own
 ``send`` wrapper; here the same steps run once, in the same order and with the
 same results: authenticate, ask the fault engine, throttle and read the task
-(``Emulator.query``), render the exact bytes and headers, journal.
+(``Emulator.poll``), render the exact bytes and headers, journal. A waiting
+task's answer is rendered once per state and kept: it is what clients poll for.
 
 Whatever is not a plain poll goes the general way: other routes and methods,
 and any poll a fault rule or directive shapes (its effects, already chosen, are
 handed to :meth:`Edge.answer`, so rules count each request once). The two paths
-answer byte for byte alike; the raw-HTTP tests pin it.
+answer byte for byte alike (``tests/test_fastpath.py``; the raw-HTTP tests pin the bytes).
+
+The downloads of result images that are already rendered take the same kind
+of shortcut (a valid signature, no conditional or range header); every other
+download, and every OSS error, is the general path's.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import URL
 from starlette.types import Receive, Scope, Send
@@ -26,11 +32,15 @@ from ..emulator import Emulator
 from ..errors import ApiError
 from ..faults.rules import Request
 from ..lifecycle.task import PENDING, RUNNING, Task
-from .edge import Arrival, Edge, record
+from ..results.images import task_of
+from ..timefmt import http_date
+from .edge import RESULTS_PREFIX, Arrival, Edge, record
 from .gateway import envoy_headers, unexpected
+from .objects import object_headers
 from .responses import JSON, JSON_UTF8, dumps, error_body
 
 _TASKS = "/api/v1/tasks/"
+_PLAIN_GET_ONLY = (b"range", b"if-none-match", b"if-modified-since")  # downloads with these go the general way
 _RENDERED = 4096  # answers of waiting tasks kept rendered
 _JSON, _JSON_UTF8 = JSON.encode(), JSON_UTF8.encode()
 _SIMPLE_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?")  # a Host that is its own netloc (else Starlette parses it)
@@ -50,6 +60,8 @@ class FastPath:
             task_id = _task_id(scope["path"])
             if task_id is not None:
                 await self._poll(scope, receive, send, task_id)
+                return
+            if scope["path"].startswith(RESULTS_PREFIX) and await self._download(scope, send):
                 return
         await self.edge(scope, receive, send)
 
@@ -113,7 +125,6 @@ class FastPath:
             code=code,
         )
 
-
     def _answer(self, task_id: str, task: Task | None, status: str, scope: Scope, host: str | None) -> bytes:
         """The answer's JSON after its opening brace (the request id goes first), rendered once per task and state
         while the task is PENDING or RUNNING: it cannot change then (no URLs, no times that move), and it is what
@@ -129,6 +140,38 @@ class FastPath:
                 del self._rendered[next(iter(self._rendered))]  # the oldest entry
             self._rendered[task_id] = (task, status, tail)
         return tail
+
+
+    async def _download(self, scope: Scope, send: Send) -> bool:
+        """A plain GET of a rendered result image: a valid, unexpired signature and no conditional or range
+        header. False (nothing sent) for anything else: the general path answers it, errors included."""
+        emulator = self.emulator
+        arrived, started = emulator.clock.now(), time.perf_counter()
+        key = scope["path"][len(RESULTS_PREFIX) :]
+        if scope.get("root_path") or "\n" in key or any(name in _PLAIN_GET_ONLY for name, _ in scope["headers"]):
+            return False
+        query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))  # as Starlette reads it
+        expires = query.get("Expires")
+        if emulator.signer.verify(key, expires, query.get("OSSAccessKeyId"), query.get("Signature")) is not None:
+            return False
+        assert expires is not None
+        found = emulator.images.find(key, arrived) if arrived <= int(expires) else None
+        rendered = emulator.images.cached(found.spec) if found is not None else None
+        if found is None or rendered is None:
+            return False
+        emulator.ids.request_id()  # the gateway draws one for every request: seeded ids stay in step
+        headers = object_headers(rendered, found.last_modified)
+        headers.update({"content-md5": rendered.content_md5, "content-length": str(len(rendered.body))})
+        raw = [(name.encode(), value.encode("latin-1")) for name, value in headers.items()]
+        raw += [(b"content-type", b"image/png"), (b"date", http_date(emulator.clock.now()).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": raw})
+        await send({"type": "http.response.body", "body": rendered.body})
+        task = emulator.store.get_task(task_of(key) or "")
+        record(emulator, time=arrived, account=task.account if task else None, method="GET", path=scope["path"],
+               route="download", status=200, request_id=headers["x-oss-request-id"],
+               latency_ms=round((time.perf_counter() - started) * 1000, 3), task_id=task_of(key),
+               model=task.model if task else None)
+        return True
 
 
 def _task_id(path: str) -> str | None:

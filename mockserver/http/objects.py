@@ -14,7 +14,7 @@ else gives the whole object with 200, unless the client sends
 
 from __future__ import annotations
 
-from email.utils import formatdate, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -24,7 +24,7 @@ from starlette.routing import Route
 from ..emulator import Emulator
 from ..results.images import Rendered
 from ..results.urls import BUCKET
-from ..timefmt import oss_time
+from ..timefmt import http_date, oss_time
 from . import oss
 
 
@@ -62,17 +62,20 @@ async def get_object(request: Request) -> Response:
     return _object_response(request, rendered, found.last_modified, head)
 
 
-def _object_response(request: Request, rendered: Rendered, last_modified: float, head: bool) -> Response:
-    rid = oss.request_id()
-    modified = formatdate(int(last_modified), usegmt=True)
-    headers = {
-        **oss.oss_headers(rid),
+def object_headers(rendered: Rendered, last_modified: float) -> dict[str, str]:
+    """An object's headers, in OSS's order, up to those of the body sent (MD5, range, length)."""
+    return {
+        **oss.oss_headers(oss.request_id()),
         "accept-ranges": "bytes",
         "etag": rendered.etag,
-        "last-modified": modified,
+        "last-modified": http_date(int(last_modified)),
         "x-oss-object-type": "Normal",
         "x-oss-storage-class": "Standard",
     }
+
+
+def _object_response(request: Request, rendered: Rendered, last_modified: float, head: bool) -> Response:
+    headers = object_headers(rendered, last_modified)
     if _not_modified(request, rendered.etag, int(last_modified)):
         return Response(status_code=304, headers=headers)
     total = len(rendered.body)
