@@ -28,7 +28,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mockserver.results.render import PNG_LEVEL, Placeholder, render_png  # noqa: E402
+from mockserver.results.render import PNG_LEVEL, Placeholder, render  # noqa: E402
 
 SIZE = (1024, 1024)
 ROUNDS = 20
@@ -49,7 +49,7 @@ def bench_render() -> None:
     prompt = "一只坐在月亮上的猫, a cat sitting on the moon, watercolor, 🐱 " * 8
 
     def placeholder(round_: int) -> None:
-        render_png(Placeholder("wanx-v1", "<watercolor>", *SIZE, index=0, count=4, seed=round_, prompt=prompt))
+        render(Placeholder("wanx-v1", "<watercolor>", *SIZE, index=0, count=4, seed=round_, prompt=prompt))
 
     def plain(round_: int) -> None:
         Image.new("RGB", SIZE, (round_, 128, 200)).save(io.BytesIO(), "PNG", compress_level=PNG_LEVEL)

@@ -11,16 +11,21 @@ import contextlib
 import json
 import signal
 import logging
+import os
 import sys
 import threading
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 import uvicorn
 
-from pydantic import ValidationError
+from conformance import cli as conformance_cli
 
-from . import __version__, loglines
+from . import __version__, banner, loglines
 from .config import DEFAULT_PORT, Settings
+from .config_errors import SettingsError, load
+from .loadtest import command as load_command
+from .http.admin_token import ENVIRONMENT as ADMIN_TOKEN_ENV  # serve takes the control plane's token from it
+from .suggest import did_you_mean
 from .serving import config, listen, url_of, watch
 
 if TYPE_CHECKING:
@@ -64,19 +69,29 @@ def _parser() -> argparse.ArgumentParser:
         "models",
         help="list the models the emulator knows, or show one entry",
         description="Without NAME: every model with its route, limits and price (* marks our decisions). "
-        "With NAME: that model's whole catalog entry.",
+        "With NAME: a summary of that model's entry; --full or --json for the whole entry.",
     )
     models.add_argument("name", nargs="?", metavar="NAME")
+    shown = models.add_mutually_exclusive_group()
+    shown.add_argument("--full", action="store_true", help="the whole catalog entry, defaults included, as YAML")
+    shown.add_argument("--json", action="store_true", help="the whole catalog entry as JSON")
+    commands.add_parser(
+        "errors", help="list the error catalog", description="Every error code the emulator answers with: "
+        "its HTTP status and exact message (#name: a named variant of the message).",
+    )
+    conformance_cli.add_parser(commands)
     serve.add_argument("--log-format", choices=["text", "json"], help="one line per request: key=value text (default) or JSON")
     serve.add_argument(
         "--fetch-inputs", choices=["any", "loopback", "none"],
         help="download input images from any host, from loopback hosts only (default; others pass unchecked), or none",
     )
+    load_command.add_parser(commands)
     return parser
 
 
-def models(name: str | None) -> int:
+def models(name: str | None, full: bool = False, as_json: bool = False) -> int:
     from .catalog import default_catalog
+    from .catalog.summary import full_json, summary
     from .catalog.table import entry_yaml, plain
 
     catalog = default_catalog()
@@ -85,9 +100,18 @@ def models(name: str | None) -> int:
         return 0
     entry = catalog.model(name)
     if entry is None:
-        print(f"dashscope-mock: no model {name!r}; `dashscope-mock models` lists them", file=sys.stderr)
+        hint = did_you_mean(name, catalog.models)
+        print(f"dashscope-mock: no model {name!r}{hint} (`dashscope-mock models` lists them)", file=sys.stderr)
         return 2
-    print(entry_yaml(entry), end="")
+    print(full_json(entry) if as_json else entry_yaml(entry) if full else summary(entry), end="")
+    return 0
+
+
+def errors() -> int:
+    from .catalog import default_catalog
+    from .catalog.summary import errors_table
+
+    print(errors_table(default_catalog().errors), end="")
     return 0
 
 
@@ -102,10 +126,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         "public_url": args.public_url,
         "log_format": args.log_format,
         "fetch_inputs": args.fetch_inputs,
+        "admin_token": os.environ.get(ADMIN_TOKEN_ENV) or None,  # a secret: not on the command line
     }
-    if args.config:
-        return Settings.from_file(args.config, **overrides)
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    return load(args.config, overrides)
 
 
 class _Server(uvicorn.Server):
@@ -139,7 +162,8 @@ def _restored(settings: Settings, path: str) -> "Emulator":
     return emulator
 
 
-def serve(settings: Settings, log_level: str = "info", emulator: "Emulator | None" = None) -> None:
+def serve(settings: Settings, log_level: str = "info", emulator: "Emulator | None" = None,
+          config_path: str | None = None, state_path: str | None = None) -> None:
     from .http.app import create_app
 
     app = create_app(settings, emulator=emulator)  # a bad setting fails here, before anything is bound or logged
@@ -147,8 +171,10 @@ def serve(settings: Settings, log_level: str = "info", emulator: "Emulator | Non
     url = url_of(sock)
     print(f"dashscope-mock {__version__} listening on {url}", flush=True)
     print(f"DASHSCOPE_HTTP_BASE_URL={url}/api/v1", flush=True)
+    print("\n".join(banner.lines(settings, url, config_path, state_path)), flush=True)
+    text_format = loglines.Formatter("%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S%z")  # times say their zone
     loglines.install(logging.getLogger("mockserver"), log_level.upper(),
-                     "%(message)s" if settings.log_format == "json" else "%(asctime)s %(message)s")
+                     logging.Formatter("%(message)s") if settings.log_format == "json" else text_format)
     watch(app, _Server(config(app, log_level))).run(sockets=[sock])
 
 
@@ -156,14 +182,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "models":
-        return models(args.name)
+        return models(args.name, args.full, args.json)
+    if args.command == "errors":
+        return errors()
+    if args.command == "load":
+        return load_command.run(args)
+    if args.command == "conformance":
+        return conformance_cli.main(args)
     if args.command != "serve":
         parser.print_help()
         return 2
     try:
         settings = _settings(args)
-    except (OSError, ValueError, ValidationError) as error:
-        print(f"dashscope-mock: invalid settings: {error}", file=sys.stderr)
+    except SettingsError as error:
+        print(f"dashscope-mock: {error}", file=sys.stderr)
         return 2
     emulator = None
     if args.state:
@@ -173,11 +205,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"dashscope-mock: cannot start from {args.state}: {error}", file=sys.stderr)
             return 2
     try:
-        serve(settings, args.log_level, emulator)
+        serve(settings, args.log_level, emulator, args.config, args.state)
     except OSError as error:
         print(f"dashscope-mock: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
         return 1
     except ValueError as error:  # a fault rule of the config file names a code the catalog does not have
-        print(f"dashscope-mock: invalid settings: {error}", file=sys.stderr)
+        where = f" in {args.config}" if args.config else ""
+        print(f"dashscope-mock: invalid settings{where}: `faults`: {error}", file=sys.stderr)
         return 2
     return 0

@@ -57,12 +57,14 @@ class Settings(_Config):
     accounts: list[AccountConfig] = Field(default_factory=list)
     requests_per_second: int = Field(20, ge=0)  # query, cancel and list, per account
     max_body_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    compression: bool = True  # gzip DashScope's answers when the client accepts it, as the real gateway does
     unknown_model: Literal["InvalidParameter", "ModelNotFound"] = "InvalidParameter"
     url_secret: str | None = None  # HMAC secret of result URLs; default: random per process
     control_plane: bool = True
     image_cache_mb: int = Field(64, ge=0)  # rendered result images kept in memory (LRU by bytes)
     label_font: str | None = None  # a TrueType/OpenType file for the placeholders' labels; default Pillow's own
-    upload_max_file_mb: int = Field(100, ge=1)  # getPolicy's max_file_size_mb, enforced by the policy
+    upload_max_file_mb: int = Field(1024, ge=1)  # getPolicy's max_file_size_mb and content-length-range (captured 2024)
+    upload_hold_max_mb: int = Field(100, ge=1)  # the largest upload held in memory; larger ones are EntityTooLarge
     upload_hours: float = Field(48.0, gt=0)  # uploaded files resolve this long after the upload
     upload_policy_seconds: int = Field(300, ge=1)  # getPolicy's expire_in_seconds
     admin_token: str | None = None  # with a token the control plane serves any client that sends it; else loopback only

@@ -65,8 +65,8 @@ class Submitted:
     task: Task
 
     def body(self, request_id: str) -> dict[str, Any]:
-        """The captured submit answer, keys in the captured order."""
-        return {"output": {"task_status": "PENDING", "task_id": self.task.task_id}, "request_id": request_id}
+        """The submit answer, keys in the 2026 capture's order (2024's was ``output {task_status, task_id}, request_id``)."""
+        return {"request_id": request_id, "output": {"task_id": self.task.task_id, "task_status": "PENDING"}}
 
 
 class Emulator:
@@ -96,9 +96,7 @@ class Emulator:
     def sign_with(self, secret: bytes) -> None:
         """Sign result URLs and upload policies with ``secret`` (a restored snapshot's keeps its URLs valid)."""
         self.signer = ResultSigner(secret)
-        self.images = ResultImages(
-            self.store, self.catalog, self.signer, self.settings.image_cache_mb * 2**20, self.settings.label_font
-        )
+        self.images = ResultImages(self.store, self.catalog, self.settings.image_cache_mb * 2**20, self.settings.label_font)
         self.uploads = Uploads(self.store, self.clock, self.ids, self.signer.secret, self.signer.access_key_id, self.settings)
         self.inputs = Inputs(self.settings, self.catalog.messages, self.uploads, self.images, self.signer, self.clock)
 
@@ -364,9 +362,8 @@ class Emulator:
 
     def result_url(self, task: Task, index: int, base_url: str) -> str:
         """The signed URL of image ``index``; it expires ``result_url_hours`` after the end."""
-        key = self.signer.object_key(task.task_id, task.account, task.ended_at, index)
         expires = int(task.ended_at + self.settings.result_url_hours * HOUR)
-        return self.signer.url(self.settings.public_url or base_url, key, expires)
+        return self.signer.url(self.settings.public_url or base_url, self.images.name(task, index), expires)
 
     # -- control --------------------------------------------------------------
 
@@ -380,9 +377,13 @@ class Emulator:
         if account is None:
             self.faults.rules.clear(self.settings.faults)
 
-    def timeline(self, task_id: str) -> list[dict[str, Any]]:
-        """The task's requests and its state transitions so far, in time order."""
-        return timeline(self.store.get_task(task_id), self.journal.select({"task_id": task_id}), self.clock.now())
+    def timeline(self, task_id: str) -> list[dict[str, Any]] | None:
+        """The task's requests and its state transitions so far, in time order; None when neither the store
+        nor the journal has heard of the task."""
+        task, entries = self.store.get_task(task_id), self.journal.select({"task_id": task_id})
+        if task is None and not entries:
+            return None
+        return timeline(task, entries, self.clock.now())
 
 
 

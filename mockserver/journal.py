@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 
 from .lifecycle.task import Task
 from .metrics import Tally
-from .timefmt import task_time
+from .timefmt import shown_time
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a microsecond more per request
@@ -111,7 +111,7 @@ def timeline(task: Task | None, entries: Iterable[Entry], now: float) -> list[di
     ranked: list[tuple[float, float, dict[str, Any]]] = []
     causes = {"submit": 0, "cancel": 0}
     for entry in entries:
-        event = {"time": entry.time, "at": task_time(entry.time), "event": _event(entry), "status": entry.status}
+        event = {"time": entry.time, "at": shown_time(entry.time), "event": _event(entry), "status": entry.status}
         if entry.task_status is not None:
             event["task_status"] = entry.task_status
         if entry.fault is not None:
@@ -123,7 +123,7 @@ def timeline(task: Task | None, entries: Iterable[Entry], now: float) -> list[di
         for step, (time, state) in enumerate(_transitions(task)):
             if time <= now:
                 cause = causes["cancel"] if state == "CANCELED" else causes["submit"]
-                event = {"time": time, "at": task_time(time), "event": "transition", "task_status": state}
+                event = {"time": time, "at": shown_time(time), "event": "transition", "task_status": state}
                 ranked.append((time, cause + 0.5 + step / 100, event))
     ranked.sort(key=lambda item: (item[0], item[1]))
     return [event for _, _, event in ranked]

@@ -20,18 +20,17 @@ from typing import TextIO
 
 
 class Formatter(logging.Formatter):
-    """``logging.Formatter`` with the date and time part of ``asctime`` made once per second."""
+    """``logging.Formatter`` with the date and time of ``asctime`` made once per second."""
 
     _second: int | None = None
     _stamp = ""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
-        if datefmt is not None:
-            return super().formatTime(record, datefmt)
         second = int(record.created)
         if second != self._second:
-            self._second, self._stamp = second, time.strftime(self.default_time_format, self.converter(second))
-        return self.default_msec_format % (self._stamp, record.msecs)
+            self._second = second
+            self._stamp = time.strftime(datefmt or self.default_time_format, self.converter(second))
+        return self._stamp if datefmt else self.default_msec_format % (self._stamp, record.msecs)
 
 
 class BatchedHandler(logging.Handler):
@@ -75,10 +74,10 @@ class BatchedHandler(logging.Handler):
         super().close()
 
 
-def install(logger: logging.Logger, level: str, fmt: str) -> None:
+def install(logger: logging.Logger, level: str, formatter: logging.Formatter) -> None:
     """Log ``logger``'s records at ``level`` and above to stderr through a :class:`BatchedHandler`."""
     handler = BatchedHandler()
-    handler.setFormatter(Formatter(fmt))
+    handler.setFormatter(formatter)
     logger.addHandler(handler)
     logger.setLevel(level)
     # The records' thread and process names are never shown: skip looking them up for every line.

@@ -29,6 +29,7 @@ from .ids import generator_at
 from .lifecycle.job import Job, JobBook
 from .lifecycle.lanes import Lane
 from .lifecycle.task import Task
+from .results.names import is_task_id
 from .store import StoreState
 
 if TYPE_CHECKING:
@@ -203,6 +204,8 @@ def _store_state(emulator: Emulator, doc: _Snapshot) -> StoreState:
     for task in doc.tasks:
         if task.task_id in tasks:
             raise SnapshotError(f"tasks: task {task.task_id} appears twice")
+        if not is_task_id(task.task_id):  # result object names are derived from it (mockserver.results.names)
+            raise SnapshotError(f"tasks: task id {task.task_id!r} is not a lower-case UUID4")
         if task.model not in models:
             raise SnapshotError(f"tasks: task {task.task_id} names unknown model {task.model!r}")
         if task.image_count < 1:

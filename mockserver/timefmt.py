@@ -22,6 +22,11 @@ def task_time(timestamp: float) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
 
+def shown_time(timestamp: float) -> str:
+    """``2024-11-01 09:50:56.081 +08:00``: a time shown to people (timelines, the inspector) says its zone."""
+    return f"{task_time(timestamp)} +08:00"
+
+
 def task_time_seconds(timestamp: float) -> str:
     """``2024-11-01 09:50:56``: the same without milliseconds (some old models)."""
     return datetime.fromtimestamp(timestamp, CHINA).strftime("%Y-%m-%d %H:%M:%S")

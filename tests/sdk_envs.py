@@ -9,25 +9,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import venv
 from pathlib import Path
+
+from conformance.sdk_envs import LEGACY, sdk_python
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVER = Path(__file__).resolve().parent / "sdk_driver.py"
-LEGACY = "1.20.14"
 
 
 def legacy_python() -> Path:
-    """The interpreter of a venv with dashscope==1.20.14, made on first use."""
-    home = ROOT / ".cache" / f"sdk-{LEGACY}"
-    python = home / "bin" / "python"
-    marker = home / "installed"
-    if not marker.exists():
-        venv.EnvBuilder(with_pip=True, clear=True).create(home)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                        f"dashscope=={LEGACY}"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        marker.write_text(LEGACY)
-    return python
+    """The interpreter of a venv with dashscope==1.20.14 (conformance.sdk_envs), kept under .cache/."""
+    return sdk_python(LEGACY, ROOT / ".cache")
 
 
 class SdkDriver:

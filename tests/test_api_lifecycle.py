@@ -31,12 +31,19 @@ def test_submit_answers_the_captured_shape(server):
     assert response.headers["date"] == "Fri, 01 Mar 2024 02:38:04 GMT"  # the emulator's clock, not the wall's
     assert len(response.headers.get_list("date")) == 1
     body = response.json()
-    assert list(body) == ["output", "request_id"]
-    assert list(body["output"]) == ["task_status", "task_id"]
+    # The 2026 order (the 2024 captures had {"output": {"task_status", "task_id"}, "request_id"}).
+    assert list(body) == ["request_id", "output"]
+    assert list(body["output"]) == ["task_id", "task_status"]
     assert body["output"]["task_status"] == "PENDING"
     assert UUID4.match(body["output"]["task_id"])
     assert REQUEST_ID.match(body["request_id"])
-    assert response.content.startswith(b'{"output":{"task_status":"PENDING","task_id":"')
+    assert response.content.startswith(b'{"request_id":"')
+    assert response.content.endswith(b'","task_status":"PENDING"}}')
+    # The 2026 gateway's submit headers.
+    assert response.headers["x-dashscope-call-gateway"] == "true"
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["eagleeye-traceid"])
+    assert response.headers["x-dashscope-timeout"] == "298"
+    assert response.headers["x-request-id"] == body["request_id"]
 
 
 def test_pending_running_succeeded(server):
@@ -76,7 +83,9 @@ def test_result_urls_are_signed_oss_urls_on_the_emulators_host(server):
     url = server.query(task_id).json()["output"]["results"][0]["url"]
     parts = urlsplit(url)
     assert f"{parts.scheme}://{parts.netloc}" == server.url
-    assert re.match(rf"^/dashscope-result-bj/[0-9a-f]{{2}}/[0-9a-f]{{2}}/20240301/[0-9a-f]{{8}}/{task_id}-1\.png$", parts.path)
+    # Each image its own object (captured 2024-03), in the Beijing or the Shanghai bucket.
+    match = re.match(r"^/dashscope-result-(bj|sh)/[0-9a-f]{2}/[0-9a-f]{2}/20240301/[0-9a-f]{8}/(?P<uuid>[0-9a-f-]{36})-1\.png$", parts.path)
+    assert match is not None and UUID4.match(match["uuid"]) and match["uuid"] != task_id
     query = parse_qsl(parts.query)
     assert [key for key, _ in query] == ["Expires", "OSSAccessKeyId", "Signature"]
     end = server.emulator.store.get_task(task_id).ended_at
@@ -88,7 +97,7 @@ def test_public_url_is_the_base_of_result_urls(make_server):
     task_id = submit_id(server, parameters={"n": 1})
     server.advance(60)
     url = server.query(task_id).json()["output"]["results"][0]["url"]
-    assert url.startswith("https://mock.example:9443/dashscope-result-bj/")
+    assert url.startswith(("https://mock.example:9443/dashscope-result-bj/", "https://mock.example:9443/dashscope-result-sh/"))
 
 
 def test_newer_models_carry_orig_and_actual_prompt(server):

@@ -74,8 +74,9 @@ def test_cancel_of_anything_but_pending_is_refused(server, when):
         task_id = "no-such-task"
     response = server.client.post(f"/api/v1/tasks/{task_id}/cancel", headers=AUTH)
     assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json;charset=UTF-8"  # captured 2024-03
     body = response.json()
-    assert list(body) == ["code", "message", "request_id"]
+    assert list(body) == ["request_id", "code", "message"]  # captured 2024-03
     assert body["code"] == "UnsupportedOperation"
     assert body["message"] == "Failed to cancel the task, please confirm if the task is in PENDING status."
     assert response.headers["x-request-id"] == body["request_id"]

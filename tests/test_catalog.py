@@ -27,6 +27,7 @@ SECTION_10 = [
     "wanx2.1-t2i-turbo", "wanx2.1-t2i-plus", "wanx2.0-t2i-turbo", "wan2.2-t2i-flash", "wan2.2-t2i-plus",
     "wan2.5-t2i-preview", "wanx2.1-imageedit", "qwen-image", "qwen-image-plus", "wan2.6-t2i", "wan2.6-image",
     "facechain-generation", "facechain-facedetect", "facechain-finetune",
+    "qwen-mt-image",  # beyond section 10: captured 2026-06 (issue 15)
 ]
 
 

@@ -183,6 +183,16 @@ def test_timeline_tells_how_the_client_polled(server):
     assert [e["time"] for e in events] == sorted(e["time"] for e in events)
 
 
+def test_timeline_of_an_unknown_task_is_a_404(server):
+    missing = server.client.get("/__mock/tasks/no-such-task/timeline")
+    assert missing.status_code == 404 and missing.json()["code"] == "NotFound"
+    assert "no task no-such-task" in missing.json()["message"]
+    server.query("never-submitted", key=KEY)  # a client polled it: the journal knows the id
+    polled = server.client.get("/__mock/tasks/never-submitted/timeline").json()["timeline"]
+    assert [(e["event"], e["task_status"]) for e in polled] == [("poll", "UNKNOWN")]
+    assert polled[0]["at"].endswith(" +08:00")  # times shown to people say their zone
+
+
 def test_timeline_of_a_cancel(server):
     task_id = task_of(server.submit(key=KEY, input={"prompt": "x [mock:pending=1h]"}))
     assert server.client.post(f"/api/v1/tasks/{task_id}/cancel", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
@@ -308,6 +318,18 @@ def test_one_structured_log_line_per_request(make_server, caplog, fmt):
     else:
         assert lines[0].startswith("POST /api/v1/services/aigc/text2image/image-synthesis ")
         assert f"task_id={task_id}" in lines[0] and "status=200" in lines[0]
+
+
+def test_control_plane_calls_are_logged(make_server, caplog):
+    server = make_server()
+    caplog.set_level("INFO", logger="mockserver.control")
+    server.advance(5)
+    server.client.get("/__mock/faults")  # a read: DEBUG, not shown at INFO
+    lines = [record.getMessage() for record in caplog.records if record.name == "mockserver.control"]
+    assert lines == ["control POST /__mock/clock/advance status=200"]
+    caplog.set_level("DEBUG", logger="mockserver.control")
+    server.client.get("/__mock/tasks", params={"status": "nope"})
+    assert caplog.records[-1].getMessage() == "control GET /__mock/tasks?status=nope status=400"
 
 
 def test_cli_takes_the_log_format():

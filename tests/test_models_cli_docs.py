@@ -27,8 +27,8 @@ def test_models_lists_every_model_with_route_limits_and_price():
     assert lines["flux-dev"][3] == "2*"  # a decision is marked
 
 
-def test_models_name_shows_the_whole_entry():
-    result = _cli("models", "wanx-style-repaint-v1")
+def test_models_name_full_shows_the_whole_entry():
+    result = _cli("models", "wanx-style-repaint-v1", "--full")
     assert result.returncode == 0, result.stderr
     entry = yaml.safe_load(result.stdout)
     assert entry["route"] == {"group": "image-generation", "function": "generation", "service": "aigc"}

@@ -12,7 +12,7 @@ from PIL import Image, ImageFont
 from mockserver.config import Settings
 
 from mockserver.results.cache import ByteLRU
-from mockserver.results.render import Placeholder, _wrap, render_png
+from mockserver.results.render import Placeholder, _wrap, render
 
 
 def spec(**changes) -> Placeholder:
@@ -23,12 +23,12 @@ def spec(**changes) -> Placeholder:
 
 def test_tiny_and_odd_sizes_render():
     for width, height in ((1, 1), (16, 16), (2048, 8)):
-        image = Image.open(io.BytesIO(render_png(spec(width=width, height=height))))
+        image = Image.open(io.BytesIO(render(spec(width=width, height=height))))
         assert image.size == (width, height)
 
 
 def test_unknown_styles_get_a_palette_of_their_own():
-    assert render_png(spec(style="<made up>")) != render_png(spec(style="<other>"))
+    assert render(spec(style="<made up>")) != render(spec(style="<other>"))
 
 
 SYSTEM_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -36,9 +36,9 @@ SYSTEM_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 @pytest.mark.skipif(not SYSTEM_FONT.exists(), reason="needs a TrueType font on the machine (Debian's DejaVu)")
 def test_a_label_font_draws_the_labels():
-    default, chosen = render_png(spec(prompt="宇航员 a cat")), render_png(spec(prompt="宇航员 a cat", font=str(SYSTEM_FONT)))
+    default, chosen = render(spec(prompt="宇航员 a cat")), render(spec(prompt="宇航员 a cat", font=str(SYSTEM_FONT)))
     assert chosen != default
-    assert chosen == render_png(spec(prompt="宇航员 a cat", font=str(SYSTEM_FONT)))  # still deterministic
+    assert chosen == render(spec(prompt="宇航员 a cat", font=str(SYSTEM_FONT)))  # still deterministic
     assert Settings(label_font=str(SYSTEM_FONT)).label_font == str(SYSTEM_FONT)
 
 

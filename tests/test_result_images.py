@@ -12,6 +12,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from mockserver.results.names import BEIJING, SHANGHAI, ObjectName
 from mockserver.timefmt import oss_time as iso_time
 
 DAY = 24 * 3600
@@ -102,6 +103,9 @@ def test_an_expired_url_answers_exactly_as_oss(server):
     assert re.fullmatch(r"[0-9A-F]{24}", request_id)
     now = int(server.client.get("/__mock/clock").json()["now"])
     server_time = iso_time(now)
+    bucket = urlsplit(url).path.split("/")[1]
+    host = {"dashscope-result-bj": "dashscope-result-bj.oss-cn-beijing.aliyuncs.com",
+            "dashscope-result-sh": "dashscope-result-sh.oss-cn-shanghai.aliyuncs.com"}[bucket]
     assert response.headers["date"] == formatdate(now, usegmt=True)  # the emulator's clock, as ServerTime
     assert response.text == (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -109,7 +113,7 @@ def test_an_expired_url_answers_exactly_as_oss(server):
         "  <Code>AccessDenied</Code>\n"
         "  <Message>Request has expired.</Message>\n"
         f"  <RequestId>{request_id}</RequestId>\n"
-        "  <HostId>dashscope-result-bj.oss-cn-beijing.aliyuncs.com</HostId>\n"
+        f"  <HostId>{host}</HostId>\n"
         f"  <Expires>{iso_time(expires)}</Expires>\n"
         f"  <ServerTime>{server_time}</ServerTime>\n"
         "  <EC>0002-00000069</EC>\n"
@@ -158,35 +162,36 @@ def test_tampered_and_missing_signatures_are_refused(server):
         assert "bucket acl" in response.text
 
 
-def _signed(server, key: str) -> str:
-    signer = server.emulator.signer
-    return signer.url(server.url, key, 4_000_000_000)
+def _signed(server, name: ObjectName) -> str:
+    return server.emulator.signer.url(server.url, name, 4_000_000_000)
 
 
 @pytest.mark.e2e
 def test_objects_that_do_not_exist_are_404_no_such_key(server):
     output = finished(server, parameters={"n": 2})
-    key = urlsplit(urls(output)[0]).path.split("/", 2)[2]
+    bucket, _, key = urlsplit(urls(output)[0]).path.lstrip("/").partition("/")
+    aa, bb, rest = key.split("/", 2)
     failed = server.submit(parameters={"n": 1, "size": "1*1"}).json()["output"]["task_id"]
     server.advance(3600)
     assert server.query(failed).json()["output"]["task_status"] == "FAILED"
-    signer, emulator = server.emulator.signer, server.emulator
+    images, emulator = server.emulator.images, server.emulator
     task = emulator.store.get_task(failed)
-    missing_keys = [
-        key.replace("-1.png", "-3.png"),  # index past n
-        key.replace(output["task_id"], "00000000-0000-4000-8000-000000000000"),  # no such task
-        "1d/d4/20240301/8d820c8d/not-a-task.png",
-        "other/folder/" + key.rpartition("/")[2],  # the right id in the wrong folder
-        signer.object_key(task.task_id, task.account, task.ended_at, 0),  # a task that failed
+    other = BEIJING if bucket == SHANGHAI else SHANGHAI
+    missing = [
+        ObjectName(bucket, f"{aa}/{int(bb, 16) + 2 & 255:02x}/{rest}"),  # the image number past n
+        ObjectName(bucket, f"{aa}/{bb}/{rest}".replace(rest.rpartition("/")[2], "00000000-0000-4000-8000-000000000000-1.png")),
+        ObjectName(bucket, "1d/d4/20240301/8d820c8d/not-a-task.png"),
+        ObjectName(bucket, f"{aa}/{bb}/20000101/{rest.split('/', 1)[1]}"),  # the right uuid in the wrong folder
+        ObjectName(other, key),  # the right key in the other bucket
+        images.name(task, 0),  # a task that failed
     ]
     still_running = server.submit(parameters={"n": 1}).json()["output"]["task_id"]
-    task = emulator.store.get_task(still_running)
-    missing_keys.append(signer.object_key(task.task_id, task.account, task.ended_at, 0))
-    for missing in missing_keys:
-        response = httpx.get(_signed(server, missing))
-        assert response.status_code == 404, missing
+    missing.append(images.name(emulator.store.get_task(still_running), 0))
+    for name in missing:
+        response = httpx.get(_signed(server, name))
+        assert response.status_code == 404, name
         assert "<Code>NoSuchKey</Code>" in response.text
-        assert f"<Key>{missing}</Key>" in response.text
+        assert f"<Key>{name.key}</Key>" in response.text
 
 
 @pytest.mark.e2e
@@ -245,7 +250,7 @@ def test_head_range_and_conditional_requests(server):
 def test_result_urls_use_the_public_url(make_server):
     server = make_server(public_url="http://images.example:9000/")
     url = urls(finished(server, parameters={"n": 1}))[0]
-    assert url.startswith("http://images.example:9000/dashscope-result-bj/")
+    assert url.startswith(("http://images.example:9000/dashscope-result-bj/", "http://images.example:9000/dashscope-result-sh/"))
     local = url.replace("http://images.example:9000", server.url)
     assert httpx.get(local).status_code == 200
 
@@ -315,7 +320,7 @@ def test_every_url_of_an_image_downloads_when_an_image_has_several(server):
     links += poster["render_urls"] + poster["bg_urls"]
     entry = server.emulator.catalog.model("wanx-background-generation-v2")
     titled = finished(server, entry.name, input={**entry.example["input"], "title": "Sale"}, parameters={"n": 2})
-    links += [result["url"] for result in titled["results"]] + titled["text_results"]["urls"]
+    links += [result["url"] for result in titled["results"]] + [link["url"] for link in titled["text_results"]["urls"]]
     assert len(set(links)) == 12
     for link in links:
         response = httpx.get(link)

@@ -47,7 +47,7 @@ def test_call_returns_four_images(connect):
     assert answer["status_code"] == 200
     assert answer["output"]["task_status"] == "SUCCEEDED"
     urls = [result["url"] for result in answer["output"]["results"]]
-    assert len(urls) == 4 and all(url.startswith(server.url + "/dashscope-result-bj/") for url in urls)
+    assert len(urls) == 4 and all(url.startswith(server.url + "/dashscope-result-") for url in urls)
     assert answer["usage"]["image_count"] == 4
 
 

@@ -211,6 +211,7 @@ def test_testing_helpers_snapshot_and_restore():
         submitted = mock.client.post("/api/v1/services/aigc/text2image/image-synthesis", headers=headers,
                                      json={"model": "wanx-v1", "input": {"prompt": "a cat"}})
         task_id = submitted.json()["output"]["task_id"]
+        mock.advance(minutes=5)  # a manual clock runs tasks at realistic speed
         saved = mock.snapshot()
         mock.reset()
         assert mock.restore(saved)["restored"]["tasks"] == 1

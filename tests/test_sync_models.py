@@ -59,7 +59,8 @@ def test_the_answer_is_the_output_in_the_documented_shape(live, key):
     assert body["output"] == {"is_face": [True, True, True], "failed_reason": ["", "", ""]}
     assert body["usage"] == {}
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", body["request_id"])
-    assert "x-request-id" not in response.headers  # the gateway adds it to errors only
+    assert response.headers["x-request-id"] == body["request_id"]  # on successes too (2026)
+    assert response.headers["x-dashscope-timeout"] == "298"
     # compact JSON, as the gateway sends it
     assert response.content == json.dumps(body, separators=(",", ":")).encode()
 

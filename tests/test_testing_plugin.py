@@ -102,6 +102,27 @@ def test_serve_outside_pytest():
         httpx.get(f"{mock.url}/__mock/health")
 
 
+def test_a_manual_clock_gets_realistic_durations_unless_told():
+    body = {"model": "wanx-v1", "input": {"prompt": "a cat"}, "parameters": {"n": 4}}
+    headers = {"Authorization": "Bearer sk-x", "X-DashScope-Async": "enable"}
+    with serve(clock="manual") as mock:
+        task_id = mock.client.post("/api/v1/services/aigc/text2image/image-synthesis", json=body,
+                                   headers=headers).json()["output"]["task_id"]
+
+        def status() -> str:
+            return mock.client.get(f"/api/v1/tasks/{task_id}", headers=headers).json()["output"]["task_status"]
+
+        assert mock.emulator.settings.speed == 1.0 and status() == "PENDING"
+        mock.advance(2)
+        assert status() == "RUNNING"
+        mock.advance(minutes=2)
+        assert status() == "SUCCEEDED"
+    with serve(clock="manual", speed=float("inf")) as mock:
+        assert mock.emulator.settings.speed == float("inf")
+    with serve() as mock:
+        assert mock.emulator.settings.speed == float("inf")  # a running clock: tasks end at once
+
+
 def test_in_process_app_for_httpx_clients():
     app = InProcess(clock="manual")
 

@@ -59,13 +59,13 @@ def upload(server, data: bytes, name: str = "sketch.png", api_key: str = "sk-tes
 def test_get_policy_answers_a_real_signed_oss_policy(server):
     response = get_policy(server)
     assert response.status_code == 200
-    assert response.headers["content-type"] == "application/json;charset=UTF-8"
+    assert response.headers["content-type"] == "application/json"  # captured 2024
     body = response.json()
-    assert list(body) == ["request_id", "data"]
+    assert list(body) == ["data", "request_id"]
     data = body["data"]
     assert list(data) == POLICY_KEYS
     assert data["expire_in_seconds"] == 300
-    assert data["max_file_size_mb"] == 100
+    assert data["max_file_size_mb"] == 1024
     assert (data["x_oss_object_acl"], data["x_oss_forbid_overwrite"]) == ("private", "true")
     assert data["upload_host"] == f"{server.url}/dashscope-file-mgr"
     assert data["upload_dir"].startswith("dashscope-instant/")
@@ -74,7 +74,7 @@ def test_get_policy_answers_a_real_signed_oss_policy(server):
     document = json.loads(base64.b64decode(data["policy"]))
     now = server.client.get("/__mock/clock").json()["now"]
     assert document["expiration"] == oss_time(now + 300)
-    assert ["content-length-range", 0, 100 * 1024 * 1024] in document["conditions"]
+    assert ["content-length-range", 0, 1073741824] in document["conditions"]
     assert ["starts-with", "$key", data["upload_dir"]] in document["conditions"]
     assert {"bucket": "dashscope-file-mgr"} in document["conditions"]
     assert get_policy(server).json()["data"]["upload_dir"] != data["upload_dir"]  # a fresh folder each time
@@ -221,3 +221,11 @@ def test_a_one_account_reset_drops_that_accounts_uploads_only(server):
     assert reset.status_code == 200
     assert _sketch_task(server, f"oss://{mine}", RESOLVE)["code"] == "InvalidURL"
     assert _sketch_task(server, f"oss://{theirs}", RESOLVE, key="sk-other")["task_status"] == "SUCCEEDED"
+
+
+def test_the_emulator_holds_less_than_the_policy_allows_when_told(make_server):
+    """The policy advertises 1024 MB (captured); ``upload_hold_max_mb`` bounds what one upload may put in memory."""
+    server = make_server(url_secret=SECRET, upload_hold_max_mb=1)
+    assert get_policy(server).json()["data"]["max_file_size_mb"] == 1024
+    _oss_error(upload(server, b"x" * (1024 * 1024 + 1))[0], 400, "EntityTooLarge")
+    assert upload(server, b"x" * (1024 * 1024))[0].status_code == 200

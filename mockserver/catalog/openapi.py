@@ -141,7 +141,11 @@ def succeeded_schema(entry: ModelEntry) -> dict[str, Any]:
         properties["text_results"] = {
             "type": "object", "required": ["urls", "params"],
             "description": f"Present when input.{shape.text_results.when} is given.",
-            "properties": {"urls": {"type": "array", "items": url}, "params": {"type": "array", "items": {"type": "object"}}},
+            "properties": {
+                "urls": {"type": "array", "items": {"type": "object", "required": ["url"], "properties": {"url": url}}},
+                "params": {"type": "array", "items": {"type": "object", "required": ["sample_idx", "layers"], "properties": {
+                    "sample_idx": {"type": "integer"}, "layers": {"type": "array", "items": {"type": "object"}}}}},
+            },
         }
     if shape.start_time:
         properties["start_time"] = _TIME

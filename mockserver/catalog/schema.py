@@ -113,10 +113,10 @@ class Timing(_Strict):
 
 
 class TextResults(_Strict):
-    """``text_results {urls, params}``: text layers some models add when a text input is given."""
+    """``text_results {urls: [{url}], params: [{sample_idx, layers}]}``: text layers some models add
+    when a text input is given (laid out by :mod:`mockserver.lifecycle.text_layers`)."""
 
     when: str  # the input field that, when given, adds them (wanx-background-generation-v2: title)
-    params: dict[str, Any] = Field(default_factory=dict)  # each text layer's params, one per image
     source: str = "captured"
 
 
@@ -164,8 +164,12 @@ class Output(_Strict):
     prompts: bool = False  # per-result orig_prompt / actual_prompt (newer text-to-image models)
     seed_per_image: bool = False  # image i of n uses seed + i
     extra: dict[str, Any] = Field(default_factory=dict)  # fixed extra fields in output
-    end_time_seconds: bool = False  # end_time without milliseconds
+    end_time_seconds: bool = False  # end_time (and start_time) without milliseconds
+    order: list[str] = Field(default_factory=list)  # a finished output's captured key order (absent keys skipped, others after)
     lines_from: str | None = None  # the input whose fetched image gives the results their lines (sketch-to-image)
+    # how result objects are named (mockserver.results.names): image (own uuid each, bj/sh), timed, repaint (JPEG)
+    objects: Literal["image", "timed", "repaint"] = "image"
+    image_format: Literal["PNG", "JPEG"] = "PNG"  # the results' bytes (repaint's names end .jpg whatever this says)
     source: str = "doc"
 
     @model_validator(mode="after")
@@ -220,6 +224,14 @@ class ModelEntry(_Strict):
         if (self.mode == "sync") != (self.output.shape == "checks"):
             raise ValueError("a `mode: sync` model answers with output shape `checks`, and only it does")
         return self
+
+    def image_size(self, parameters: dict[str, Any]) -> tuple[int, int]:
+        """The results' ``(width, height)``: the requested size, else the model's default, else 1024*1024."""
+        size = str(parameters.get("size") or self.default_size or "1024*1024")
+        width, _, height = size.partition("*")
+        if not (width.isdigit() and height.isdigit()):
+            return 1024, 1024
+        return int(width), int(height)
 
     def image_count(self, parameters: dict[str, Any], input_: dict[str, Any] | None = None) -> int:
         """How many images a task with these (validated) parameters makes."""

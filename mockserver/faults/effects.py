@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..catalog import ErrorCatalog
+from ..suggest import did_you_mean
 
 MAX_STALL_SECONDS = 300.0
 
@@ -82,6 +83,7 @@ class Effects(_Model):
 
 def _known(errors: ErrorCatalog, code: str, variant: str | None) -> None:
     if code not in errors:
-        raise ValueError(f"unknown error code {code!r}: use a code of the error catalog")
+        hint = did_you_mean(code, (spec.code for spec in errors))
+        raise ValueError(f"unknown error code {code!r}{hint} (`dashscope-mock errors` lists the catalog)")
     if variant is not None and variant not in errors[code].messages:
         raise ValueError(f"error code {code!r} has no message variant {variant!r}")

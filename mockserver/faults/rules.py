@@ -20,7 +20,7 @@ from pydantic import Field, field_validator, model_validator
 from ..catalog import ErrorCatalog
 from .effects import Effects, _Model
 
-RouteKind = Literal["submit", "query", "cancel", "list"]
+RouteKind = Literal["submit", "query", "cancel", "list", "download"]  # download: a result image's GET/HEAD
 
 
 class Match(_Model):
@@ -60,6 +60,8 @@ class Rule(Effects):
             if self.match.route not in (None, "submit"):
                 raise ValueError("plan effects shape a task at submission: route must be submit")
             self.match.route = "submit"
+        if self.match.route == "download" and self.http is not None:
+            raise ValueError("a download takes network effects only (the storage host answers its own errors)")
         return self
 
     def effects(self) -> Effects:

@@ -103,7 +103,11 @@ async def requests_clear(request: Request) -> Response:
 
 async def task_timeline(request: Request) -> Response:
     task_id = request.path_params["task_id"]
-    return json_response({"task_id": task_id, "timeline": _emulator(request).timeline(task_id)})
+    events = _emulator(request).timeline(task_id)
+    if events is None:
+        return json_response({"code": "NotFound", "message": f"no task {task_id}: it was never submitted, "
+                              "or it was purged and the journal no longer holds its requests"}, 404)
+    return json_response({"task_id": task_id, "timeline": events})
 
 
 async def clock_set(request: Request) -> Response:

@@ -11,9 +11,11 @@ from starlette.responses import Response
 from ..config import Settings
 from ..emulator import Emulator
 from ..errors import ApiError
-from ..results.urls import BUCKET
+from ..results.names import BUCKETS
 from ..uploads.service import BUCKET as UPLOAD_BUCKET
-from . import accounts, admin, control, dashscope, finetunes, metrics, objects, state, uploads
+from . import accounts, admin, control, dashscope, finetunes, inspector, metrics, objects, state, uploads
+from .compression import Compression
+from .control_log import ControlLog
 from .edge import Edge
 from .fastpath import FastPath
 from .metrics import registry
@@ -21,13 +23,15 @@ from .overload import Overload
 from .gateway import Gateway
 from .responses import error_response
 
+OSS_PREFIXES = (*(f"/{bucket}/" for bucket in BUCKETS), f"/{UPLOAD_BUCKET}")  # the buckets answer as OSS does: no gateway, no gzip
+
 
 def create_app(settings: Settings | None = None, *, emulator: Emulator | None = None) -> Starlette:
     """The ASGI app; pass an ``emulator`` to share one with in-process callers."""
     emulator = emulator or Emulator(settings)
     routes = list(dashscope.routes) + objects.routes + uploads.routes + finetunes.routes
     if emulator.settings.control_plane:
-        routes += control.routes + admin.routes + accounts.routes + state.routes + metrics.routes
+        routes += control.routes + admin.routes + accounts.routes + state.routes + inspector.routes + metrics.routes
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -41,14 +45,17 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
 
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(Gateway, emulator=emulator, passthrough=(f"/{BUCKET}/", f"/{UPLOAD_BUCKET}"))],
+        middleware=[Middleware(Gateway, emulator=emulator, passthrough=OSS_PREFIXES)],
         exception_handlers={ApiError: api_error, HTTPException: http_error},
     )
     app.router.redirect_slashes = False
     app.state.emulator = emulator
-    # Outside Starlette's error middleware, so network faults reach the server's socket; plain polls are
-    # answered in one pass before any of it; the overload guard counts every request, outermost.
-    overload = Overload(FastPath(Edge(app.build_middleware_stack(), emulator), emulator), emulator)
+    # Outside Starlette's error middleware, so network faults reach the server's socket; compression inside the
+    # edge, so a truncated answer is cut after compression, as on the wire. Plain polls are answered in one pass
+    # before any of it (through the same compression); the overload guard counts every request, outermost.
+    compressed = Compression(app.build_middleware_stack(), enabled=emulator.settings.compression, skip=OSS_PREFIXES)
+    edge = Edge(ControlLog(compressed, emulator.settings.log_format), emulator)
+    overload = Overload(FastPath(edge, emulator, compressed), emulator, compressed)
     app.middleware_stack = overload
     app.state.overload = overload  # mockserver.serving.watch hands it the server's count of requests in flight
     app.state.metrics = registry(emulator, overload.in_flight)

@@ -30,12 +30,12 @@ from ..errors import ApiError
 from ..parsing import json_object
 from ..faults.effects import Effects, HttpError
 from ..faults.rules import Request
-from ..results.images import task_of
-from ..results.urls import BUCKET
+from ..results.names import BUCKETS, task_of
+from .admin_token import CHALLENGE, presented
 from .responses import dumps, error_body, json_response
 
 CONTROL_PREFIX = "/__mock"
-RESULTS_PREFIX = f"/{BUCKET}/"
+RESULTS_PREFIXES = tuple(f"/{bucket}/" for bucket in BUCKETS)
 _ROUTES = [
     ("POST", re.compile(r"^/api/v1/services/[^/]+/[^/]+/[^/]+/?$"), "submit"),  # a sync model's call too
     ("GET", re.compile(r"^/api/v1/tasks/(?P<task_id>[^/]+)/?$"), "query"),
@@ -62,12 +62,13 @@ class Edge:
         if path.startswith(CONTROL_PREFIX):
             refusal = _refusal(scope, self.emulator.settings.admin_token)
             if refusal is not None:
-                await _send_json(send, *refusal)
+                challenge = [(b"www-authenticate", CHALLENGE.encode())] if refusal[0] == 401 else []  # browsers ask
+                await _send_json(send, *refusal, headers=challenge)
                 return
             await self.app(scope, receive, send)
             return
-        if path.startswith(RESULTS_PREFIX) and scope["method"] in ("GET", "HEAD"):
-            await self._download(scope, receive, send, task_of(path[len(RESULTS_PREFIX):]))
+        if path.startswith(RESULTS_PREFIXES) and scope["method"] in ("GET", "HEAD"):
+            await self._download(scope, receive, send, task_of(path))
             return
         route, task_id = _classify(scope["method"], path)
         if route == "other":
@@ -142,21 +143,37 @@ class Edge:
             )
 
     async def _download(self, scope: Scope, receive: Receive, send: Send, task_id: str | None) -> None:
-        """A result image's GET/HEAD: no faults, but journaled under its task, so timelines show downloads."""
+        """A result image's GET/HEAD, journaled under its task, so timelines show downloads.
+
+        Fault rules with ``route: download`` (matched on the task's account and
+        model) can reset, empty, cut or stall it; no directive reaches it.
+        """
         arrived = self.emulator.clock.now()
         started = time.perf_counter()
         seen: dict[str, Any] = {"status": None, "request_id": None}
+        task = self.emulator.store.get_task(task_id) if task_id is not None else None
+        effects = None
+        if task is not None:
+            effects = self.emulator.faults.rules.fire(Request("download", task.account, None, task.model), plan=False)
+        network = effects.network if effects is not None else None
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
                 seen["status"] = message["status"]
                 seen["request_id"] = dict(message.get("headers", [])).get(b"x-oss-request-id", b"").decode() or None
+                if network is not None and network.kind == "stall":
+                    await asyncio.sleep(network.seconds)
             await send(message)
 
+        transport = _transport(send)
         try:
-            await self.app(scope, receive, watch)
+            if network is not None and network.kind in ("reset", "empty"):
+                await _drop(transport, reset=network.kind == "reset")
+            elif network is not None and network.kind == "truncate":
+                await self.app(scope, receive, _truncating(send, transport, seen))
+            else:
+                await self.app(scope, receive, watch)
         finally:
-            task = self.emulator.store.get_task(task_id) if task_id is not None else None
             record(
                 self.emulator,
                 time=arrived,
@@ -164,11 +181,12 @@ class Edge:
                 method=scope["method"],
                 path=scope["path"],
                 route="download",
-                status=seen["status"],
+                status=None if network is not None and network.kind in ("reset", "empty") else seen["status"],
                 request_id=seen["request_id"],  # the x-oss-request-id the client saw
                 latency_ms=round((time.perf_counter() - started) * 1000, 3),
                 task_id=task_id,
                 model=task.model if task is not None else None,
+                fault=_fault_name(effects),
             )
 
 
@@ -224,11 +242,11 @@ def _classify(method: str, path: str) -> tuple[str, str | None]:
 def _refusal(scope: Scope, token: str | None) -> tuple[int, dict[str, str]] | None:
     """Why the control plane is refused to this client, or None: loopback only unless a token is set."""
     if token is not None:
-        given = _bearer(header(scope, b"authorization")) or (header(scope, b"x-mock-admin-token") or "")
+        given = presented(header(scope, b"authorization"), header(scope, b"x-mock-admin-token"))
         if hmac.compare_digest(given.encode(), token.encode()):
             return None
         return 401, {"code": "Unauthorized", "message": "the control plane needs the admin token: send "
-                     "Authorization: Bearer <token> or X-Mock-Admin-Token: <token>"}
+                     "Authorization: Bearer <token> or X-Mock-Admin-Token: <token> (a browser: any user, the token as password)"}
     client = scope.get("client")
     if client is None or _loopback(client[0]):
         return None
@@ -243,9 +261,9 @@ def _loopback(host: str) -> bool:
         return False
 
 
-async def _send_json(send: Send, status: int, payload: dict[str, str]) -> None:
+async def _send_json(send: Send, status: int, payload: dict[str, str], headers: list[tuple[bytes, bytes]] = ()) -> None:
     body = dumps(payload)
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -32,26 +32,28 @@ from ..emulator import Emulator
 from ..errors import ApiError
 from ..faults.rules import Request
 from ..lifecycle.task import PENDING, RUNNING, Task
-from ..results.images import task_of
+from ..results.names import task_of
 from ..timefmt import http_date
-from .edge import RESULTS_PREFIX, Arrival, Edge, record
+from .compression import Compression
+from .edge import RESULTS_PREFIXES, Arrival, Edge, record
 from .gateway import envoy_headers, unexpected
 from .objects import object_headers
-from .responses import JSON, JSON_UTF8, dumps, error_body
+from .responses import JSON_UTF8, dumps, error_parts
 
 _TASKS = "/api/v1/tasks/"
 _PLAIN_GET_ONLY = (b"range", b"if-none-match", b"if-modified-since")  # downloads with these go the general way
 _RENDERED = 4096  # answers of waiting tasks kept rendered
-_JSON, _JSON_UTF8 = JSON.encode(), JSON_UTF8.encode()
+_JSON_UTF8 = JSON_UTF8.encode()
 _SIMPLE_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?")  # a Host that is its own netloc (else Starlette parses it)
 
 
 class FastPath:
     """Outermost ASGI app: serves plain polls itself and hands everything else to ``edge``."""
 
-    def __init__(self, edge: Edge, emulator: Emulator) -> None:
+    def __init__(self, edge: Edge, emulator: Emulator, compression: Compression) -> None:
         self.edge = edge
         self.emulator = emulator
+        self.compression = compression  # the general path's compression layer, whose sender polls use too
         self._directive = emulator.faults.header.encode()
         self._rendered: dict[str, tuple[Task, str, bytes]] = {}  # task id: (task, state, answer after "{")
 
@@ -61,7 +63,7 @@ class FastPath:
             if task_id is not None:
                 await self._poll(scope, receive, send, task_id)
                 return
-            if scope["path"].startswith(RESULTS_PREFIX) and await self._download(scope, send):
+            if scope["path"].startswith(RESULTS_PREFIXES) and await self._download(scope, send):
                 return
         await self.edge(scope, receive, send)
 
@@ -103,11 +105,12 @@ class FastPath:
             if not isinstance(exception, ApiError):
                 unexpected(scope, request_id)
                 exception = ApiError("InternalError")
-            status, payload = error_body(emulator.catalog.errors, exception, request_id)
-            body, media, code = dumps(payload), _JSON, payload["code"]
+            status, body, content_type = error_parts(emulator.catalog.errors, exception, request_id)
+            media, code = content_type.encode("latin-1"), emulator.catalog.errors[exception.code].code
             extra = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in exception.headers.items()]
         headers = [*extra, (b"content-length", str(len(body)).encode()), (b"content-type", media)]
-        headers += envoy_headers(emulator, started, arrived, status, request_id)
+        headers += envoy_headers(emulator, started, arrived, request_id)
+        send = self.compression.sender(scope, send)  # gzip and vary, as on every DashScope answer
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         record(
@@ -143,19 +146,21 @@ class FastPath:
 
 
     async def _download(self, scope: Scope, send: Send) -> bool:
-        """A plain GET of a rendered result image: a valid, unexpired signature and no conditional or range
-        header. False (nothing sent) for anything else: the general path answers it, errors included."""
+        """A plain GET of a rendered result image: a valid, unexpired signature, no conditional or range header,
+        no fault rule armed. False (nothing sent) for anything else: the general path answers it, errors too."""
         emulator = self.emulator
         arrived, started = emulator.clock.now(), time.perf_counter()
-        key = scope["path"][len(RESULTS_PREFIX) :]
-        if scope.get("root_path") or "\n" in key or any(name in _PLAIN_GET_ONLY for name, _ in scope["headers"]):
+        path = scope["path"]
+        bucket, _, key = path[1:].partition("/")
+        if (emulator.faults.rules.armed or scope.get("root_path") or "\n" in key
+                or any(name in _PLAIN_GET_ONLY for name, _ in scope["headers"])):
             return False
         query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))  # as Starlette reads it
         expires = query.get("Expires")
-        if emulator.signer.verify(key, expires, query.get("OSSAccessKeyId"), query.get("Signature")) is not None:
+        if emulator.signer.verify(bucket, key, expires, query.get("OSSAccessKeyId"), query.get("Signature")) is not None:
             return False
         assert expires is not None
-        found = emulator.images.find(key, arrived) if arrived <= int(expires) else None
+        found = emulator.images.find(bucket, key, arrived) if arrived <= int(expires) else None
         rendered = emulator.images.cached(found.spec) if found is not None else None
         if found is None or rendered is None:
             return False
@@ -163,13 +168,14 @@ class FastPath:
         headers = object_headers(rendered, found.last_modified)
         headers.update({"content-md5": rendered.content_md5, "content-length": str(len(rendered.body))})
         raw = [(name.encode(), value.encode("latin-1")) for name, value in headers.items()]
-        raw += [(b"content-type", b"image/png"), (b"date", http_date(emulator.clock.now()).encode())]
+        raw += [(b"content-type", rendered.media_type.encode()), (b"date", http_date(emulator.clock.now()).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": raw})
         await send({"type": "http.response.body", "body": rendered.body})
-        task = emulator.store.get_task(task_of(key) or "")
-        record(emulator, time=arrived, account=task.account if task else None, method="GET", path=scope["path"],
+        task_id = task_of(path)
+        task = emulator.store.get_task(task_id) if task_id is not None else None
+        record(emulator, time=arrived, account=task.account if task else None, method="GET", path=path,
                route="download", status=200, request_id=headers["x-oss-request-id"],
-               latency_ms=round((time.perf_counter() - started) * 1000, 3), task_id=task_of(key),
+               latency_ms=round((time.perf_counter() - started) * 1000, 3), task_id=task_id,
                model=task.model if task else None)
         return True
 

@@ -50,7 +50,7 @@ class Gateway:
             if message["type"] == "http.response.start":
                 response_started = True
                 headers = list(message.get("headers", []))
-                headers += envoy_headers(emulator, started, arrived, message["status"], request_id)
+                headers += envoy_headers(emulator, started, arrived, request_id)
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -74,8 +74,8 @@ class Gateway:
             await response(scope, receive, send_with_headers)
 
 
-def envoy_headers(emulator: Emulator, started: float, arrived: float, status: int, request_id: str) -> list[tuple[bytes, bytes]]:
-    """The headers Alibaba's envoy adds to every DashScope answer (``x-request-id`` on errors only)."""
+def envoy_headers(emulator: Emulator, started: float, arrived: float, request_id: str) -> list[tuple[bytes, bytes]]:
+    """The headers Alibaba's envoy adds to every DashScope answer."""
     cost = str(int((time.perf_counter() - started) * 1000)).encode()
     headers = [
         (b"req-cost-time", cost),
@@ -84,9 +84,8 @@ def envoy_headers(emulator: Emulator, started: float, arrived: float, status: in
         (b"x-envoy-upstream-service-time", cost),
         (b"server", b"istio-envoy"),
         _date(emulator),
+        (b"x-request-id", request_id.encode()),  # on successes too since the 2026 captures
     ]
-    if status >= 400:
-        headers.append((b"x-request-id", request_id.encode()))
     return headers
 
 

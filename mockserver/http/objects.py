@@ -1,4 +1,7 @@
-"""The result bucket: ``GET``/``HEAD /dashscope-result-bj/<key>?Expires&OSSAccessKeyId&Signature``.
+"""The result buckets: ``GET``/``HEAD /<bucket>/<key>?Expires&OSSAccessKeyId&Signature``.
+
+The buckets are ``dashscope-result-bj``, ``dashscope-result-sh`` and ``viapi-video``
+(style-repaint JPEGs); :mod:`mockserver.results.names` says which object lives where.
 
 Checks run in this order (our decision; OSS does not document it): a query
 without the three signing fields is anonymous access to a private bucket
@@ -23,7 +26,7 @@ from starlette.routing import Route
 
 from ..emulator import Emulator
 from ..results.images import Rendered
-from ..results.urls import BUCKET
+from ..results.names import BUCKETS
 from ..timefmt import http_date, oss_time
 from . import oss
 
@@ -36,30 +39,36 @@ async def get_object(request: Request) -> Response:
     emulator = _emulator(request)
     head = request.method == "HEAD"
     key = request.path_params["key"]
+    bucket = _bucket(request)
     query = request.query_params
     expires, access_key_id, signature = query.get("Expires"), query.get("OSSAccessKeyId"), query.get("Signature")
-    refused = emulator.signer.verify(key, expires, access_key_id, signature)
+    refused = emulator.signer.verify(bucket, key, expires, access_key_id, signature)
     if refused == "AccessDenied":
-        return oss.error_response(oss.ANONYMOUS, BUCKET, head=head)
+        return oss.error_response(oss.ANONYMOUS, bucket, head=head)
     if refused is not None:
-        string_to_sign = f"{request.method}\n\n\n{expires}\n/{BUCKET}/{key}"
+        string_to_sign = f"{request.method}\n\n\n{expires}\n/{bucket}/{key}"
         extra = [
             ("OSSAccessKeyId", access_key_id or ""),
             ("SignatureProvided", signature or ""),
             ("StringToSign", string_to_sign),
             ("StringToSignBytes", " ".join(f"{byte:02X}" for byte in string_to_sign.encode()) + " "),
         ]
-        return oss.error_response(oss.SIGNATURE, BUCKET, extra, head=head)
+        return oss.error_response(oss.SIGNATURE, bucket, extra, head=head)
     now = emulator.clock.now()
     assert expires is not None
     if now > int(expires):
         extra = [("Expires", oss_time(int(expires))), ("ServerTime", oss_time(int(now)))]
-        return oss.error_response(oss.EXPIRED, BUCKET, extra, head=head)
-    found = emulator.images.find(key, now)
+        return oss.error_response(oss.EXPIRED, bucket, extra, head=head)
+    found = emulator.images.find(bucket, key, now)
     if found is None:
-        return oss.error_response(oss.NO_SUCH_KEY, BUCKET, [("Key", key)], head=head)
+        return oss.error_response(oss.NO_SUCH_KEY, bucket, [("Key", key)], head=head)
     rendered = emulator.images.cached(found.spec) or await run_in_threadpool(emulator.images.render, found.spec)
-    return _object_response(request, rendered, found.last_modified, head)
+    return _object_response(request, bucket, rendered, found.last_modified, head)
+
+
+def _bucket(request: Request) -> str:
+    """The bucket a request names: the first segment of its path."""
+    return request.url.path.lstrip("/").partition("/")[0]
 
 
 def object_headers(rendered: Rendered, last_modified: float) -> dict[str, str]:
@@ -74,7 +83,7 @@ def object_headers(rendered: Rendered, last_modified: float) -> dict[str, str]:
     }
 
 
-def _object_response(request: Request, rendered: Rendered, last_modified: float, head: bool) -> Response:
+def _object_response(request: Request, bucket: str, rendered: Rendered, last_modified: float, head: bool) -> Response:
     headers = object_headers(rendered, last_modified)
     if _not_modified(request, rendered.etag, int(last_modified)):
         return Response(status_code=304, headers=headers)
@@ -88,11 +97,11 @@ def _object_response(request: Request, rendered: Rendered, last_modified: float,
             body, status = body[start : end + 1], 206
             headers["content-range"] = f"bytes {start}-{end}/{total}"
         elif request.headers.get("x-oss-range-behavior", "").lower() == "standard":
-            return oss.error_response(oss.INVALID_RANGE, BUCKET, head=head)
+            return oss.error_response(oss.INVALID_RANGE, bucket, head=head)
     if status == 200:
         headers["content-md5"] = rendered.content_md5
     headers["content-length"] = str(len(body))
-    return Response(b"" if head else body, status, headers=headers, media_type="image/png")
+    return Response(b"" if head else body, status, headers=headers, media_type=rendered.media_type)
 
 
 def _not_modified(request: Request, etag: str, modified: int) -> bool:
@@ -131,8 +140,10 @@ def _byte_range(header: str, total: int) -> tuple[int, int] | None:
     return start, end
 
 
-_refuse, _others = oss.method_not_allowed(BUCKET, ["GET", "HEAD"])
-routes: list[Route] = [
-    Route(f"/{BUCKET}/{{key:path}}", get_object, methods=["GET", "HEAD"]),
-    Route(f"/{BUCKET}/{{key:path}}", _refuse, methods=_others),
-]
+routes: list[Route] = []
+for _name in BUCKETS:
+    _refuse, _others = oss.method_not_allowed(_name, ["GET", "HEAD"])
+    routes += [
+        Route(f"/{_name}/{{key:path}}", get_object, methods=["GET", "HEAD"]),
+        Route(f"/{_name}/{{key:path}}", _refuse, methods=_others),
+    ]

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 
 REGION_HOST = "oss-cn-beijing.aliyuncs.com"
+REGION_HOSTS = {"dashscope-result-sh": "oss-cn-shanghai.aliyuncs.com"}  # other buckets are Beijing's
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def error_response(
     """The XML error; ``extra`` elements go between ``<HostId>`` and ``<EC>``, in OSS's order."""
     rid = request_id()
     message = error.message.format(**fields) if fields else error.message
-    elements = [("Code", error.code), ("Message", message), ("RequestId", rid), ("HostId", f"{bucket}.{REGION_HOST}")]
+    elements = [("Code", error.code), ("Message", message), ("RequestId", rid), ("HostId", f"{bucket}.{REGION_HOSTS.get(bucket, REGION_HOST)}")]
     elements += extra or []
     elements += [("EC", error.ec), ("RecommendDoc", f"https://api.aliyun.com/troubleshoot?q={error.ec}")]
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<Error>"]

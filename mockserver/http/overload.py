@@ -23,9 +23,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..emulator import Emulator
 from ..errors import ApiError
+from .compression import Compression
 from .edge import _classify, record
 from .gateway import envoy_headers
-from .responses import dumps, error_body
+from .responses import error_parts
 
 API_PREFIX = "/api/"
 
@@ -33,9 +34,10 @@ API_PREFIX = "/api/"
 class Overload:
     """The outermost ASGI layer: counts requests in flight and refuses DashScope's past the limit."""
 
-    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+    def __init__(self, app: ASGIApp, emulator: Emulator, compression: Compression) -> None:
         self.app = app
         self.emulator = emulator
+        self.compression = compression  # the refusal is compressed (and varies) as every DashScope answer
         self.limit = emulator.settings.max_in_flight  # 0: never refuse
         self.inside = 0  # requests inside the app now
         self.pending: Callable[[], int] | None = None  # the server's count of requests read and not answered
@@ -60,13 +62,13 @@ class Overload:
         emulator = self.emulator
         arrived, started = emulator.clock.now(), time.perf_counter()
         request_id = emulator.ids.request_id()
-        status, payload = error_body(emulator.catalog.errors, ApiError("Throttling"), request_id)
-        body = dumps(payload)
-        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
-        headers += envoy_headers(emulator, started, arrived, status, request_id)
+        status, body, media_type = error_parts(emulator.catalog.errors, ApiError("Throttling"), request_id)
+        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", media_type.encode())]
+        headers += envoy_headers(emulator, started, arrived, request_id)
+        send = self.compression.sender(scope, send)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         route, task_id = _classify(scope["method"], scope["path"])
         record(emulator, time=arrived, account=None, method=scope["method"], path=scope["path"], route=route,
                status=status, request_id=request_id, latency_ms=round((time.perf_counter() - started) * 1000, 3),
-               task_id=task_id, code=payload["code"])
+               task_id=task_id, code=emulator.catalog.errors["Throttling"].code)

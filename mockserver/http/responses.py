@@ -36,15 +36,22 @@ def json_response(payload: Any, status: int = 200, media_type: str = JSON, heade
 
 
 def error_body(errors: ErrorCatalog, error: ApiError, request_id: str) -> tuple[int, dict[str, str]]:
-    """``(status, {"code", "message", "request_id"})`` for a catalog error."""
+    """``(status, {"code", "message", "request_id"})`` for a catalog error, keys in its variant's captured order."""
     spec = errors[error.code]
     message = error.message if error.message is not None else spec.text(error.variant)
-    return spec.status, {"code": spec.code, "message": message, "request_id": request_id}
+    fields = {"code": spec.code, "message": message, "request_id": request_id}
+    return spec.status, {key: fields[key] for key in spec.shape(error.variant).keys}
+
+
+def error_parts(errors: ErrorCatalog, error: ApiError, request_id: str) -> tuple[int, bytes, str]:
+    """``(status, body, content type)`` of a catalog error: what :func:`error_response` sends."""
+    status, body = error_body(errors, error, request_id)
+    return status, dumps(body), errors[error.code].shape(error.variant).content_type
 
 
 def error_response(errors: ErrorCatalog, error: ApiError, request_id: str, state: dict[str, Any] | None = None) -> Response:
     """The catalog error's answer; its code goes into the request's ``state`` for the journal."""
-    status, body = error_body(errors, error, request_id)
+    status, body, media_type = error_parts(errors, error, request_id)
     if state is not None:
-        state["code"] = body["code"]
-    return json_response(body, status, JSON, headers=error.headers or None)
+        state["code"] = errors[error.code].code
+    return Response(body, status_code=status, headers=error.headers or None, media_type=media_type)

@@ -14,7 +14,7 @@ from ..errors import ApiError
 from ..uploads.service import BUCKET, Refused
 from . import oss
 from .dashscope import base_url, read_body
-from .responses import JSON_UTF8, json_response
+from .responses import JSON, json_response
 
 _FORM_SLACK = 64 * 1024  # room for the form fields around the file
 
@@ -31,7 +31,8 @@ async def get_policy(request: Request) -> Response:
         raise ApiError("InvalidParameter")
     host = emulator.settings.public_url or base_url(request)
     data = emulator.uploads.policy(request.state.account.id, host)
-    return json_response({"request_id": request.state.request_id, "data": data}, media_type=JSON_UTF8)
+    # Captured (2024): data before request_id, plain application/json.
+    return json_response({"data": data, "request_id": request.state.request_id}, media_type=JSON)
 
 
 async def post_object(request: Request) -> Response:
@@ -43,7 +44,7 @@ async def post_object(request: Request) -> Response:
             oss.INVALID_ARGUMENT, BUCKET, reason="Bucket POST must be of the enclosure-type multipart/form-data."
         )
     try:
-        body = await read_body(request, emulator.uploads.max_bytes + _FORM_SLACK)
+        body = await read_body(request, emulator.uploads.hold_bytes + _FORM_SLACK)
     except ApiError:
         return oss.error_response(oss.ENTITY_TOO_LARGE, BUCKET)
     form = _parse_form(body, boundary)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Awaitable, Iterator, Mapping
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 
@@ -23,7 +23,8 @@ from ..clock import Clock
 from ..config import Settings
 from ..results.images import ResultImages
 from ..results.render import line_mask
-from ..results.urls import BUCKET, ResultSigner
+from ..results.names import BUCKETS
+from ..results.urls import ResultSigner
 from ..uploads.service import Uploads
 from .fetch import FetchError, Limits, fetch
 from .inspect import inspect
@@ -93,18 +94,18 @@ class Inputs:
         """A reader of ``url`` when it is one of the emulator's result objects, else None."""
         parts = urlsplit(url)
         ours = {urlsplit(base).netloc.lower() for base in (base_url, self._settings.public_url or base_url)}
-        prefix = f"/{BUCKET}/"
-        if parts.netloc.lower() not in ours or not parts.path.startswith(prefix):
+        bucket, _, key = parts.path.lstrip("/").partition("/")
+        if parts.netloc.lower() not in ours or bucket not in BUCKETS or not key:
             return None
-        return self._result(parts.path[len(prefix) :], parse_qs(parts.query))
+        return self._result(bucket, unquote(key), parse_qs(parts.query))
 
-    async def _result(self, key: str, query: dict[str, list[str]]) -> bytes:
+    async def _result(self, bucket: str, key: str, query: dict[str, list[str]]) -> bytes:
         """A result object read as OSS would serve it: signed, unexpired, existing (else not downloadable)."""
         expires, access_key_id, signature = (query.get(name, [None])[0] for name in ("Expires", "OSSAccessKeyId", "Signature"))
         now = self._clock.now()
-        if self._signer.verify(key, expires, access_key_id, signature) is not None or now > int(expires or 0):
+        if self._signer.verify(bucket, key, expires, access_key_id, signature) is not None or now > int(expires or 0):
             raise FetchError("image_download")
-        found = self._images.find(key, now)
+        found = self._images.find(bucket, key, now)
         if found is None:
             raise FetchError("image_download")
         rendered = self._images.cached(found.spec) or await run_in_threadpool(self._images.render, found.spec)

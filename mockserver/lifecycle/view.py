@@ -12,6 +12,7 @@ from typing import Any, Callable
 from ..catalog.schema import ModelEntry
 from ..timefmt import task_time, task_time_seconds
 from .task import CANCELED, FAILED, PENDING, RUNNING, SUCCEEDED, UNKNOWN, Task
+from .text_layers import text_params
 
 ResultUrl = Callable[[Task, int], str]
 
@@ -47,7 +48,7 @@ def task_output(task: Task, status: str, entry: ModelEntry, result_url: ResultUr
         succeeded = task.succeeded_images()
         if entry.output.task_metrics:
             output["task_metrics"] = _metrics(total, succeeded, total - succeeded)
-        return output, _usage(task, entry, succeeded)
+        return _ordered(output, entry.output.order), _usage(task, entry, succeeded)
     if status == FAILED:
         output["task_metrics"] = _metrics(total, 0, total)
         return output, None
@@ -85,17 +86,26 @@ def _finished(task: Task, entry: ModelEntry, result_url: ResultUrl) -> dict[str,
     text = shape.text_results
     if text is not None and task.input.get(text.when) not in (None, ""):
         offset = shape.image_urls(total)  # text layers take the URLs after the images'
+        width, height = entry.image_size(task.parameters)
         fields["text_results"] = {
-            "urls": [result_url(task, offset + index) for index in range(total)],
-            "params": [dict(text.params) for _ in range(total)],
+            "urls": [{"url": result_url(task, offset + index)} for index in range(total)],
+            "params": [text_params(task.task_id, task.input, width, height, index) for index in range(total)],
         }
     if shape.start_time:
-        fields["start_time"] = task_time(task.scheduled_at)
+        fields["start_time"] = (task_time_seconds if shape.end_time_seconds else task_time)(task.scheduled_at)
     for name in shape.echo:
         if name in task.input:
             fields[name] = task.input[name]
     fields.update(shape.extra)
     return fields
+
+
+def _ordered(output: dict[str, Any], order: list[str]) -> dict[str, Any]:
+    """``output`` with the keys ``order`` names first, in that order (a capture's), then the rest."""
+    if not order:
+        return output
+    first = {key: output[key] for key in order if key in output}
+    return {**first, **{key: value for key, value in output.items() if key not in first}}
 
 
 def _result(task: Task, index: int, entry: ModelEntry, result_url: ResultUrl) -> dict[str, Any]:

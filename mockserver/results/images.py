@@ -1,27 +1,25 @@
 """Result objects: which task and image a signed key names, and its bytes, rendered once and cached.
 
 An object exists while its task is findable in the store, has ended and the
-image at that index succeeded. The key carries the task id, so finding it is
-one store lookup; the whole key must still equal the one the task was given,
-so a key with the right id in the wrong folder is not found.
+image at that index succeeded. The name gives back the task id
+(:mod:`.names`), so finding it is one store lookup; the whole name must still
+equal the one the task gave that image, so the right uuid in the wrong folder
+is not found.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from dataclasses import dataclass
 
 from ..catalog import Catalog
-from ..catalog.validate import size_of
 from ..lifecycle.task import SUCCEEDED, Task
 from ..store import Store
 from .cache import ByteLRU
-from .render import Placeholder, render_png
-from .urls import ResultSigner
+from .names import EXTENSIONS, ObjectName, object_name, parse
+from .render import Placeholder, render
 
-_NAME = re.compile(r"^(?P<task>[0-9a-fA-F-]{1,64})-(?P<number>[1-9][0-9]{0,3})\.png$")
 _SEED_SPACE = 2**31  # a drawn seed, when the submit gave none, fits every model's seed range
 
 
@@ -32,6 +30,7 @@ class Rendered:
     body: bytes
     etag: str  # OSS style: the quoted, upper-case hex MD5
     content_md5: str  # base64 MD5, as OSS sends Content-MD5
+    media_type: str = "image/png"
 
     def __len__(self) -> int:
         return len(self.body)
@@ -43,53 +42,43 @@ class Found:
     last_modified: float  # the task's end on the emulator clock: when the object was written
 
 
-def task_of(key: str) -> str | None:
-    """The task id an object key names (``.../<task_id>-<n>.png``), if it is shaped like a result's."""
-    match = _NAME.match(key.rpartition("/")[2])
-    return match["task"] if match is not None else None
-
-
 class ResultImages:
-    def __init__(
-        self, store: Store, catalog: Catalog, signer: ResultSigner, cache_bytes: int, font: str | None = None
-    ) -> None:
+    def __init__(self, store: Store, catalog: Catalog, cache_bytes: int, font: str | None = None) -> None:
         self._store = store
         self._font = font
         self._catalog = catalog
-        self._signer = signer
         self._cache: ByteLRU[Placeholder, Rendered] = ByteLRU(cache_bytes)
 
-    def find(self, key: str, now: float) -> Found | None:
-        """The image ``key`` names, or None when no such object exists (yet, or at all)."""
-        match = _NAME.match(key.rpartition("/")[2])
-        if match is None:
+    def name(self, task: Task, index: int) -> ObjectName:
+        """Where image ``index`` of ``task`` lives (URLs of text layers continue the numbering)."""
+        output = self._catalog.models[task.model].output
+        extension = EXTENSIONS[output.image_format]
+        return object_name(output.objects, task.task_id, task.account, task.ended_at, index, task.input.get("style_index"), extension)
+
+    def find(self, bucket: str, key: str, now: float) -> Found | None:
+        """The image ``bucket``/``key`` names, or None when no such object exists (yet, or at all)."""
+        named = parse(bucket, key)
+        task = self._store.get_task(named.task_id) if named is not None else None
+        if named is None or task is None or now < task.ended_at or task.final_status() != SUCCEEDED:
             return None
-        task = self._store.get_task(match["task"])
-        index = int(match["number"]) - 1
-        if task is None or now < task.ended_at:
-            return None
-        if index >= self._catalog.models[task.model].output.url_count(task.image_count, task.input):
-            return None
-        if task.final_status() != SUCCEEDED or index % task.image_count in task.image_failures:
-            return None
-        if self._signer.object_key(task.task_id, task.account, task.ended_at, index) != key:
-            return None
-        return Found(self.placeholder(task, index), task.ended_at)
+        count = self._catalog.models[task.model].output.url_count(task.image_count, task.input)
+        wanted = ObjectName(bucket, key)
+        for index in range(count) if named.index is None else [named.index]:
+            if index < count and index % task.image_count not in task.image_failures and self.name(task, index) == wanted:
+                return Found(self.placeholder(task, index), task.ended_at)
+        return None
 
     def placeholder(self, task: Task, index: int) -> Placeholder:
         """What image ``index`` of ``task`` shows: the requested size (or the model's default) and seed."""
         entry = self._catalog.models[task.model]
-        size = task.parameters.get("size") or entry.default_size or "1024*1024"
-        try:
-            width, height = size_of(str(size))
-        except ValueError:
-            width, height = 1024, 1024
+        width, height = entry.image_size(task.parameters)
         seed = task.parameters.get("seed")
         if not isinstance(seed, int) or isinstance(seed, bool):
             seed = int.from_bytes(hashlib.sha256(task.task_id.encode()).digest()[:8], "big") % _SEED_SPACE
         if entry.output.seed_per_image:
             seed += index
         return Placeholder(
+            format=entry.output.image_format,
             model=task.model,
             style=str(task.parameters.get("style", "")),
             width=width,
@@ -110,8 +99,9 @@ class ResultImages:
         cached = self.cached(spec)
         if cached is not None:
             return cached
-        body = render_png(spec)
+        body = render(spec)
         digest = hashlib.md5(body).digest()
-        rendered = Rendered(body, f'"{digest.hex().upper()}"', base64.b64encode(digest).decode())
+        media_type = "image/jpeg" if spec.format == "JPEG" else "image/png"
+        rendered = Rendered(body, f'"{digest.hex().upper()}"', base64.b64encode(digest).decode(), media_type)
         self._cache.put(spec, rendered)
         return rendered

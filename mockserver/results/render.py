@@ -39,6 +39,7 @@ _MAX_PROMPT_LINES = 6
 LINES_SIDE = 256  # a sketch's strokes are kept at this resolution
 _INK = 200  # grey levels below this (after averaging) are strokes
 PNG_LEVEL = 1  # fast zlib: placeholders are flat colours and compress well anyway
+JPEG_QUALITY = 85
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Placeholder:
     prompt: str
     lines: bytes | None = None  # a line_mask: the results draw these strokes instead of the seeded shapes
     font: str | None = None  # the labels' font file; None: Pillow's bundled font
+    format: str = "PNG"  # or JPEG (wanx-style-repaint-v1's results are JPEGs)
 
 
 def palette(style: str) -> tuple[Color, Color, Color]:
@@ -77,10 +79,13 @@ def line_mask(sketch: Image.Image) -> bytes:
     return gray.point(lambda value: 255 if value < _INK else 0, mode="1").tobytes()
 
 
-def render_png(spec: Placeholder) -> bytes:
-    """The PNG bytes of ``spec``."""
+def render(spec: Placeholder) -> bytes:
+    """The bytes of ``spec`` in its format (PNG, or a baseline JPEG)."""
     buffer = io.BytesIO()
-    draw_image(spec).save(buffer, "PNG", compress_level=PNG_LEVEL)
+    if spec.format == "JPEG":
+        draw_image(spec).save(buffer, "JPEG", quality=JPEG_QUALITY)
+    else:
+        draw_image(spec).save(buffer, "PNG", compress_level=PNG_LEVEL)
     return buffer.getvalue()
 
 

@@ -1,8 +1,8 @@
 """Result URLs: OSS-shaped, signed and expiring, on the emulator's own host.
 
 A real result is ``https://dashscope-result-bj.oss-cn-beijing.aliyuncs.com/1d/d4/20240301/8d820c8d/<uuid>-1.png
-?Expires=...&OSSAccessKeyId=...&Signature=...``. The emulator serves the same
-key under ``/<bucket>/`` on its own host, and signs it as OSS does (V1: an
+?Expires=...&OSSAccessKeyId=...&Signature=...`` (names: :mod:`.names`). The
+emulator serves the same key under ``/<bucket>/`` on its own host, and signs it as OSS does (V1: an
 HMAC-SHA1 over the verb, the expiry and ``/bucket/key``), so a client that
 checks or rewrites those URLs sees what it would see for real.
 """
@@ -15,42 +15,34 @@ import hmac
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from ..timefmt import date_path
+from .names import ObjectName
 
-BUCKET = "dashscope-result-bj"
 ACCESS_KEY_ID = "LTAI5tMockDashScopeEmu"
 
 
 @dataclass(frozen=True)
 class ResultSigner:
     secret: bytes
-    bucket: str = BUCKET
     access_key_id: str = ACCESS_KEY_ID
 
-    def object_key(self, task_id: str, account: str, ended_at: float, index: int) -> str:
-        """``1d/d4/20240301/8d820c8d/<task_id>-<index+1>.png``."""
-        digest = hashlib.md5(task_id.encode()).hexdigest()
-        owner = hashlib.md5(account.encode()).hexdigest()[:8]
-        return f"{digest[:2]}/{digest[2:4]}/{date_path(ended_at)}/{owner}/{task_id}-{index + 1}.png"
-
-    def signature(self, key: str, expires: int, verb: str = "GET") -> str:
-        resource = f"/{self.bucket}/{key}"
+    def signature(self, bucket: str, key: str, expires: int, verb: str = "GET") -> str:
+        resource = f"/{bucket}/{key}"
         to_sign = f"{verb}\n\n\n{expires}\n{resource}".encode()
         return base64.b64encode(hmac.new(self.secret, to_sign, hashlib.sha1).digest()).decode()
 
-    def url(self, base_url: str, key: str, expires: int) -> str:
+    def url(self, base_url: str, name: ObjectName, expires: int) -> str:
         """The absolute signed URL, query in OSS's order: Expires, OSSAccessKeyId, Signature."""
         query = urlencode(
-            [("Expires", expires), ("OSSAccessKeyId", self.access_key_id), ("Signature", self.signature(key, expires))]
+            [("Expires", expires), ("OSSAccessKeyId", self.access_key_id), ("Signature", self.signature(name.bucket, name.key, expires))]
         )
-        return f"{base_url.rstrip('/')}/{self.bucket}/{quote(key)}?{query}"
+        return f"{base_url.rstrip('/')}/{name.bucket}/{quote(name.key)}?{query}"
 
-    def verify(self, key: str, expires: str | None, access_key_id: str | None, signature: str | None) -> str | None:
-        """None when the query signs ``key``; otherwise why not (the OSS error code)."""
+    def verify(self, bucket: str, key: str, expires: str | None, access_key_id: str | None, signature: str | None) -> str | None:
+        """None when the query signs ``bucket``/``key``; otherwise why not (the OSS error code)."""
         if expires is None or access_key_id is None or signature is None:
             return "AccessDenied"
         if access_key_id != self.access_key_id or not (expires.isascii() and expires.isdigit()):
             return "SignatureDoesNotMatch"
-        if not hmac.compare_digest(self.signature(key, int(expires)), signature):
+        if not hmac.compare_digest(self.signature(bucket, key, int(expires)), signature):
             return "SignatureDoesNotMatch"
         return None

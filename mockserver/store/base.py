@@ -48,6 +48,12 @@ class Store(Protocol):
     def account_tasks(self, account: str) -> Iterable[Task]:
         """The account's tasks in submission order."""
 
+    def tasks(self) -> list[Task]:
+        """Every task of every account, in submission order (the inspector pages through them)."""
+
+    def account_ids(self) -> list[str]:
+        """The accounts that have tasks or run-time state, in the order they were first seen."""
+
     def lane(self, account: str, model: str, concurrency: int) -> Lane:
         """The lane's queue state, created with ``concurrency`` slots when new."""
 

@@ -44,6 +44,12 @@ class MemoryStore:
     def account_tasks(self, account: str) -> Iterable[Task]:
         return list(self._by_account.get(account, {}).values())
 
+    def tasks(self) -> list[Task]:
+        return list(self._tasks.values())
+
+    def account_ids(self) -> list[str]:
+        return list(dict.fromkeys([*self._by_account, *self._accounts]))
+
     def lane(self, account: str, model: str, concurrency: int) -> Lane:
         key = (account, model)
         lane = self._lanes.get(key)

@@ -53,7 +53,13 @@ class Uploads:
 
     @property
     def max_bytes(self) -> int:
+        """What the policy allows (``max_file_size_mb``, ``content-length-range``)."""
         return self._settings.upload_max_file_mb * MB
+
+    @property
+    def hold_bytes(self) -> int:
+        """The largest upload the emulator reads into memory; a larger one is OSS's EntityTooLarge."""
+        return min(self.max_bytes, self._settings.upload_hold_max_mb * MB)
 
     def policy(self, account_id: str, base_url: str) -> dict[str, Any]:
         """The ``data`` of a getPolicy answer, keys in the captured order."""
@@ -79,6 +85,8 @@ class Uploads:
         """Check a PostObject form (lower-case field names) and keep the file; None when stored."""
         if data is None or not fields.get("key"):
             return Refused("malformed", "key" if data is not None else "file")
+        if len(data) > self.hold_bytes:  # within the policy, perhaps, but more than the emulator holds
+            return Refused("too_large")
         if not all(fields.get(name) for name in ("ossaccesskeyid", "signature", "policy")):
             return Refused("anonymous")
         if fields["ossaccesskeyid"] != self.access_key_id or fields["signature"] != policy.sign(self._secret, fields["policy"]):

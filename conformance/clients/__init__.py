@@ -1,0 +1,1 @@
+"""Clients of the DashScope task API that the harness ships: the raw-HTTP reference client."""
