@@ -74,7 +74,7 @@ BARE_APP = textwrap.dedent(
     app = Starlette(routes=[
         Route("/api/v1/tasks/{task_id}", poll, methods=["GET"]),
         Route("/api/v1/services/aigc/{group}/{function}", submit, methods=["POST"]),
-        Route("/dashscope-result-bj/{key:path}", image, methods=["GET"]),
+        Route("/{bucket}/{key:path}", image, methods=["GET"]),  # either result bucket
     ])
     """
 )

@@ -48,8 +48,11 @@ class Compression:
 
     def sender(self, scope: Scope, send: Send) -> Send:
         """``send`` that compresses this request's answer as this layer does (the fast poll path uses it too)."""
-        wanted = self.enabled and scope["method"] != "HEAD" and accepts_gzip(Headers(scope=scope).get("accept-encoding"))
-        return _Responder(send, wanted).send
+        return _Responder(send, self.wants(scope["method"], Headers(scope=scope).get("accept-encoding"))).send
+
+    def wants(self, method: str, accept_encoding: str | None) -> bool:
+        """Whether this layer gzips the answer to such a request (else it only adds ``vary``)."""
+        return self.enabled and method != "HEAD" and accepts_gzip(accept_encoding)
 
 
 class _Responder:

@@ -34,7 +34,7 @@ from ..faults.rules import Request
 from ..lifecycle.task import PENDING, RUNNING, Task
 from ..results.names import task_of
 from ..timefmt import http_date
-from .compression import Compression
+from .compression import VARY, Compression
 from .edge import RESULTS_PREFIXES, Arrival, Edge, record
 from .gateway import envoy_headers, unexpected
 from .objects import object_headers
@@ -70,14 +70,16 @@ class FastPath:
     async def _poll(self, scope: Scope, receive: Receive, send: Send, task_id: str) -> None:
         emulator = self.emulator
         arrived, started = emulator.clock.now(), time.perf_counter()
-        authorization = directive = host = None
-        for name, value in scope["headers"]:  # one pass over the headers for the three this route reads
+        authorization = directive = host = accept_encoding = None
+        for name, value in scope["headers"]:  # one pass over the headers for the four this route reads
             if name == b"authorization" and authorization is None:
                 authorization = value.decode("latin-1")
             elif name == self._directive and directive is None:
                 directive = value.decode("latin-1")
             elif name == b"host" and host is None:
                 host = value.decode("latin-1")
+            elif name == b"accept-encoding" and accept_encoding is None:
+                accept_encoding = value.decode("latin-1")
         try:
             auth: Account | ApiError = emulator.authenticate(authorization)
         except ApiError as error:
@@ -110,7 +112,10 @@ class FastPath:
             extra = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in exception.headers.items()]
         headers = [*extra, (b"content-length", str(len(body)).encode()), (b"content-type", media)]
         headers += envoy_headers(emulator, started, arrived, request_id)
-        send = self.compression.sender(scope, send)  # gzip and vary, as on every DashScope answer
+        if self.compression.wants("GET", accept_encoding):
+            send = self.compression.sender(scope, send)  # gzip, exactly as the general path's layer does
+        else:
+            headers.append((b"vary", VARY))  # all that layer does to an answer it leaves as it is
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         record(
