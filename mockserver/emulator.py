@@ -16,6 +16,7 @@ from . import account_state
 from .accounts import Account, Accounts, _bearer
 from .catalog import Catalog, ModelEntry, default_catalog
 from .catalog.validate import Failure, Validated, validate
+from .calls import call_answer
 from .checks import answer
 from .clock import Clock
 from .config import Settings
@@ -192,6 +193,7 @@ class Emulator:
             effects = self.faults.planned(Request("submit", draft.account.id, draft.key, draft.entry.name, draft.prompt), draft.directed)
             checked = draft.checked
             task = self._new_task(draft.account, draft.entry, draft.group, draft.function, checked.input, checked.parameters, request_id)
+            task.call = draft.entry.mode == "sync"
             task.lines = looked.lines
             if looked.failure is not None:
                 task.failure = Outcome(looked.failure.code, looked.failure.message)
@@ -213,6 +215,11 @@ class Emulator:
             effects = self.faults.planned(request, draft.directed)
         return answer(draft.entry, draft.checked.input, effects)
 
+    def answer_call(self, task: Task, base_url: str) -> dict[str, Any]:
+        """A synchronous generation's answer once its task has ended (``mockserver.calls``)."""
+        entry = self.catalog.calls.get(task.model) or self.catalog.models[task.model]
+        return call_answer(task, entry, lambda t, i: self.result_url(t, i, base_url))
+
     def _free_tier(self, account: Account, entry: ModelEntry, checked: Validated) -> None:
         """The 403 of a free-tier-only account whose free quota cannot cover this submit."""
         usage = self.store.account_state(account.id)
@@ -229,9 +236,10 @@ class Emulator:
             if self.settings.unknown_model == "ModelNotFound":
                 raise ApiError("ModelNotFound")
             raise ApiError("InvalidParameter", "model_not_exist")
-        if (entry.route.service, entry.route.group, entry.route.function) != (service, group, function):
+        served = self.catalog.on_route(entry.name, service, group, function)
+        if served is None:
             raise ApiError("InvalidParameter", "wrong_route")
-        return entry
+        return served
 
     def _new_task(
         self,
@@ -248,6 +256,8 @@ class Emulator:
         images = entry.image_count(parameters, input_)
         rng = self.ids.derive(task_id)
         pending, running = draw_durations(entry.timing, images, self.settings.speed, rng)
+        if entry.mode == "sync" and self.clock.mode == "manual":
+            pending = running = 0.0  # a synchronous call on a standing clock answers at once (decision)
         return Task(
             task_id=task_id,
             account=account.id,
@@ -271,6 +281,10 @@ class Emulator:
         task.run_seconds, task.failure = apply_timeout(
             task.run_seconds, timeout, task.failure, Outcome(spec.code, spec.message)
         )
+        if task.call:  # a synchronous call waits for no queue of the model's tasks (decision)
+            task.scheduled_at = task.submitted_at + task.pending_seconds
+            task.ended_at = task.scheduled_at + task.run_seconds
+            return
         lane = self.store.lane(task.account, task.model, slots)
         if lane.concurrency != slots:  # a limit changed since the lane was made
             lane.replan(self.clock.now(), slots)
@@ -335,7 +349,7 @@ class Emulator:
         wanted = {key: query.get(key) for key in ("task_id", "model_name", "status", "api_key_id")}
         rows = []
         for task in self.store.account_tasks(account.id):
-            if not start <= task.submitted_at <= end:
+            if task.call or not start <= task.submitted_at <= end:
                 continue
             status = task.status_at(now, retention)
             if status == UNKNOWN:
@@ -356,7 +370,7 @@ class Emulator:
 
     def _owned(self, account: Account, task_id: str) -> Task | None:
         task = self.store.get_task(task_id)
-        return task if task is not None and task.account == account.id else None
+        return task if task is not None and task.account == account.id and not task.call else None
 
     # -- results --------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Drives the official ``dashscope`` SDK, whichever version this interpreter has.
 
 Runs in its own process (one environment holds one SDK version): reads one
-JSON command per line on stdin, runs that ``ImageSynthesis`` (or ``FineTunes``) call against the
+JSON command per line on stdin, runs that ``ImageSynthesis`` (or ``FineTunes``, ``MultiModalConversation``) call against the
 base URL given as argv[1], and answers one JSON line with what the SDK returned.
 Uses nothing but the SDK and the standard library.
 """
@@ -35,6 +35,8 @@ def run(command: dict) -> dict:
         response = getattr(ImageSynthesis, op)(command["task"], api_key=command["api_key"])
     elif op == "list":
         response = ImageSynthesis.list(**command)
+    elif op == "multimodal_call":  # the synchronous image route
+        response = dashscope.MultiModalConversation.call(**command)
     elif op == "finetune_call":
         return _plain(dashscope.FineTunes.call(**command))
     elif op == "finetune_get":

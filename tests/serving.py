@@ -38,3 +38,8 @@ class LiveServer(MockServer):
 def start_server(**settings: Any) -> LiveServer:
     """Start a server with these settings (manual clock and speed 1 unless told otherwise)."""
     return LiveServer(**{"clock": "manual", "speed": 1.0, **settings})
+
+
+def fetch(url: str, **kwargs: Any) -> httpx.Response:
+    """A result download; encoding a video takes a while on a loaded machine, so a long guard against a hang."""
+    return httpx.get(url, timeout=60, **kwargs)

@@ -31,10 +31,23 @@ class Catalog:
             raise ValueError("two catalog entries share a model name")
         self.errors = errors
         self.messages = messages
-        self._routes = {(m.route.service, m.route.group, m.route.function) for m in models}
+        # The synchronous variants of models that also answer on a second route (wan2.6, qwen-image).
+        self.calls = {model.name: model.called() for model in models if model.call is not None}
+        self._routes = {(m.route.service, m.route.group, m.route.function) for m in self.served()}
 
     def model(self, name: str) -> ModelEntry | None:
         return self.models.get(name)
+
+    def served(self) -> list[ModelEntry]:
+        """Every (model, route) the emulator answers: the entries, then the synchronous variants."""
+        return [*self.models.values(), *self.calls.values()]
+
+    def on_route(self, name: str, service: str, group: str, function: str) -> ModelEntry | None:
+        """The entry serving ``name`` on this route, or None when the model is not served there."""
+        for entry in (self.models.get(name), self.calls.get(name)):
+            if entry is not None and (entry.route.service, entry.route.group, entry.route.function) == (service, group, function):
+                return entry
+        return None
 
     def serves_route(self, group: str, function: str, service: str = "aigc") -> bool:
         """Whether any model is submitted on ``/services/{service}/{group}/{function}``."""

@@ -20,6 +20,7 @@ import contracts
 from .. import __version__
 from ..uploads.service import BUCKET as UPLOAD_BUCKET
 from .loader import Catalog, default_catalog
+from .openapi_media import VIDEO_USAGE, call_schema, video_fields
 from .schema import FieldRule, ModelEntry
 
 OUTPUT_PATH = contracts.HERE / "openapi.json"
@@ -125,6 +126,10 @@ def succeeded_schema(entry: ModelEntry) -> dict[str, Any]:
         properties["finished"] = {"const": True}
         properties["choices"] = {"type": "array", "items": choice}
         required += ["finished", "choices"]
+    elif shape.video is not None:
+        fields = video_fields(shape.video.layout)
+        properties.update(fields)
+        required += [name for name in fields if name != "actual_prompt"]
     elif shape.shape == "lists":
         token = {"type": "string"}
         for name, kind in shape.lists.items():
@@ -166,28 +171,39 @@ def answer_schema(entry: ModelEntry) -> dict[str, Any]:
     """A synchronous model's answer: its verdicts per input item, at once (no task)."""
     checks = entry.output.checks
     assert checks is not None
-    output = {"type": "object", "required": list(checks.passed), "properties": {
-        key: {"type": "array", "items": {"enum": sorted({value, checks.failed[key]}, key=str)}}
-        for key, value in checks.passed.items()}}
+    if checks.of is None:  # one verdict: passed or failed, as they are
+        output: dict[str, Any] = {"oneOf": [{"const": checks.passed}, {"const": checks.failed}]}
+    else:
+        output = {"type": "object", "required": list(checks.passed), "properties": {
+            key: {"type": "array", "items": {"enum": sorted({value, checks.failed[key]}, key=str)}}
+            for key, value in checks.passed.items()}}
     properties: dict[str, Any] = {"output": output}
     if checks.usage is not None:
         properties["usage"] = {"type": "object"}
     properties["request_id"] = {"type": "string"}
     return {"type": "object", "title": f"{entry.name} answer", "required": list(properties), "properties": properties,
-            "description": f"One value per item of input.{checks.of}, in its order.", "x-source": checks.source}
+            "description": f"One value per item of input.{checks.of}, in its order." if checks.of else "One verdict.",
+            "x-source": checks.source}
 
 
-def _sync_call(served: list[ModelEntry], auth: list[dict[str, list[str]]], operation_id: str) -> dict[str, Any]:
+def schema_key(entry: ModelEntry, catalog: Catalog) -> str:
+    """The name of an entry's schemas: ``wan2.6-t2i.Call`` for a model's second, synchronous route."""
+    return f"{entry.name}.Call" if catalog.calls.get(entry.name) is entry else entry.name
+
+
+def _sync_call(served: list[ModelEntry], auth: list[dict[str, list[str]]], operation_id: str,
+               catalog: Catalog) -> dict[str, Any]:
     """The POST of a synchronous model: the answer is the output; sending X-DashScope-Async is a 403."""
     return {"post": {
         "operationId": operation_id,
         "summary": "Call (synchronous, no task): " + ", ".join(entry.name for entry in served),
         "security": auth,
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "oneOf": [_ref(f"{entry.name}.Request") for entry in served]}}}},
+            "oneOf": [_ref(f"{schema_key(entry, catalog)}.Request") for entry in served]}}}},
         "responses": {"200": {
             "description": "the finished output; what would fail a task is the 4xx itself",
-            "content": {"application/json": {"schema": {"oneOf": [_ref(f"{entry.name}.Answer") for entry in served]}}},
+            "content": {"application/json": {"schema": {  # anyOf: the models' answers share one shape
+                "anyOf": [_ref(f"{schema_key(entry, catalog)}.Answer") for entry in served]}}},
         }, **_errors(400, 401, 403, 404, 413, 429, 500)},
     }}
 
@@ -224,10 +240,11 @@ def _common_schemas() -> dict[str, Any]:
             "end_time": _TIME, "task_metrics": _ref("TaskMetrics")}},
         "TaskCanceled": _state("CANCELED", "submit_time", "end_time", extra={"task_metrics": _ref("TaskMetrics")}),
         "TaskUnknown": _state("UNKNOWN"),
-        "Usage": {"type": "object", "required": ["image_count"], "properties": {
+        "Usage": {"anyOf": [{"type": "object", "required": ["image_count"], "properties": {
             "image_count": {"type": "integer", "minimum": 0},
             "size": {"type": "string", "description": "wan2.6 only, with input_tokens/output_tokens/total_tokens (0)"},
             "input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}}},
+            VIDEO_USAGE]},
         "Canceled": {"type": "object", "required": ["request_id"], "properties": {"request_id": {"type": "string"}}},
         "TaskList": {"type": "object", "required": ["total", "data", "total_page", "page_no", "request_id", "page_size"],
                      "properties": {"total": {"type": "integer"}, "data": {"type": "array", "items": row},
@@ -362,14 +379,15 @@ def _fine_tunes(catalog: Catalog, auth: list[dict[str, list[str]]]) -> tuple[dic
 def build(catalog: Catalog | None = None) -> dict[str, Any]:
     """The whole OpenAPI 3.1 document, deterministic for one catalog."""
     catalog = catalog or default_catalog()
-    models = sorted(catalog.models.values(), key=lambda entry: entry.name)
+    models = sorted(catalog.served(), key=lambda entry: (entry.name, entry.mode))
     schemas = _common_schemas()
     for entry in models:
-        schemas[f"{entry.name}.Request"] = request_schema(entry)
+        key = schema_key(entry, catalog)
+        schemas[f"{key}.Request"] = request_schema(entry)
         if entry.mode == "sync":
-            schemas[f"{entry.name}.Answer"] = answer_schema(entry)
+            schemas[f"{key}.Answer"] = call_schema(entry) if entry.output.shape == "call" else answer_schema(entry)
         else:
-            schemas[f"{entry.name}.Succeeded"] = succeeded_schema(entry)
+            schemas[f"{key}.Succeeded"] = succeeded_schema(entry)
     auth = [{"apiKey": []}]
     task_id = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
     paths: dict[str, Any] = {}
@@ -379,7 +397,7 @@ def build(catalog: Catalog | None = None) -> dict[str, Any]:
                   == (service, group, function)]
         if served[0].mode == "sync":
             operation = f"call_{group}_{function}".replace("-", "_")
-            paths[f"/api/v1/services/{service}/{group}/{function}"] = _sync_call(served, auth, operation)
+            paths[f"/api/v1/services/{service}/{group}/{function}"] = _sync_call(served, auth, operation, catalog)
             continue
         paths[f"/api/v1/services/{service}/{group}/{function}"] = {"post": {
             "operationId": f"submit_{group}_{function}".replace("-", "_"),

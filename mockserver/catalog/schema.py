@@ -8,7 +8,8 @@ in a YAML file fails loudly at start-up instead of quietly at request time.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Any, Collection, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -121,14 +122,16 @@ class TextResults(_Strict):
 
 
 class Checks(_Strict):
-    """A synchronous model's verdict on each item of one input list (facechain-facedetect).
+    """A synchronous model's verdict on each item of one input list (facechain-facedetect), or on the whole call.
 
     Each key of ``passed`` becomes a list in ``output``, one value per item, in
     the items' order: ``passed``'s value for an item that passes, ``failed``'s
-    for one the faults mark failed (``partial``: the last ones).
+    for one the faults mark failed (``partial``: the last ones). Without ``of``
+    the call has one verdict and ``output`` is ``passed`` (or ``failed``) itself
+    (emo-detect-v1, whose failed answer has keys of its own).
     """
 
-    of: str  # the input list checked
+    of: str | None  # the input list checked; None: one verdict for the call
     passed: dict[str, Any]
     failed: dict[str, Any]
     usage: dict[str, Any] | None = None  # the answer's ``usage``; None: no usage key
@@ -136,9 +139,62 @@ class Checks(_Strict):
 
     @model_validator(mode="after")
     def _same_keys(self) -> "Checks":
-        if list(self.passed) != list(self.failed):
+        if self.of is not None and list(self.passed) != list(self.failed):
             raise ValueError("`passed` and `failed` need the same keys in the same order")
         return self
+
+
+VideoUsageKey = Literal["video_duration", "video_ratio", "video_count", "duration", "input_video_duration",
+                        "output_video_duration", "SR"]
+
+
+def _reshaped(size: str, aspect: str) -> str:
+    """``size``'s pixel count at the aspect ``W:H``, sides rounded to multiples of 8 (decision); the tier at its own."""
+    width, _, height = size.partition("*")
+    across, _, down = aspect.partition(":")
+    area, ratio = int(width) * int(height), float(across) / float(down)
+    if abs(int(width) / int(height) - ratio) < 0.01:
+        return size
+    return f"{round(math.sqrt(area * ratio) / 8) * 8}*{round(math.sqrt(area / ratio) / 8) * 8}"
+
+
+class VideoOutput(_Strict):
+    """A video task's result: its placeholder MP4 and the ``usage`` keys its page shows, in their order.
+
+    The clip's size is ``parameters.size``, else ``resolutions[parameters.resolution]``
+    (the i2v families name a tier, not a size), else ``default_size``; its length
+    is ``parameters.duration`` (else ``duration``) seconds at ``fps``.
+    """
+
+    fps: int = Field(ge=1, le=60)
+    duration: int = Field(default=5, ge=1, le=60)
+    default_size: str = "1280*720"
+    resolutions: dict[str, str] = Field(default_factory=dict)  # "720P" -> "1280*720"
+    ratio: str = "size"  # usage.video_ratio: "size" for the clip's W*H, else this text ("standard", "1:1")
+    # where the URL goes: after orig_prompt/actual_prompt (the wan families), alone, or as results.video_url (emo, animate)
+    layout: Literal["prompts", "url", "results"] = "prompts"
+    usage: list[VideoUsageKey] = Field(default_factory=lambda: ["video_duration", "video_ratio", "video_count"])
+    source: str = "doc"
+
+    def size(self, parameters: dict[str, Any], ruled: Collection[str]) -> str:
+        """The clip's ``W*H``: ``size``, or the tier reshaped to ``ratio`` (wan2.7), each only where a rule bounds it.
+
+        ``ruled`` names the entry's parameter rules: a field the entry has no rule
+        for passes the validator unchecked, so it must not choose the clip's size.
+        """
+        if "size" in ruled and parameters.get("size"):
+            return str(parameters["size"])
+        tier = self.default_size
+        if "resolution" in ruled:
+            tier = self.resolutions.get(str(parameters.get("resolution")), self.default_size)
+        aspect = parameters.get("ratio")
+        return _reshaped(tier, aspect) if "ratio" in ruled and isinstance(aspect, str) else tier
+
+    def seconds(self, parameters: dict[str, Any], ruled: Collection[str]) -> int:
+        value = parameters.get("duration")
+        if "duration" in ruled and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        return self.duration
 
 
 class Output(_Strict):
@@ -148,15 +204,18 @@ class Output(_Strict):
     each of ``url_fields`` and no results list (image-instance-segmentation);
     ``choices``: one ``choices[i].message.content[0].image`` per image (wan2.6, the messages form);
     ``lists``: per-image lists straight in ``output`` (wanx-poster-generation-v1: render_urls, bg_urls);
-    ``checks``: a verdict per input item, answered at once (``mode: sync`` models).
+    ``checks``: a verdict per input item, answered at once (``mode: sync`` models);
+    ``call``: the synchronous multimodal-generation answer (``choices`` and ``task_metric``, ``mockserver.calls``);
+    ``video``: one ``video_url`` (an MP4) with ``orig_prompt``/``actual_prompt`` and a video ``usage``.
     """
 
-    shape: Literal["results", "fields", "choices", "lists", "checks"] = "results"
+    shape: Literal["results", "fields", "choices", "lists", "checks", "call", "video"] = "results"
     url_fields: list[str] = Field(default_factory=list)  # with shape "fields"
     url_keys: list[str] = Field(default_factory=lambda: ["url"])  # with "results": each result's URL keys (png_url, svg_url)
     lists: dict[str, Literal["url", "token"]] = Field(default_factory=dict)  # with "lists": name -> signed URLs or opaque tokens
     usage_tokens: bool = False  # usage also carries size and zero token counts (wan2.6)
     checks: Checks | None = None  # with shape "checks"
+    video: VideoOutput | None = None  # with shape "video"
     text_results: TextResults | None = None
     start_time: bool = False  # a start_time (= scheduled time) after results (wanx-style-repaint-v1)
     echo: list[str] = Field(default_factory=list)  # input fields repeated in output (style_index)
@@ -180,7 +239,14 @@ class Output(_Strict):
             raise ValueError("`lists` goes with shape `lists`, and only with it")
         if (self.shape == "checks") != (self.checks is not None):
             raise ValueError("`checks` goes with shape `checks`, and only with it")
+        if (self.shape == "video") != (self.video is not None):
+            raise ValueError("`video` goes with shape `video`, and only with it")
         return self
+
+    @property
+    def extension(self) -> str:
+        """The result objects' file extension: ``mp4`` for a video, else ``png``."""
+        return "mp4" if self.shape == "video" else "png"
 
     def image_urls(self, images: int) -> int:
         """How many signed URLs the images of a task take (indexes from 0; k-th URL of image i at ``k * images + i``)."""
@@ -190,12 +256,33 @@ class Output(_Strict):
             return len(self.url_keys) * images
         if self.shape == "lists":
             return sum(kind == "url" for kind in self.lists.values()) * images
-        return images if self.shape == "choices" else 0
+        return images if self.shape in ("choices", "call", "video") else 0
 
     def url_count(self, images: int, input_: dict[str, Any]) -> int:
         """Every signed URL a SUCCEEDED task hands out: its images', then its text layers' (one per image)."""
         text = self.text_results
         return self.image_urls(images) + (images if text is not None and input_.get(text.when) not in (None, "") else 0)
+
+
+SYNC_GENERATION = Route(group="multimodal-generation", function="generation")
+
+
+class Call(_Strict):
+    """A model's second, synchronous route (multimodal-generation/generation): its own body, the same images.
+
+    wan2.6-t2i and qwen-image(-plus) answer both as tasks on their own route and
+    at once here, with ``input.messages`` in place of ``input.prompt``.
+    """
+
+    route: Route = SYNC_GENERATION
+    input: dict[str, FieldRule]
+    parameters: dict[str, FieldRule] = Field(default_factory=dict)
+    default_size: str | None = None  # None: the entry's
+    # the wan2.6 answer: content items typed "image", "finished": true and a usage with size and zero token counts,
+    # in place of the captured qwen-image-max answer's task_metric and width/height usage
+    usage_tokens: bool = False
+    example: dict[str, Any] = Field(default_factory=dict)
+    source: str = "doc"
 
 
 class ModelEntry(_Strict):
@@ -212,7 +299,9 @@ class ModelEntry(_Strict):
     limits: Limits = Limits()
     billing: Billing = Billing()
     timing: Timing = Timing()
-    images_field: str = "n"  # the parameter (or "input.<field>") that says how many images a task makes
+    call: Call | None = None  # also answers synchronously on a second route
+    # the parameter (or "input.<field>") that says how many images a task makes; None: always one (a video)
+    images_field: str | None = "n"
     default_size: str | None = None
     sources: list[str] = Field(default_factory=list)
     notes: str = ""
@@ -221,9 +310,22 @@ class ModelEntry(_Strict):
 
     @model_validator(mode="after")
     def _sync_answers_checks(self) -> "ModelEntry":
-        if (self.mode == "sync") != (self.output.shape == "checks"):
-            raise ValueError("a `mode: sync` model answers with output shape `checks`, and only it does")
+        if (self.mode == "sync") != (self.output.shape in ("checks", "call")):
+            raise ValueError("a `mode: sync` model answers with output shape `checks` or `call`, and only it does")
+        if self.call is not None and self.mode == "sync":
+            raise ValueError("`call` adds a synchronous route to an asynchronous model")
         return self
+
+    def called(self) -> "ModelEntry":
+        """This model as its synchronous route serves it: a `mode: sync` entry answering shape `call`."""
+        call = self.call
+        assert call is not None, "only an entry with `call` has a synchronous variant"
+        return self.model_copy(update={
+            "route": call.route, "mode": "sync", "input": call.input, "parameters": call.parameters,
+            "output": Output(shape="call", usage_tokens=call.usage_tokens, source=call.source), "call": None,
+            "input_required": True,
+            "default_size": call.default_size or self.default_size, "example": call.example,
+        })
 
     def image_size(self, parameters: dict[str, Any]) -> tuple[int, int]:
         """The results' ``(width, height)``: the requested size, else the model's default, else 1024*1024."""
@@ -235,6 +337,8 @@ class ModelEntry(_Strict):
 
     def image_count(self, parameters: dict[str, Any], input_: dict[str, Any] | None = None) -> int:
         """How many images a task with these (validated) parameters makes."""
+        if self.images_field is None:
+            return 1
         section, _, field = self.images_field.rpartition(".")
         value = ((input_ or {}) if section == "input" else parameters).get(field)
         return int(value) if isinstance(value, int) and not isinstance(value, bool) else 1

@@ -29,8 +29,9 @@ def row(entry: ModelEntry) -> tuple[str, ...]:
     price = "-" if entry.billing.unit_price_cny is None else f"{entry.billing.unit_price_cny:.2f}"
     shape = {"results": "results[]." + "/".join(entry.output.url_keys), "fields": ", ".join(entry.output.url_fields),
              "choices": "choices[].message.content[].image", "lists": ", ".join(entry.output.lists),
-             "checks": ", ".join(f"{key}[]" for key in (entry.output.checks.passed if entry.output.checks else ()))}[
-        entry.output.shape]
+             "checks": ", ".join(f"{key}[]" for key in (entry.output.checks.passed if entry.output.checks else ())),
+             "call": "choices[].message.content[].image, " + ("finished" if entry.output.usage_tokens else "task_metric"),
+             "video": _video(entry)}[entry.output.shape]
     if entry.output.text_results is not None:
         shape += f" (+text_results with {entry.output.text_results.when})"
     return (
@@ -45,9 +46,19 @@ def row(entry: ModelEntry) -> tuple[str, ...]:
     )
 
 
+def _video(entry: ModelEntry) -> str:
+    video = entry.output.video
+    return "results.video_url (MP4)" if video is not None and video.layout == "results" else "video_url (MP4)"
+
+
+def _served(catalog: Catalog) -> list[ModelEntry]:
+    """Every model on every route it answers (wan2.6 and qwen-image twice: their task and their call)."""
+    return sorted(catalog.served(), key=lambda entry: (entry.name, entry.mode))
+
+
 def markdown(catalog: Catalog | None = None) -> str:
     catalog = catalog or default_catalog()
-    rows = [row(entry) for entry in sorted(catalog.models.values(), key=lambda entry: entry.name)]
+    rows = [row(entry) for entry in _served(catalog)]
     lines = [
         "Generated from `contracts/models/` by `python -m mockserver.catalog.table`; do not edit by hand.",
         "A `*` marks a fact that is our decision, not confirmed by Alibaba's documentation or a capture;",
@@ -64,7 +75,7 @@ def markdown(catalog: Catalog | None = None) -> str:
 def plain(catalog: Catalog | None = None) -> str:
     """The same table, aligned for a terminal."""
     catalog = catalog or default_catalog()
-    rows = [HEADER] + [row(entry) for entry in sorted(catalog.models.values(), key=lambda entry: entry.name)]
+    rows = [HEADER] + [row(entry) for entry in _served(catalog)]
     widths = [max(len(cells[i]) for cells in rows) for i in range(len(HEADER))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip() for cells in rows) + "\n"
 

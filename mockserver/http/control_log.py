@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("mockserver.control")
@@ -30,17 +28,20 @@ class ControlLog:
         if not log.isEnabledFor(level):
             await self.app(scope, receive, send)
             return
-        seen: dict[str, Any] = {"status": None}
+        logged = False
 
         async def watch(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                seen["status"] = message["status"]
+            nonlocal logged
+            if message["type"] == "http.response.start":  # before the answer leaves: a client never outruns its line
+                logged = True
+                log.log(level, self._line(scope["method"], scope["path"], scope.get("query_string", b""), message["status"]))
             await send(message)
 
         try:
             await self.app(scope, receive, watch)
         finally:
-            log.log(level, self._line(scope["method"], scope["path"], scope.get("query_string", b""), seen["status"]))
+            if not logged:  # the call broke before answering
+                log.log(level, self._line(scope["method"], scope["path"], scope.get("query_string", b""), None))
 
     def _line(self, method: str, path: str, query: bytes, status: int | None) -> str:
         target = f"{path}?{query.decode('latin-1')}" if query else path

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from ..emulator import Emulator
 from ..errors import ApiError
 from ..streams import TooLarge, read_capped
+from . import multimodal
 from .responses import JSON, JSON_UTF8, json_response
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -50,6 +51,8 @@ async def submit(request: Request) -> Response:
     )
     looked = await emulator.look(draft, base_url(request))
     headers = submit_headers(request_id)
+    if draft.entry.output.shape == "call":  # the synchronous image route: the answer waits for the images
+        return await multimodal.generate(request, emulator, draft, looked, base_url(request), headers)
     if draft.entry.mode == "sync":  # the finished output is the answer: no task
         return json_response({**emulator.call(draft, looked), "request_id": request_id}, media_type=JSON, headers=headers)
     submitted = emulator.commit(draft, looked, request_id)

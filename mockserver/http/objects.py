@@ -27,6 +27,7 @@ from starlette.routing import Route
 from ..emulator import Emulator
 from ..results.images import Rendered
 from ..results.names import BUCKETS
+from ..results.video import VideoUnavailable
 from ..timefmt import http_date, oss_time
 from . import oss
 
@@ -62,7 +63,10 @@ async def get_object(request: Request) -> Response:
     found = emulator.images.find(bucket, key, now)
     if found is None:
         return oss.error_response(oss.NO_SUCH_KEY, bucket, [("Key", key)], head=head)
-    rendered = emulator.images.cached(found.spec) or await run_in_threadpool(emulator.images.render, found.spec)
+    try:
+        rendered = emulator.images.cached(found.spec) or await run_in_threadpool(emulator.images.render, found.spec)
+    except VideoUnavailable as missing:  # the optional video extra is not installed: say what to install
+        return Response(str(missing), 501, media_type="text/plain")
     return _object_response(request, bucket, rendered, found.last_modified, head)
 
 

@@ -69,6 +69,7 @@ class Task:
     failure: Outcome | None = None  # the whole task ends FAILED with this
     image_failures: dict[int, Outcome] = field(default_factory=lambda: NOTHING)  # partial failure by index
     canceled_at: float | None = None
+    call: bool = False  # made by a synchronous call: it holds the call's results, no query or list sees it
     extra: dict[str, Any] = field(default_factory=lambda: NOTHING)  # fields a fault adds to the output (forward compatibility)
     # The fetched sketch's strokes the results are drawn from (results.render.line_mask); base64 in a snapshot.
     lines: Base64Bytes | None = None

@@ -7,9 +7,9 @@ Key order follows the real answers (``task_id``, ``task_status``, times,
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
-from ..catalog.schema import ModelEntry
+from ..catalog.schema import ModelEntry, VideoOutput
 from ..timefmt import task_time, task_time_seconds
 from .task import CANCELED, FAILED, PENDING, RUNNING, SUCCEEDED, UNKNOWN, Task
 from .text_layers import text_params
@@ -81,6 +81,12 @@ def _finished(task: Task, entry: ModelEntry, result_url: ResultUrl) -> dict[str,
                 urls += 1
             else:
                 fields[name] = [_token(task, name, index) for index in done]
+    elif shape.video is not None:  # one clip, where its layout puts it
+        if shape.video.layout == "results":
+            fields["results"] = {"video_url": result_url(task, 0)}
+        else:
+            fields.update(_prompts(task) if shape.video.layout == "prompts" else {})
+            fields["video_url"] = result_url(task, 0)
     else:
         fields["results"] = [_result(task, index, entry, result_url) for index in range(total)]
     text = shape.text_results
@@ -112,16 +118,20 @@ def _result(task: Task, index: int, entry: ModelEntry, result_url: ResultUrl) ->
     failure = task.image_failures.get(index)
     if failure is not None:
         return {"code": failure.code, "message": failure.message}
-    result: dict[str, Any] = {}
-    if entry.output.prompts:
-        prompt = task.input.get("prompt", "")
-        result["orig_prompt"] = prompt
-        if task.parameters.get("prompt_extend", True):
-            result["actual_prompt"] = prompt + PROMPT_EXTENSION
+    result: dict[str, Any] = _prompts(task) if entry.output.prompts else {}
     total = task.image_count
     for k, key in enumerate(entry.output.url_keys):
         result[key] = result_url(task, k * total + index)
     return result
+
+
+def _prompts(task: Task) -> dict[str, str]:
+    """``orig_prompt``, and ``actual_prompt`` when the prompt was extended (the default)."""
+    prompt = task.input.get("prompt", "")
+    prompts = {"orig_prompt": prompt}
+    if task.parameters.get("prompt_extend", True):
+        prompts["actual_prompt"] = prompt + PROMPT_EXTENSION
+    return prompts
 
 
 def _token(task: Task, name: str, index: int) -> str:
@@ -130,6 +140,9 @@ def _token(task: Task, name: str, index: int) -> str:
 
 
 def _usage(task: Task, entry: ModelEntry, succeeded: int) -> dict[str, Any]:
+    video = entry.output.video
+    if video is not None:
+        return _video_usage(task, video, entry.parameters)
     if not entry.output.usage_tokens:
         return {"image_count": succeeded}
     size = task.parameters.get("size") or entry.default_size
@@ -138,3 +151,14 @@ def _usage(task: Task, entry: ModelEntry, succeeded: int) -> dict[str, Any]:
 
 def _metrics(total: int, succeeded: int, failed: int) -> dict[str, int]:
     return {"TOTAL": total, "SUCCEEDED": succeeded, "FAILED": failed}
+
+
+def _video_usage(task: Task, video: VideoOutput, ruled: Collection[str]) -> dict[str, Any]:
+    """A video task's usage: the keys its entry lists, in that order."""
+    seconds, size = video.seconds(task.parameters, ruled), video.size(task.parameters, ruled)
+    values: dict[str, Any] = {
+        "video_duration": seconds, "duration": seconds, "output_video_duration": seconds, "input_video_duration": 0,
+        "video_ratio": size if video.ratio == "size" else video.ratio, "video_count": 1,
+        "SR": min(int(side) for side in size.split("*")),
+    }
+    return {key: values[key] for key in video.usage}

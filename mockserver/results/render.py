@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
@@ -57,6 +57,7 @@ class Placeholder:
     lines: bytes | None = None  # a line_mask: the results draw these strokes instead of the seeded shapes
     font: str | None = None  # the labels' font file; None: Pillow's bundled font
     format: str = "PNG"  # or JPEG (wanx-style-repaint-v1's results are JPEGs)
+    unit: str = field(default="image", repr=False)  # what index/count count ("second" for a video's frames)
 
 
 def palette(style: str) -> tuple[Color, Color, Color]:
@@ -133,7 +134,7 @@ def _labels(draw: ImageDraw.ImageDraw, spec: Placeholder, width: int, height: in
     line_height = int(size * 1.3)
     lines = [
         f"{spec.model}  {spec.style}",
-        f"{spec.width}*{spec.height}  image {spec.index + 1} of {spec.count}  seed {spec.seed}",
+        f"{spec.width}*{spec.height}  {spec.unit} {spec.index + 1} of {spec.count}  seed {spec.seed}",
     ]
     room = max(0, (height // 2 - 2 * margin) // line_height - len(lines))
     lines += _wrap(spec.prompt, font, width - 2 * margin, min(room, _MAX_PROMPT_LINES))
