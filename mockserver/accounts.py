@@ -25,6 +25,9 @@ class Account:
     free_tier_only: bool = False
 
 
+_KNOWN_KEYS = 4096
+
+
 def _digits(text: str, count: int) -> str:
     return str(int(hashlib.sha256(text.encode()).hexdigest(), 16))[:count]
 
@@ -39,9 +42,19 @@ class Accounts:
             key: account for account in settings.accounts for key in account.keys
         }
         self._by_id = {account.id: account for account in settings.accounts}
+        self._known: dict[str, Account] = {}  # by Authorization value: the ids are hashes, worth computing once
 
     def resolve(self, authorization: str | None) -> Account:
-        key = _bearer(authorization)
+        known = self._known.get(authorization) if authorization is not None else None
+        if known is not None:
+            return known
+        account = self._resolve(_bearer(authorization))
+        if len(self._known) >= _KNOWN_KEYS:  # bounded: a client cycling through keys cannot grow it
+            self._known.clear()
+        self._known[authorization] = account  # type: ignore[index]  # not None: _resolve raised the 401
+        return account
+
+    def _resolve(self, key: str) -> Account:
         if not key:
             raise ApiError("InvalidApiKey", "missing")
         if key in self._rejected:

@@ -20,13 +20,13 @@ import uvicorn
 
 from conformance import cli as conformance_cli
 
-from . import __version__, banner
+from . import __version__, banner, loglines
 from .config import DEFAULT_PORT, Settings
 from .config_errors import SettingsError, load
 from .loadtest import command as load_command
 from .http.admin_token import ENVIRONMENT as ADMIN_TOKEN_ENV  # serve takes the control plane's token from it
 from .suggest import did_you_mean
-from .serving import config, listen, url_of
+from .serving import config, listen, url_of, watch
 
 if TYPE_CHECKING:
     from .emulator import Emulator
@@ -172,13 +172,10 @@ def serve(settings: Settings, log_level: str = "info", emulator: "Emulator | Non
     print(f"dashscope-mock {__version__} listening on {url}", flush=True)
     print(f"DASHSCOPE_HTTP_BASE_URL={url}/api/v1", flush=True)
     print("\n".join(banner.lines(settings, url, config_path, state_path)), flush=True)
-    handler = logging.StreamHandler()
-    text_format = logging.Formatter("%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S%z")  # times say their zone
-    handler.setFormatter(logging.Formatter("%(message)s") if settings.log_format == "json" else text_format)
-    mockserver_log = logging.getLogger("mockserver")
-    mockserver_log.addHandler(handler)
-    mockserver_log.setLevel(log_level.upper())
-    _Server(config(app, settings, log_level)).run(sockets=[sock])
+    text_format = loglines.Formatter("%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S%z")  # times say their zone
+    loglines.install(logging.getLogger("mockserver"), log_level.upper(),
+                     logging.Formatter("%(message)s") if settings.log_format == "json" else text_format)
+    watch(app, _Server(config(app, settings, log_level))).run(sockets=[sock])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,8 +31,9 @@ from .ids import IdFactory
 from .inputs.service import Inputs, Looked
 from .journal import Journal, timeline
 from .lifecycle.planner import apply_timeout, draw_durations
-from .lifecycle.task import UNKNOWN, Outcome, Task
+from .lifecycle.task import UNKNOWN, Outcome, Task, shared
 from .lifecycle.view import task_output, unknown_output
+from .metrics import Tally
 from .results.images import ResultImages
 from .results.urls import ResultSigner
 from .store import MemoryStore, Store
@@ -90,7 +91,7 @@ class Emulator:
         self._submits = 0
         settings = self.settings
         self.faults = Faults(self.catalog.errors, settings.faults, settings.seed, settings.directives, settings.directive_header)
-        self.journal = Journal(settings.journal_size)
+        self.journal = Journal(settings.journal_size, Tally(settings.metrics_accounts, frozenset(self.catalog.models)))
         self.fine_tunes = FineTuneJobs(self.catalog, self.store, self.clock, self.ids, settings)
 
     def sign_with(self, secret: bytes) -> None:
@@ -266,8 +267,8 @@ class Emulator:
             group=group,
             function=function,
             request_id=request_id,
-            input=kept(entry.input, input_),
-            parameters=kept(entry.parameters, parameters),
+            input=shared(kept(entry.input, input_)),
+            parameters=shared(kept(entry.parameters, parameters)),
             image_count=images,
             submitted_at=now,
             pending_seconds=pending,
@@ -300,13 +301,20 @@ class Emulator:
 
     def query(self, account: Account, task_id: str, base_url: str) -> dict[str, Any]:
         """``{"output": ..., "usage"?: ...}`` of the task as it stands now: O(1)."""
+        task, status = self.poll(account, task_id)
+        return self.answer(task_id, task, status, base_url)
+
+    def poll(self, account: Account, task_id: str) -> tuple[Task | None, str]:
+        """A query's throttle and look-up: the account's task and its status now (None and UNKNOWN if none)."""
         self._throttle(account, "query", self._request_limit(account))
         task = self._owned(account, task_id)
-        now = self.clock.now()
         if task is None:
-            return {"output": unknown_output(task_id)}
-        status = task.status_at(now, self.settings.retention_hours * HOUR)
-        if status == UNKNOWN:
+            return None, UNKNOWN
+        return task, task.status_at(self.clock.now(), self.settings.retention_hours * HOUR)
+
+    def answer(self, task_id: str, task: Task | None, status: str, base_url: str) -> dict[str, Any]:
+        """What a query answers for ``task`` in ``status`` (a :meth:`poll`'s); it depends on nothing else."""
+        if task is None or status == UNKNOWN:
             return {"output": unknown_output(task_id)}
         entry = self.catalog.models[task.model]
         output, usage = task_output(task, status, entry, lambda t, i: self.result_url(t, i, base_url))

@@ -11,14 +11,15 @@ import itertools
 import json
 import threading
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields as dataclass_fields
 from typing import Any, Iterable, Mapping
 
 from .lifecycle.task import Task
+from .metrics import Tally
 from .timefmt import shown_time
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a microsecond more per request
 class Entry:
     seq: int
     time: float  # arrival, emulator-clock epoch seconds
@@ -33,26 +34,32 @@ class Entry:
     task_status: str | None = None  # what a submit or a query answered
     model: str | None = None
     fault: str | None = None  # "http:<code>" or "network:<kind>" when a fault shaped the answer
+    code: str | None = None  # the error code of an error answer (a 429's reason)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in _FIELDS}  # every field is a scalar: no deep copy
 
     def log_line(self, fmt: str) -> str:
         """One structured line: JSON, or ``key=value`` text for people."""
         if fmt == "json":
             return json.dumps(self.as_dict(), separators=(",", ":"))
-        fields = {key: value for key, value in self.as_dict().items() if value is not None and key not in ("method", "path")}
-        return f"{self.method} {self.path} " + " ".join(f"{key}={value}" for key, value in fields.items())
+        pairs = [f"{name}={value}" for name in _LINE_FIELDS if (value := getattr(self, name)) is not None]
+        return f"{self.method} {self.path} " + " ".join(pairs)
 
 
-_FILTERS = ("task_id", "account", "route", "method", "status", "model", "fault", "task_status")
+_FIELDS = tuple(field.name for field in dataclass_fields(Entry))
+_LINE_FIELDS = tuple(name for name in _FIELDS if name not in ("method", "path"))  # the text line starts with both
+_FILTERS = ("task_id", "account", "route", "method", "status", "model", "fault", "task_status", "code")
 
 
 class Journal:
-    def __init__(self, size: int) -> None:
+    """The ring buffer, and the running totals of everything it ever recorded (``tally``: the metrics' counters)."""
+
+    def __init__(self, size: int, tally: Tally | None = None) -> None:
         self._entries: deque[Entry] = deque(maxlen=size)
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
+        self.tally = tally or Tally()
 
     @property
     def size(self) -> int:
@@ -62,7 +69,16 @@ class Journal:
         with self._lock:
             entry = Entry(seq=next(self._seq), **fields)
             self._entries.append(entry)
+            self.tally.count(entry)
             return entry
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def totals(self) -> dict[str, dict[Any, int]]:
+        """The tally's counters now: every entry ever recorded, cleared or not (Prometheus counters only grow)."""
+        with self._lock:
+            return self.tally.snapshot()
 
     def select(self, filters: Mapping[str, Any]) -> list[Entry]:
         """Entries whose fields equal every given filter; ``since``/``until`` bound the time."""

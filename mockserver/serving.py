@@ -57,11 +57,19 @@ def config(app: ASGIApp, settings: Settings, log_level: str = "warning") -> uvic
     )
 
 
+def watch(app: ASGIApp, server: uvicorn.Server) -> uvicorn.Server:
+    """Let the app's overload guard count the requests ``server`` has read and not answered yet."""
+    guard = getattr(getattr(app, "state", None), "overload", None)
+    if guard is not None:
+        guard.pending = lambda: len(server.server_state.tasks)
+    return server
+
+
 class Background:
     """uvicorn serving ``app`` on ``sock`` in a daemon thread, for tests and embedding."""
 
     def __init__(self, app: ASGIApp, sock: socket.socket, settings: Settings) -> None:
-        self._server = uvicorn.Server(config(app, settings))
+        self._server = watch(app, uvicorn.Server(config(app, settings)))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10

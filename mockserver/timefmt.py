@@ -8,11 +8,14 @@ milliseconds.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from email.utils import formatdate
+from functools import lru_cache
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 _LIST_FORMAT = "%Y%m%d%H%M%S"
 
 
+@lru_cache(maxsize=4096)  # a task is polled many times: its times are formatted once
 def task_time(timestamp: float) -> str:
     """``2024-11-01 09:50:56.081``: the task query's timestamp format."""
     moment = datetime.fromtimestamp(timestamp, CHINA)
@@ -50,3 +53,16 @@ def oss_time(timestamp: float) -> str:
     """``2025-02-03T02:53:25.000Z``: how OSS writes times (errors, POST policies)."""
     moment = datetime.fromtimestamp(timestamp, timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def http_date(timestamp: float) -> str:
+    """``Fri, 01 Mar 2024 02:38:04 GMT``: the ``Date`` header, formatted once per second."""
+    whole = int(timestamp)
+    if timestamp - whole >= 0.9999995:  # formatdate rounds to the microsecond: this one may be the next second
+        return formatdate(timestamp, usegmt=True)
+    return _http_second(whole)
+
+
+@lru_cache(maxsize=4)
+def _http_second(whole: int) -> str:
+    return formatdate(whole, usegmt=True)

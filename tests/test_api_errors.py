@@ -124,7 +124,7 @@ def test_an_unexpected_exception_is_a_clean_500(server, monkeypatch, caplog):
     def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(server.emulator, "query", explode)  # a fault deep in the domain
+    monkeypatch.setattr(server.emulator, "poll", explode)  # a fault deep in the domain (every query polls)
     response = server.client.get("/api/v1/tasks/x", headers=HEADERS)
     assert_error(response, 500, "InternalError",
                  "An internal error has occured, please try again later or contact service support.")

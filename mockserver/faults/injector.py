@@ -43,6 +43,8 @@ class Faults:
 
     def for_request(self, request: Request, header: str | None) -> Effects | None:
         """The HTTP effects (a synchronous error, a network fault) for one DashScope request."""
+        if request.prompt is None and not header and not self.rules.armed:
+            return None  # nothing to parse, nothing to fire: the common case, answered at once
         directed = None
         if self.directives:
             items = ""

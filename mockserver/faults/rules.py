@@ -167,6 +167,11 @@ class FaultRules:
             self._next_id = next_id
             self._rng = rng
 
+    @property
+    def armed(self) -> bool:
+        """Whether any rule is armed."""
+        return bool(self._rules)
+
     def fire(self, request: Request, plan: bool) -> Effects | None:
         """The effects of the first rule of the kind (plan or HTTP) that fires for ``request``."""
         if not self._rules:

@@ -19,7 +19,7 @@ from .control import _bad, _emulator, _json
 from .responses import json_response
 
 _NUMBER_FILTERS = {"status": int, "since": float, "until": float, "limit": int}
-_TEXT_FILTERS = ("task_id", "account", "route", "method", "model", "fault", "task_status")
+_TEXT_FILTERS = ("task_id", "account", "route", "method", "model", "fault", "task_status", "code")
 
 
 def _invalid(error: ValidationError) -> Response:

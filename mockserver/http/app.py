@@ -15,10 +15,13 @@ from ..emulator import Emulator
 from ..errors import ApiError
 from ..results.names import BUCKETS
 from ..uploads.service import BUCKET as UPLOAD_BUCKET
-from . import accounts, admin, control, dashscope, finetunes, inspector, objects, state, uploads
+from . import accounts, admin, control, dashscope, finetunes, inspector, metrics, objects, state, uploads
 from .compression import Compression
 from .control_log import ControlLog
 from .edge import Edge
+from .fastpath import FastPath
+from .metrics import registry
+from .overload import Overload
 from .gateway import Gateway
 from .responses import error_response
 
@@ -40,11 +43,11 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
     emulator = emulator or Emulator(settings)
     routes = list(dashscope.routes) + objects.routes + uploads.routes + finetunes.routes
     if emulator.settings.control_plane:
-        routes += control.routes + admin.routes + accounts.routes + state.routes + inspector.routes
+        routes += control.routes + admin.routes + accounts.routes + state.routes + inspector.routes + metrics.routes
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return error_response(emulator.catalog.errors, exc, request.state.request_id)
+        return error_response(emulator.catalog.errors, exc, request.state.request_id, request.scope["state"])
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -52,7 +55,7 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = _allowed(app, request.scope)
-        return error_response(emulator.catalog.errors, ApiError(code, headers=headers), request.state.request_id)
+        return error_response(emulator.catalog.errors, ApiError(code, headers=headers), request.state.request_id, request.scope["state"])
 
     app = Starlette(
         routes=routes,
@@ -61,8 +64,13 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
     )
     app.router.redirect_slashes = False
     app.state.emulator = emulator
-    # Outermost, outside Starlette's error middleware, so network faults reach the server's socket;
-    # compression inside it, so a truncated answer is cut after compression, as on the wire.
+    # Outside Starlette's error middleware, so network faults reach the server's socket; compression inside the
+    # edge, so a truncated answer is cut after compression, as on the wire. Plain polls are answered in one pass
+    # before any of it (through the same compression); the overload guard counts every request, outermost.
     compressed = Compression(app.build_middleware_stack(), enabled=emulator.settings.compression, skip=OSS_PREFIXES)
-    app.middleware_stack = Edge(ControlLog(compressed, emulator.settings.log_format), emulator)
+    edge = Edge(ControlLog(compressed, emulator.settings.log_format), emulator)
+    overload = Overload(FastPath(edge, emulator, compressed), emulator, compressed)
+    app.middleware_stack = overload
+    app.state.overload = overload  # mockserver.serving.watch hands it the server's count of requests in flight
+    app.state.metrics = registry(emulator, overload.in_flight)
     return app

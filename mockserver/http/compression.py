@@ -44,8 +44,15 @@ class Compression:
         if scope["type"] != "http" or scope["path"].startswith(self.skip):
             await self.app(scope, receive, send)
             return
-        wanted = self.enabled and scope["method"] != "HEAD" and accepts_gzip(Headers(scope=scope).get("accept-encoding"))
-        await self.app(scope, receive, _Responder(send, wanted).send)
+        await self.app(scope, receive, self.sender(scope, send))
+
+    def sender(self, scope: Scope, send: Send) -> Send:
+        """``send`` that compresses this request's answer as this layer does (the fast poll path uses it too)."""
+        return _Responder(send, self.wants(scope["method"], Headers(scope=scope).get("accept-encoding"))).send
+
+    def wants(self, method: str, accept_encoding: str | None) -> bool:
+        """Whether this layer gzips the answer to such a request (else it only adds ``vary``)."""
+        return self.enabled and method != "HEAD" and accepts_gzip(accept_encoding)
 
 
 class _Responder:

@@ -15,6 +15,7 @@ import re
 import socket
 import struct
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.responses import Response
@@ -78,25 +79,31 @@ class Edge:
 
     async def _dashscope(self, scope: Scope, receive: Receive, send: Send, route: str, task_id: str | None) -> None:
         emulator = self.emulator
-        arrived = emulator.clock.now()
-        started = time.perf_counter()
+        arrival = Arrival(route, task_id, emulator.clock.now(), time.perf_counter())
         state = scope.setdefault("state", {})
         key = _bearer(header(scope, b"authorization"))
         try:
-            account: str | None = account_of(scope, emulator).id
+            arrival.account = account_of(scope, emulator).id
         except ApiError:
-            account = None
-        model = prompt = None
+            pass
+        prompt = None
         if route == "submit":
             body, receive = await streams.buffer(
                 scope, receive, emulator.settings.max_body_bytes, emulator.settings.body_timeout_seconds
             )
             payload = _payload(body) if body is not None else None
             state["payload"] = payload  # parsed once: the submit route hands it to the emulator
-            model, prompt = _model_and_prompt(payload)
-        effects = emulator.faults.for_request(
-            Request(route, account, key or None, model, prompt), header(scope, emulator.faults.header.encode())
+            arrival.model, prompt = _model_and_prompt(payload)
+        arrival.effects = emulator.faults.for_request(
+            Request(route, arrival.account, key or None, arrival.model, prompt),
+            header(scope, emulator.faults.header.encode()),
         )
+        await self.answer(scope, receive, send, arrival)
+
+    async def answer(self, scope: Scope, receive: Receive, send: Send, arrival: Arrival) -> None:
+        """Serve a DashScope request whose fault effects are chosen, and journal it (the fast path hands on here)."""
+        state = scope.setdefault("state", {})
+        effects = arrival.effects
         if effects is not None and effects.http is not None:
             state["fault"] = effects.http
         seen: dict[str, Any] = {"status": None}
@@ -121,19 +128,22 @@ class Edge:
             state.pop("payload", None)  # uvicorn keeps a kept-alive connection's last scope: not its body
             # The submit and query routes say which task they answered for, and its status.
             answered_id, answered_status = state.get("task", (None, None))
-            self._record(
-                time=arrived,
-                account=account,
+            status = None if network in ("reset", "empty") else seen["status"]
+            record(
+                self.emulator,
+                time=arrival.time,
+                account=arrival.account,
                 method=scope["method"],
                 path=scope["path"],
-                route=route,
-                status=None if network in ("reset", "empty") else seen["status"],
+                route=arrival.route,
+                status=status,
                 request_id=state.get("request_id"),
-                latency_ms=round((time.perf_counter() - started) * 1000, 3),
-                task_id=task_id or answered_id,
+                latency_ms=round((time.perf_counter() - arrival.started) * 1000, 3),
+                task_id=arrival.task_id or answered_id,
                 task_status=answered_status,
-                model=model,
+                model=arrival.model,
                 fault=_fault_name(effects),
+                code=state.get("code") if status is not None and status >= 400 else None,
             )
 
     async def _download(self, scope: Scope, receive: Receive, send: Send, task_id: str | None) -> None:
@@ -168,7 +178,8 @@ class Edge:
             else:
                 await self.app(scope, receive, watch)
         finally:
-            self._record(
+            record(
+                self.emulator,
                 time=arrived,
                 account=task.account if task is not None else None,
                 method=scope["method"],
@@ -182,10 +193,25 @@ class Edge:
                 fault=_fault_name(effects),
             )
 
-    def _record(self, **fields: Any) -> None:
-        entry = self.emulator.journal.record(**fields)
-        if requests_log.isEnabledFor(logging.INFO):
-            requests_log.info(entry.log_line(self.emulator.settings.log_format))
+
+@dataclass
+class Arrival:
+    """What the edge knows of a DashScope request before it is answered."""
+
+    route: str
+    task_id: str | None
+    time: float  # on the emulator's clock
+    started: float  # perf_counter(), for the latency
+    account: str | None = None  # None: not authenticated
+    model: str | None = None  # a submit's
+    effects: Effects | None = None  # the HTTP effects of the fault rules and directives
+
+
+def record(emulator: Emulator, **fields: Any) -> None:
+    """Journal a request (which also counts it for the metrics) and log its line."""
+    entry = emulator.journal.record(**fields)
+    if requests_log.isEnabledFor(logging.INFO):
+        requests_log.info(entry.log_line(emulator.settings.log_format))
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -294,8 +320,9 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
-def fault_response(errors: ErrorCatalog, fault: HttpError, request_id: str) -> Response:
+def fault_response(errors: ErrorCatalog, fault: HttpError, request_id: str, state: dict[str, Any]) -> Response:
     """A rule's or directive's synchronous error, in the catalog's exact shape."""
     status, body = error_body(errors, ApiError(fault.code, fault.variant, message=fault.message), request_id)
+    state["code"] = body["code"]
     headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
     return json_response(body, fault.status or status, headers=headers)

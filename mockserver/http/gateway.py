@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import logging
 import time
-from email.utils import formatdate
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..emulator import Emulator
 from ..errors import ApiError
-from ..timefmt import epoch_ms
+from ..timefmt import epoch_ms, http_date
 from .edge import account_of, fault_response
 from .responses import error_response
 
@@ -50,17 +49,8 @@ class Gateway:
             nonlocal response_started
             if message["type"] == "http.response.start":
                 response_started = True
-                cost = str(int((time.perf_counter() - started) * 1000))
                 headers = list(message.get("headers", []))
-                headers += [
-                    (b"req-cost-time", cost.encode()),
-                    (b"req-arrive-time", str(epoch_ms(arrived)).encode()),
-                    (b"resp-start-time", str(epoch_ms(emulator.clock.now())).encode()),
-                    (b"x-envoy-upstream-service-time", cost.encode()),
-                    (b"server", b"istio-envoy"),
-                    _date(emulator),
-                    (b"x-request-id", request_id.encode()),  # on successes too since the 2026 captures
-                ]
+                headers += envoy_headers(emulator, started, arrived, request_id)
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -69,24 +59,44 @@ class Gateway:
                 try:
                     state["account"] = account_of(scope, emulator)
                 except ApiError as error:
-                    await error_response(emulator.catalog.errors, error, request_id)(scope, receive, send_with_headers)
+                    await error_response(emulator.catalog.errors, error, request_id, state)(scope, receive, send_with_headers)
                     return
                 fault = state.get("fault")  # a synchronous error the edge's fault rules chose
                 if fault is not None:
-                    await fault_response(emulator.catalog.errors, fault, request_id)(scope, receive, send_with_headers)
+                    await fault_response(emulator.catalog.errors, fault, request_id, state)(scope, receive, send_with_headers)
                     return
             await self.app(scope, receive, send_with_headers)
         except Exception:
-            log.exception("unexpected error on %s %s (request %s)", scope["method"], scope["path"], request_id)
+            unexpected(scope, request_id)
             if response_started:
                 raise
-            response = error_response(emulator.catalog.errors, ApiError("InternalError"), request_id)
+            response = error_response(emulator.catalog.errors, ApiError("InternalError"), request_id, state)
             await response(scope, receive, send_with_headers)
+
+
+def envoy_headers(emulator: Emulator, started: float, arrived: float, request_id: str) -> list[tuple[bytes, bytes]]:
+    """The headers Alibaba's envoy adds to every DashScope answer."""
+    cost = str(int((time.perf_counter() - started) * 1000)).encode()
+    headers = [
+        (b"req-cost-time", cost),
+        (b"req-arrive-time", str(epoch_ms(arrived)).encode()),
+        (b"resp-start-time", str(epoch_ms(emulator.clock.now())).encode()),
+        (b"x-envoy-upstream-service-time", cost),
+        (b"server", b"istio-envoy"),
+        _date(emulator),
+        (b"x-request-id", request_id.encode()),  # on successes too since the 2026 captures
+    ]
+    return headers
+
+
+def unexpected(scope: Scope, request_id: str) -> None:
+    """Log an exception that became a 500 ``InternalError`` (never a traceback on the wire)."""
+    log.exception("unexpected error on %s %s (request %s)", scope["method"], scope["path"], request_id)
 
 
 def _date(emulator: Emulator) -> tuple[bytes, bytes]:
     """The ``Date`` header on the emulator's clock, so it agrees with task times and URL expiry."""
-    return b"date", formatdate(emulator.clock.now(), usegmt=True).encode()
+    return b"date", http_date(emulator.clock.now()).encode()
 
 
 def _dated(send: Send, emulator: Emulator) -> Send:

@@ -85,9 +85,10 @@ def peer(scope: Scope, send: Send) -> str | None:
 
 def transport_of(send: Send) -> asyncio.Transport | None:
     """The server's socket transport behind ``send``: uvicorn's ``send`` is a method of its request cycle;
-    None in process (httpx's ``ASGITransport``)."""
+    None in process (httpx's ``ASGITransport``). Duck-typed: uvloop's transports do not derive from
+    ``asyncio.Transport``, and a check of the class would let every uvloop client pass as in-process."""
     transport = getattr(getattr(send, "__self__", None), "transport", None)
-    return transport if isinstance(transport, asyncio.Transport) else None
+    return transport if all(hasattr(transport, name) for name in ("abort", "close", "get_extra_info")) else None
 
 
 def loopback(address: str | None) -> bool:

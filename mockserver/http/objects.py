@@ -17,7 +17,7 @@ else gives the whole object with 200, unless the client sends
 
 from __future__ import annotations
 
-from email.utils import formatdate, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -28,7 +28,7 @@ from ..emulator import Emulator
 from ..results.images import Rendered
 from ..results.names import BUCKETS
 from ..results.video import VideoUnavailable
-from ..timefmt import oss_time
+from ..timefmt import http_date, oss_time
 from . import oss
 
 
@@ -75,17 +75,20 @@ def _bucket(request: Request) -> str:
     return request.url.path.lstrip("/").partition("/")[0]
 
 
-def _object_response(request: Request, bucket: str, rendered: Rendered, last_modified: float, head: bool) -> Response:
-    rid = oss.request_id()
-    modified = formatdate(int(last_modified), usegmt=True)
-    headers = {
-        **oss.oss_headers(rid),
+def object_headers(rendered: Rendered, last_modified: float) -> dict[str, str]:
+    """An object's headers, in OSS's order, up to those of the body sent (MD5, range, length)."""
+    return {
+        **oss.oss_headers(oss.request_id()),
         "accept-ranges": "bytes",
         "etag": rendered.etag,
-        "last-modified": modified,
+        "last-modified": http_date(int(last_modified)),
         "x-oss-object-type": "Normal",
         "x-oss-storage-class": "Standard",
     }
+
+
+def _object_response(request: Request, bucket: str, rendered: Rendered, last_modified: float, head: bool) -> Response:
+    headers = object_headers(rendered, last_modified)
     if _not_modified(request, rendered.etag, int(last_modified)):
         return Response(status_code=304, headers=headers)
     total = len(rendered.body)

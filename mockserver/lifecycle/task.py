@@ -7,6 +7,7 @@ plan and the clock (:func:`status_at`); nothing runs per task in the background.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,21 @@ UNKNOWN = "UNKNOWN"
 TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELED, UNKNOWN})
 
 
+class _Nothing(dict):  # type: ignore[type-arg]
+    """The empty mapping every task without partial failures or extra fields shares (64 bytes a task saved).
+
+    Read-only, so sharing it is safe: a fault gives the task a dict of its own instead.
+    """
+
+    def _shared(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("this empty mapping is shared by every task: assign a new dict instead")
+
+    __setitem__ = __delitem__ = __ior__ = update = setdefault = pop = popitem = clear = _shared  # type: ignore[assignment]
+
+
+NOTHING: dict[Any, Any] = _Nothing()
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How a task or one of its images ends when it does not succeed."""
@@ -30,7 +46,7 @@ class Outcome:
     message: str
 
 
-@dataclass
+@dataclass(slots=True)  # no per-task __dict__: a million retained tasks must fit in 1 GiB
 class Task:
     """One submitted task. Times are emulator-clock seconds since the epoch."""
 
@@ -51,10 +67,10 @@ class Task:
     scheduled_at: float = 0.0
     ended_at: float = 0.0
     failure: Outcome | None = None  # the whole task ends FAILED with this
-    image_failures: dict[int, Outcome] = field(default_factory=dict)  # partial failure by index
+    image_failures: dict[int, Outcome] = field(default_factory=lambda: NOTHING)  # partial failure by index
     canceled_at: float | None = None
     call: bool = False  # made by a synchronous call: it holds the call's results, no query or list sees it
-    extra: dict[str, Any] = field(default_factory=dict)  # fields a fault adds to the output (forward compatibility)
+    extra: dict[str, Any] = field(default_factory=lambda: NOTHING)  # fields a fault adds to the output (forward compatibility)
     # The fetched sketch's strokes the results are drawn from (results.render.line_mask); base64 in a snapshot.
     lines: Base64Bytes | None = None
 
@@ -91,3 +107,18 @@ class Task:
         if self.failure is not None:
             return 0
         return self.image_count - len(self.image_failures)
+
+
+def shared(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with its keys and short text values interned: a million tasks share one copy of each.
+
+    Most of a retained task's memory was the strings its JSON body was parsed into
+    (``"size"``, ``"1024*1024"`` ...); interned, each repeats only once.
+    """
+    return {
+        sys.intern(key): sys.intern(value) if type(value) is str and len(value) <= _SHARED_TEXT else value
+        for key, value in values.items()
+    }
+
+
+_SHARED_TEXT = 64  # longer text (a prompt) is rarely repeated

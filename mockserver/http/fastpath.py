@@ -1,0 +1,203 @@
+"""The poll route in one pass: ``GET /api/v1/tasks/{task_id}`` as plain ASGI (and rendered result images).
+
+Clients poll a task many times for each submit, so this one route carries most
+of the load. Through the general stack a poll crosses the edge, Starlette's
+error middleware, the gateway, the router and a ``Request``, each with its own
+``send`` wrapper; here the same steps run once, in the same order and with the
+same results: authenticate, ask the fault engine, throttle and read the task
+(``Emulator.poll``), render the exact bytes and headers, journal. A waiting
+task's answer is rendered once per state and kept: it is what clients poll for.
+
+Whatever is not a plain poll goes the general way: other routes and methods,
+and any poll a fault rule or directive shapes (its effects, already chosen, are
+handed to :meth:`Edge.answer`, so rules count each request once). The two paths
+answer byte for byte alike (``tests/test_fastpath.py``; the raw-HTTP tests pin the bytes).
+
+The downloads of result images that are already rendered take the same kind
+of shortcut (a valid signature, no conditional or range header); every other
+download, and every OSS error, is the general path's.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import parse_qsl
+
+from starlette.datastructures import URL
+from starlette.types import Receive, Scope, Send
+
+from ..accounts import Account, _bearer
+from ..emulator import Emulator
+from ..errors import ApiError
+from ..faults.rules import Request
+from ..lifecycle.task import PENDING, RUNNING, Task
+from ..results.names import task_of
+from ..timefmt import http_date
+from .compression import VARY, Compression
+from .edge import RESULTS_PREFIXES, Arrival, Edge, record
+from .gateway import envoy_headers, unexpected
+from .objects import object_headers
+from .responses import JSON_UTF8, dumps, error_parts
+
+_TASKS = "/api/v1/tasks/"
+_PLAIN_GET_ONLY = (b"range", b"if-none-match", b"if-modified-since")  # downloads with these go the general way
+_RENDERED = 4096  # answers of waiting tasks kept rendered
+_JSON_UTF8 = JSON_UTF8.encode()
+_SIMPLE_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?")  # a Host that is its own netloc (else Starlette parses it)
+
+
+class FastPath:
+    """Outermost ASGI app: serves plain polls itself and hands everything else to ``edge``."""
+
+    def __init__(self, edge: Edge, emulator: Emulator, compression: Compression) -> None:
+        self.edge = edge
+        self.emulator = emulator
+        self.compression = compression  # the general path's compression layer, whose sender polls use too
+        self._directive = emulator.faults.header.encode()
+        self._rendered: dict[str, tuple[Task, str, bytes]] = {}  # task id: (task, state, answer after "{")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            task_id = _task_id(scope["path"])
+            if task_id is not None:
+                await self._poll(scope, receive, send, task_id)
+                return
+            if scope["path"].startswith(RESULTS_PREFIXES) and await self._download(scope, send):
+                return
+        await self.edge(scope, receive, send)
+
+    async def _poll(self, scope: Scope, receive: Receive, send: Send, task_id: str) -> None:
+        emulator = self.emulator
+        arrived, started = emulator.clock.now(), time.perf_counter()
+        authorization = directive = host = accept_encoding = None
+        for name, value in scope["headers"]:  # one pass over the headers for the four this route reads
+            if name == b"authorization" and authorization is None:
+                authorization = value.decode("latin-1")
+            elif name == self._directive and directive is None:
+                directive = value.decode("latin-1")
+            elif name == b"host" and host is None:
+                host = value.decode("latin-1")
+            elif name == b"accept-encoding" and accept_encoding is None:
+                accept_encoding = value.decode("latin-1")
+        try:
+            auth: Account | ApiError = emulator.authenticate(authorization)
+        except ApiError as error:
+            auth = error
+        account_id = auth.id if isinstance(auth, Account) else None
+        if directive is not None or emulator.faults.rules.armed:
+            request = Request("query", account_id, _bearer(authorization) or None)
+            effects = emulator.faults.for_request(request, directive)
+            if effects is not None:  # a fault shapes this answer: the general path serves it
+                scope.setdefault("state", {})["auth"] = auth
+                arrival = Arrival("query", task_id, arrived, started, account_id, None, effects)
+                await self.edge.answer(scope, receive, send, arrival)
+                return
+
+        request_id = emulator.ids.request_id()
+        task_status = code = None
+        extra: list[tuple[bytes, bytes]] = []
+        try:
+            if isinstance(auth, ApiError):
+                raise auth
+            task, task_status = emulator.poll(auth, task_id)
+            status, media = 200, _JSON_UTF8
+            body = b'{"request_id":"%s",%s' % (request_id.encode(), self._answer(task_id, task, task_status, scope, host))
+        except Exception as exception:
+            if not isinstance(exception, ApiError):
+                unexpected(scope, request_id)
+                exception = ApiError("InternalError")
+            status, body, content_type = error_parts(emulator.catalog.errors, exception, request_id)
+            media, code = content_type.encode("latin-1"), emulator.catalog.errors[exception.code].code
+            extra = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in exception.headers.items()]
+        headers = [*extra, (b"content-length", str(len(body)).encode()), (b"content-type", media)]
+        headers += envoy_headers(emulator, started, arrived, request_id)
+        if self.compression.wants("GET", accept_encoding):
+            send = self.compression.sender(scope, send)  # gzip, exactly as the general path's layer does
+        else:
+            headers.append((b"vary", VARY))  # all that layer does to an answer it leaves as it is
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        record(
+            emulator,
+            time=arrived,
+            account=account_id,
+            method="GET",
+            path=scope["path"],
+            route="query",
+            status=status,
+            request_id=request_id,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            task_id=task_id,
+            task_status=task_status,
+            code=code,
+        )
+
+    def _answer(self, task_id: str, task: Task | None, status: str, scope: Scope, host: str | None) -> bytes:
+        """The answer's JSON after its opening brace (the request id goes first), rendered once per task and state
+        while the task is PENDING or RUNNING: it cannot change then (no URLs, no times that move), and it is what
+        clients poll for. Kept with the task object itself, so a restored snapshot's task renders anew."""
+        waiting = task is not None and status in (PENDING, RUNNING)
+        if waiting:
+            cached = self._rendered.get(task_id)
+            if cached is not None and cached[0] is task and cached[1] == status:
+                return cached[2]
+        tail = dumps(self.emulator.answer(task_id, task, status, _base_url(scope, host)))[1:]
+        if waiting:
+            if len(self._rendered) >= _RENDERED:
+                del self._rendered[next(iter(self._rendered))]  # the oldest entry
+            self._rendered[task_id] = (task, status, tail)
+        return tail
+
+
+    async def _download(self, scope: Scope, send: Send) -> bool:
+        """A plain GET of a rendered result image: a valid, unexpired signature, no conditional or range header,
+        no fault rule armed. False (nothing sent) for anything else: the general path answers it, errors too."""
+        emulator = self.emulator
+        arrived, started = emulator.clock.now(), time.perf_counter()
+        path = scope["path"]
+        bucket, _, key = path[1:].partition("/")
+        if (emulator.faults.rules.armed or scope.get("root_path") or "\n" in key
+                or any(name in _PLAIN_GET_ONLY for name, _ in scope["headers"])):
+            return False
+        query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))  # as Starlette reads it
+        expires = query.get("Expires")
+        if emulator.signer.verify(bucket, key, expires, query.get("OSSAccessKeyId"), query.get("Signature")) is not None:
+            return False
+        assert expires is not None
+        found = emulator.images.find(bucket, key, arrived) if arrived <= int(expires) else None
+        rendered = emulator.images.cached(found.spec) if found is not None else None
+        if found is None or rendered is None:
+            return False
+        emulator.ids.request_id()  # the gateway draws one for every request: seeded ids stay in step
+        headers = object_headers(rendered, found.last_modified)
+        headers.update({"content-md5": rendered.content_md5, "content-length": str(len(rendered.body))})
+        raw = [(name.encode(), value.encode("latin-1")) for name, value in headers.items()]
+        raw += [(b"content-type", rendered.media_type.encode()), (b"date", http_date(emulator.clock.now()).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": raw})
+        await send({"type": "http.response.body", "body": rendered.body})
+        task_id = task_of(path)
+        task = emulator.store.get_task(task_id) if task_id is not None else None
+        record(emulator, time=arrived, account=task.account if task else None, method="GET", path=path,
+               route="download", status=200, request_id=headers["x-oss-request-id"],
+               latency_ms=round((time.perf_counter() - started) * 1000, 3), task_id=task_id,
+               model=task.model if task else None)
+        return True
+
+
+def _task_id(path: str) -> str | None:
+    """The id of ``/api/v1/tasks/{id}`` (one trailing slash allowed, as every route takes), else None."""
+    if not path.startswith(_TASKS):
+        return None
+    task_id = path[len(_TASKS) :]
+    if task_id.endswith("/"):
+        task_id = task_id[:-1]
+    return task_id if task_id and "/" not in task_id else None
+
+
+def _base_url(scope: Scope, host: str | None) -> str:
+    """``scheme://host`` the request came to (the result URLs' default base), as Starlette's ``request.url`` has it."""
+    scheme = scope.get("scheme", "http")
+    if host is not None and _SIMPLE_HOST.fullmatch(host):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{URL(scope=scope).netloc}"
