@@ -36,7 +36,8 @@ def test_past_the_limit_api_routes_get_429_and_health_still_answers(make_server)
         assert refused.status_code == 200
         # A control-plane call whose body is still coming: the guard never refuses it, so it is surely in flight.
         extra = socket.create_connection((host, int(port)))
-        extra.sendall(f"POST /__mock/faults HTTP/1.1\r\nHost: {host}\r\nContent-Length: 5\r\n\r\n{{".encode())
+        extra.sendall(f"POST /__mock/faults HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: 5\r\n\r\n{{".encode())  # a JSON write, as the guard requires
         deadline = time.monotonic() + 10
         while (seen := in_flight(server)) < 3:  # both held requests and the scrape
             assert time.monotonic() < deadline, f"the second held request never reached the server ({seen} in flight)"
