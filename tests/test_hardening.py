@@ -13,6 +13,7 @@ import logging
 import socket
 import sys
 import threading
+import time
 import xml.etree.ElementTree as ElementTree
 
 import httpx
@@ -498,3 +499,27 @@ def test_listing_reads_only_the_window(server):
     window = list(server.emulator.store.account_tasks(account, now - 3600, now))
     assert [task.task_id for task in window] == [before[0], new] and not set(old) & {task.task_id for task in window}
     intact(server, before)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/services/aigc/text2image/image-synthesis", "/api/v1/fine-tunes",
+                                  "/__mock/faults"])
+def test_a_client_that_leaves_mid_body_is_no_server_error(server, path):
+    before = earlier(server)
+    records = Records()
+    mockserver_log = logging.getLogger("mockserver")
+    level = mockserver_log.level
+    mockserver_log.addHandler(records)
+    mockserver_log.setLevel(logging.DEBUG)
+    head = request("POST", path, Authorization="Bearer sk-test", X_DashScope_Async="enable",
+                   Content_Type="application/json")
+    try:
+        with socket.create_connection(address(server)) as sock:
+            sock.sendall(head.replace(b"Content-Length: 0", b"Content-Length: 1000") + b'{"model": ')
+        deadline = time.monotonic() + 10
+        while not any("client left" in record.getMessage() for record in records.records):
+            assert time.monotonic() < deadline, "the server never saw the client leave"
+        intact(server, before)
+    finally:
+        mockserver_log.removeHandler(records)
+        mockserver_log.setLevel(level)
+    assert not [record for record in records.records if record.levelno >= logging.ERROR]  # no "unexpected error"

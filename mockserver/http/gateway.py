@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..emulator import Emulator
@@ -66,6 +67,8 @@ class Gateway:
                     await fault_response(emulator.catalog.errors, fault, request_id, state)(scope, receive, send_with_headers)
                     return
             await self.app(scope, receive, send_with_headers)
+        except ClientDisconnect:  # the client left before its body was whole: nobody to answer, nothing broke
+            log.debug("client left during its request: %s %s (request %s)", scope["method"], scope["path"], request_id)
         except Exception:
             unexpected(scope, request_id)
             if response_started:
