@@ -18,7 +18,7 @@ import time
 
 import httpx
 
-from mockserver.config import Settings
+from mockserver.settings.config import Settings
 from mockserver.emulator import Emulator
 from mockserver.http.app import create_app
 

@@ -17,7 +17,7 @@ import json
 import sys
 import tracemalloc
 
-from mockserver.config import Settings
+from mockserver.settings.config import Settings
 from mockserver.emulator import Emulator
 
 TARGET = 1024

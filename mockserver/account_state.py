@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .accounts import Account
 from .catalog import ModelEntry
-from .config import ModelLimits
+from .settings.config import ModelLimits
 
 _LIMIT_FIELDS = ("submit_per_second", "concurrency", "free_quota")
 

@@ -21,11 +21,11 @@ import uvicorn
 from conformance import cli as conformance_cli
 
 from . import __version__, banner, loglines
-from .config import DEFAULT_PORT, Settings
-from .config_errors import SettingsError, load
+from .settings.config import DEFAULT_PORT, Settings
+from .settings.config_errors import SettingsError, load
 from .loadtest import command as load_command
 from .http.admin_token import ENVIRONMENT as ADMIN_TOKEN_ENV  # serve takes the control plane's token from it
-from .suggest import did_you_mean
+from .support.suggest import did_you_mean
 from .serving import config, listen, url_of, watch
 
 if TYPE_CHECKING:

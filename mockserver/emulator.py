@@ -19,9 +19,9 @@ from .catalog.validate import Failure, Validated, kept, validate
 from .calls import call_answer
 from .checks import answer
 from .clock import Clock
-from .config import Settings
+from .settings.config import Settings
 from .errors import ApiError
-from .parsing import json_object, page_number
+from .support.parsing import json_object, page_number
 from .faults.effects import Effects
 from .faults.injector import Faults
 from .faults.plan import shape
@@ -37,7 +37,7 @@ from .metrics import Tally
 from .results.images import ResultImages
 from .results.urls import ResultSigner
 from .store import MemoryStore, Store
-from .timefmt import epoch_ms, parse_list_time
+from .support.timefmt import epoch_ms, parse_list_time
 from .uploads.service import Uploads
 
 HOUR = 3600.0

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 
 from .lifecycle.task import Task
 from .metrics import Tally
-from .timefmt import shown_time
+from .support.timefmt import shown_time
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a microsecond more per request

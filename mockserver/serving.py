@@ -14,7 +14,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from . import connections
-from .config import Settings
+from .settings.config import Settings
 
 
 def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 
 import httpx
 
-from .config import Settings
+from .settings.config import Settings
 from .emulator import Emulator
 from .http.app import create_app
 from .serving import Background, listen, url_of

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from mockserver.config import Settings
+from mockserver.settings.config import Settings
 from mockserver.emulator import Emulator
 from mockserver.http.app import create_app
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from mockserver.config import Settings
+from mockserver.settings.config import Settings
 from mockserver.emulator import Emulator
 from mockserver.http.app import create_app
 from mockserver.http.fastpath import FastPath

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Scope
 
-from ..config import Settings
+from ..settings.config import Settings
 from ..emulator import Emulator
 from ..errors import ApiError
 from ..results.names import BUCKETS

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from ..emulator import Emulator
 from ..errors import ApiError
-from ..streams import TooLarge, TooSlow, read_capped
+from ..support.streams import TooLarge, TooSlow, read_capped
 from . import multimodal
 from .responses import JSON, JSON_UTF8, json_response
 

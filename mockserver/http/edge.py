@@ -21,12 +21,12 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import streams
+from ..support import streams
 from ..accounts import Account, _bearer
 from ..catalog import ErrorCatalog
 from ..emulator import Emulator
 from ..errors import ApiError
-from ..parsing import json_object
+from ..support.parsing import json_object
 from ..faults.effects import Effects, HttpError
 from ..faults.rules import Request
 from ..results.names import BUCKETS, task_of

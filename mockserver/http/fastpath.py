@@ -33,7 +33,7 @@ from ..errors import ApiError
 from ..faults.rules import Request
 from ..lifecycle.task import PENDING, RUNNING, Task
 from ..results.names import task_of
-from ..timefmt import http_date
+from ..support.timefmt import http_date
 from .compression import VARY, Compression
 from .edge import RESULTS_PREFIXES, Arrival, Edge, record
 from .gateway import envoy_headers, unexpected

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..emulator import Emulator
 from ..errors import ApiError
-from ..timefmt import epoch_ms, http_date
+from ..support.timefmt import epoch_ms, http_date
 from .edge import account_of, fault_response
 from .responses import error_response
 

@@ -28,7 +28,7 @@ from ..emulator import Emulator
 from ..results.images import Rendered
 from ..results.names import BUCKETS
 from ..results.video import VideoUnavailable
-from ..timefmt import http_date, oss_time
+from ..support.timefmt import http_date, oss_time
 from . import oss
 
 

@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import snapshot
-from ..parsing import json_value
+from ..support.parsing import json_value
 from .dashscope import read_body
 from .control import _bad, _emulator
 from .responses import json_response

@@ -21,7 +21,7 @@ from ..catalog import ModelEntry
 from ..catalog.schema import FieldRule, ImageLimits
 from ..catalog.validate import Failure
 from ..clock import Clock
-from ..config import Settings
+from ..settings.config import Settings
 from ..results.images import ResultImages
 from ..results.render import line_mask
 from ..results.names import BUCKETS

@@ -20,10 +20,10 @@ from typing import Any, Mapping
 from ..catalog import ModelEntry
 from ..catalog.validate import Failure
 from ..clock import Clock
-from ..config import Settings
+from ..settings.config import Settings
 from ..ids import IdFactory
 from ..store import Store
-from ..timefmt import CHINA
+from ..support.timefmt import CHINA
 from . import policy
 
 BUCKET = "dashscope-file-mgr"

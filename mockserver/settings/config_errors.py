@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .config import Settings
-from .suggest import did_you_mean
+from ..support.suggest import did_you_mean
 
 
 class SettingsError(ValueError):
