@@ -20,13 +20,14 @@ import uvicorn
 
 from conformance import cli as conformance_cli
 
-from . import __version__, banner, loglines
+from . import __version__
+from .server import banner, loglines
 from .settings.config import DEFAULT_PORT, Settings
 from .settings.config_errors import SettingsError, load
 from .loadtest import command as load_command
 from .http.admin_token import ENVIRONMENT as ADMIN_TOKEN_ENV  # serve takes the control plane's token from it
 from .support.suggest import did_you_mean
-from .serving import config, listen, url_of, watch
+from .server.serving import config, listen, url_of, watch
 
 if TYPE_CHECKING:
     from .emulator import Emulator

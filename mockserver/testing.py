@@ -15,7 +15,7 @@ import httpx
 from .settings.config import Settings
 from .emulator import Emulator
 from .http.app import create_app
-from .serving import Background, listen, url_of
+from .server.serving import Background, listen, url_of
 
 API_KEY = "sk-dashscope-mock"
 DEFAULTS: dict[str, Any] = {"speed": float("inf")}  # tasks end at once unless a fault or directive says otherwise

@@ -71,6 +71,6 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
     edge = Edge(ControlLog(compressed, emulator.settings.log_format), emulator)
     overload = Overload(FastPath(edge, emulator, compressed), emulator, compressed)
     app.middleware_stack = overload
-    app.state.overload = overload  # mockserver.serving.watch hands it the server's count of requests in flight
+    app.state.overload = overload  # mockserver.server.serving.watch hands it the server's count of requests in flight
     app.state.metrics = registry(emulator, overload.in_flight)
     return app
