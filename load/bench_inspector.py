@@ -19,7 +19,7 @@ import time
 import httpx
 
 from mockserver.settings.config import Settings
-from mockserver.emulator import Emulator
+from mockserver.domain.emulator import Emulator
 from mockserver.http.app import create_app
 
 ACCOUNTS = 10

@@ -18,7 +18,7 @@ import sys
 import tracemalloc
 
 from mockserver.settings.config import Settings
-from mockserver.emulator import Emulator
+from mockserver.domain.emulator import Emulator
 
 TARGET = 1024
 BODY = json.dumps({"model": "wanx-v1", "input": {"prompt": "a cat on a sofa, watercolour"},

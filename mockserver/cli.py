@@ -30,7 +30,7 @@ from .support.suggest import did_you_mean
 from .server.serving import config, listen, url_of, watch
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
+    from .domain.emulator import Emulator
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -154,8 +154,8 @@ class _Server(uvicorn.Server):
 
 def _restored(settings: Settings, path: str) -> "Emulator":
     """An emulator with the state of the snapshot file ``path``."""
-    from .emulator import Emulator
-    from .snapshot import restore
+    from .domain.emulator import Emulator
+    from .domain.snapshot import restore
 
     emulator = Emulator(settings)
     with open(path, encoding="utf-8") as handle:

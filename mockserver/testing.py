@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 import httpx
 
 from .settings.config import Settings
-from .emulator import Emulator
+from .domain.emulator import Emulator
 from .http.app import create_app
 from .server.serving import Background, listen, url_of
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from mockserver.settings.config import Settings
-from mockserver.emulator import Emulator
+from mockserver.domain.emulator import Emulator
 from mockserver.http.app import create_app
 from mockserver.http.fastpath import FastPath
 

@@ -11,8 +11,8 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from ..settings.config import Settings
-from ..emulator import Emulator
-from ..errors import ApiError
+from ..domain.emulator import Emulator
+from ..domain.errors import ApiError
 from ..results.names import BUCKETS
 from ..uploads.service import BUCKET as UPLOAD_BUCKET
 from . import accounts, admin, control, dashscope, finetunes, inspector, metrics, objects, state, uploads

@@ -22,10 +22,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..support import streams
-from ..accounts import Account, _bearer
+from ..domain.accounts import Account, _bearer
 from ..catalog import ErrorCatalog
-from ..emulator import Emulator
-from ..errors import ApiError
+from ..domain.emulator import Emulator
+from ..domain.errors import ApiError
 from ..support.parsing import json_object
 from ..faults.effects import Effects, HttpError
 from ..faults.rules import Request

@@ -15,8 +15,8 @@ import time
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..emulator import Emulator
-from ..errors import ApiError
+from ..domain.emulator import Emulator
+from ..domain.errors import ApiError
 from ..support.timefmt import epoch_ms, http_date
 from .edge import account_of, fault_response
 from .responses import error_response

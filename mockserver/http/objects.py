@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..emulator import Emulator
+from ..domain.emulator import Emulator
 from ..results.images import Rendered
 from ..results.names import BUCKETS
 from ..results.video import VideoUnavailable

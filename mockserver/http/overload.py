@@ -21,8 +21,8 @@ from typing import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..emulator import Emulator
-from ..errors import ApiError
+from ..domain.emulator import Emulator
+from ..domain.errors import ApiError
 from .compression import Compression
 from .edge import _classify, record
 from .gateway import envoy_headers

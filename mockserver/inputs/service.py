@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from ..catalog import ModelEntry
 from ..catalog.schema import FieldRule, ImageLimits
 from ..catalog.validate import Failure
-from ..clock import Clock
+from ..domain.clock import Clock
 from ..settings.config import Settings
 from ..results.images import ResultImages
 from ..results.render import line_mask

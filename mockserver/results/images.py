@@ -13,7 +13,7 @@ import base64
 import hashlib
 from dataclasses import dataclass
 
-from ..calls import answer_size, message_text
+from ..domain.calls import answer_size, message_text
 from ..catalog import Catalog
 from ..catalog.validate import size_of
 from ..lifecycle.task import SUCCEEDED, Task

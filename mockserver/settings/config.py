@@ -13,7 +13,7 @@ import yaml
 from PIL import ImageFont
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..clock import LATEST, MAX_RATE
+from ..domain.clock import LATEST, MAX_RATE
 from ..faults.rules import Rule
 
 DEFAULT_PORT = 8580

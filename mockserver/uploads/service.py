@@ -19,9 +19,9 @@ from typing import Any, Mapping
 
 from ..catalog import ModelEntry
 from ..catalog.validate import Failure
-from ..clock import Clock
+from ..domain.clock import Clock
 from ..settings.config import Settings
-from ..ids import IdFactory
+from ..domain.ids import IdFactory
 from ..store import Store
 from ..support.timefmt import CHINA
 from . import policy

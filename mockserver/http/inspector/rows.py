@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Iterable, Iterator
 
-from ...emulator import HOUR, Emulator
+from ...domain.emulator import HOUR, Emulator
 from ...lifecycle.lanes import Lane
 from ...lifecycle.task import PENDING, RUNNING, SUCCEEDED, Task
 from ...support.timefmt import shown_time

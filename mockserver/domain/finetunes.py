@@ -22,18 +22,18 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from .accounts import Account
-from .catalog import Catalog
-from .catalog.finetune import FineTuneEntry
+from ..catalog import Catalog
+from ..catalog.finetune import FineTuneEntry
 from .clock import Clock
-from .settings.config import Settings
+from ..settings.config import Settings
 from .errors import ApiError
-from .support.parsing import json_object, page_number
+from ..support.parsing import json_object, page_number
 from .ids import IdFactory
-from .lifecycle.job import TERMINAL, Job, JobBook
-from .lifecycle.planner import draw_durations
-from .lifecycle.task import CANCELED
-from .store import Store
-from .support.timefmt import CHINA, task_time_seconds
+from ..lifecycle.job import TERMINAL, Job, JobBook
+from ..lifecycle.planner import draw_durations
+from ..lifecycle.task import CANCELED
+from ..store import Store
+from ..support.timefmt import CHINA, task_time_seconds
 
 _MAX_PAGE_SIZE = 100
 

@@ -14,31 +14,31 @@ from typing import Any, Mapping
 
 from . import account_state
 from .accounts import Account, Accounts, _bearer
-from .catalog import Catalog, ModelEntry, default_catalog
-from .catalog.validate import Failure, Validated, kept, validate
+from ..catalog import Catalog, ModelEntry, default_catalog
+from ..catalog.validate import Failure, Validated, kept, validate
 from .calls import call_answer
 from .checks import answer
 from .clock import Clock
-from .settings.config import Settings
+from ..settings.config import Settings
 from .errors import ApiError
-from .support.parsing import json_object, page_number
-from .faults.effects import Effects
-from .faults.injector import Faults
-from .faults.plan import shape
-from .faults.rules import Request
+from ..support.parsing import json_object, page_number
+from ..faults.effects import Effects
+from ..faults.injector import Faults
+from ..faults.plan import shape
+from ..faults.rules import Request
 from .finetunes import FineTuneJobs
 from .ids import IdFactory
-from .inputs.service import Inputs, Looked
+from ..inputs.service import Inputs, Looked
 from .journal import Journal, timeline
-from .lifecycle.planner import apply_timeout, draw_durations
-from .lifecycle.task import UNKNOWN, Outcome, Task, shared
-from .lifecycle.view import task_output, unknown_output
+from ..lifecycle.planner import apply_timeout, draw_durations
+from ..lifecycle.task import UNKNOWN, Outcome, Task, shared
+from ..lifecycle.view import task_output, unknown_output
 from .metrics import Tally
-from .results.images import ResultImages
-from .results.urls import ResultSigner
-from .store import MemoryStore, Store
-from .support.timefmt import epoch_ms, parse_list_time
-from .uploads.service import Uploads
+from ..results.images import ResultImages
+from ..results.urls import ResultSigner
+from ..store import MemoryStore, Store
+from ..support.timefmt import epoch_ms, parse_list_time
+from ..uploads.service import Uploads
 
 HOUR = 3600.0
 _PURGE_EVERY = 512  # submits between sweeps of expired tasks
@@ -216,7 +216,7 @@ class Emulator:
         return answer(draft.entry, draft.checked.input, effects)
 
     def answer_call(self, task: Task, base_url: str) -> dict[str, Any]:
-        """A synchronous generation's answer once its task has ended (``mockserver.calls``)."""
+        """A synchronous generation's answer once its task has ended (``mockserver.domain.calls``)."""
         entry = self.catalog.calls.get(task.model) or self.catalog.models[task.model]
         return call_answer(task, entry, lambda t, i: self.result_url(t, i, base_url))
 
