@@ -21,13 +21,13 @@ import uvicorn
 from conformance import cli as conformance_cli
 
 from . import __version__
+from .http.admin_token import ENVIRONMENT as ADMIN_TOKEN_ENV  # serve takes the control plane's token from it
+from .loadtest import command as load_command
 from .server import banner, loglines
+from .server.serving import config, listen, url_of, watch
 from .settings.config import DEFAULT_PORT, Settings
 from .settings.config_errors import SettingsError, load
-from .loadtest import command as load_command
-from .http.admin_token import ENVIRONMENT as ADMIN_TOKEN_ENV  # serve takes the control plane's token from it
 from .support.suggest import did_you_mean
-from .server.serving import config, listen, url_of, watch
 
 if TYPE_CHECKING:
     from .domain.emulator import Emulator

@@ -21,8 +21,8 @@ from typing import Any, Callable
 
 from ..catalog import ModelEntry
 from ..catalog.validate import size_of
-from .errors import ApiError
 from ..lifecycle.task import FAILED, Task
+from .errors import ApiError
 
 ResultUrl = Callable[[Task, int], str]
 _SIZE = re.compile(r"[1-9][0-9]{1,4}\*[1-9][0-9]{1,4}")

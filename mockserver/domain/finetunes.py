@@ -21,19 +21,19 @@ import hashlib
 from datetime import datetime
 from typing import Any, Mapping
 
-from .accounts import Account
 from ..catalog import Catalog
 from ..catalog.finetune import FineTuneEntry
-from .clock import Clock
-from ..settings.config import Settings
-from .errors import ApiError
-from ..support.parsing import json_object, page_number
-from .ids import IdFactory
 from ..lifecycle.job import TERMINAL, Job, JobBook
 from ..lifecycle.planner import draw_durations
 from ..lifecycle.task import CANCELED
+from ..settings.config import Settings
 from ..store import Store
+from ..support.parsing import json_object, page_number
 from ..support.timefmt import CHINA, task_time_seconds
+from .accounts import Account
+from .clock import Clock
+from .errors import ApiError
+from .ids import IdFactory
 
 _MAX_PAGE_SIZE = 100
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, fields as dataclass_fields
 from typing import Any, Iterable, Mapping
 
 from ..lifecycle.task import Task
-from .metrics import Tally
 from ..support.timefmt import shown_time
+from .metrics import Tally
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a microsecond more per request

@@ -10,19 +10,19 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Scope
 
-from ..settings.config import Settings
 from ..domain.emulator import Emulator
 from ..domain.errors import ApiError
 from ..results.names import BUCKETS
+from ..settings.config import Settings
 from ..uploads.service import BUCKET as UPLOAD_BUCKET
 from . import accounts, admin, control, dashscope, finetunes, inspector, metrics, objects, state, uploads
 from .compression import Compression
 from .control_log import ControlLog
 from .edge import Edge
 from .fastpath import FastPath
+from .gateway import Gateway
 from .metrics import registry
 from .overload import Overload
-from .gateway import Gateway
 from .responses import error_response
 
 OSS_PREFIXES = (*(f"/{bucket}/" for bucket in BUCKETS), f"/{UPLOAD_BUCKET}")  # the buckets answer as OSS does: no gateway, no gzip

@@ -8,8 +8,8 @@ from starlette.routing import Route
 
 from ..domain import snapshot
 from ..support.parsing import json_value
-from .dashscope import read_body
 from .control import _bad, _emulator
+from .dashscope import read_body
 from .responses import json_response
 
 

@@ -13,8 +13,8 @@ import time
 import uvicorn
 from starlette.types import ASGIApp
 
-from . import connections
 from ..settings.config import Settings
+from . import connections
 
 
 def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:

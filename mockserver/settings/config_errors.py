@@ -17,8 +17,8 @@ from typing import Any, Mapping
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .config import Settings
 from ..support.suggest import did_you_mean
+from .config import Settings
 
 
 class SettingsError(ValueError):

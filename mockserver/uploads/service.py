@@ -20,8 +20,8 @@ from typing import Any, Mapping
 from ..catalog import ModelEntry
 from ..catalog.validate import Failure
 from ..domain.clock import Clock
-from ..settings.config import Settings
 from ..domain.ids import IdFactory
+from ..settings.config import Settings
 from ..store import Store
 from ..support.timefmt import CHINA
 from . import policy
