@@ -18,8 +18,8 @@ import time
 
 import httpx
 
-from mockserver.config import Settings
-from mockserver.emulator import Emulator
+from mockserver.settings.config import Settings
+from mockserver.domain.emulator import Emulator
 from mockserver.http.app import create_app
 
 ACCOUNTS = 10

@@ -82,10 +82,10 @@ BARE_APP = textwrap.dedent(
 
 def prepare(scratch: Path) -> dict[str, str]:
     """Write the config, a state snapshot (a SUCCEEDED n=1 task, then a RUNNING n=4 task) and the bare app's bodies."""
-    from mockserver.config import Settings
-    from mockserver.emulator import Emulator
+    from mockserver.settings.config import Settings
+    from mockserver.domain.emulator import Emulator
     from mockserver.http.app import create_app
-    from mockserver.snapshot import export
+    from mockserver.domain.snapshot import export
 
     import yaml
 

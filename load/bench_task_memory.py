@@ -17,8 +17,8 @@ import json
 import sys
 import tracemalloc
 
-from mockserver.config import Settings
-from mockserver.emulator import Emulator
+from mockserver.settings.config import Settings
+from mockserver.domain.emulator import Emulator
 
 TARGET = 1024
 BODY = json.dumps({"model": "wanx-v1", "input": {"prompt": "a cat on a sofa, watercolour"},

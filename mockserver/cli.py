@@ -20,16 +20,17 @@ import uvicorn
 
 from conformance import cli as conformance_cli
 
-from . import __version__, banner, loglines
-from .config import DEFAULT_PORT, Settings
-from .config_errors import SettingsError, load
-from .loadtest import command as load_command
+from . import __version__
 from .http.admin_token import ENVIRONMENT as ADMIN_TOKEN_ENV  # serve takes the control plane's token from it
-from .suggest import did_you_mean
-from .serving import config, listen, url_of, watch
+from .loadtest import command as load_command
+from .server import banner, loglines
+from .server.serving import config, listen, url_of, watch
+from .settings.config import DEFAULT_PORT, Settings
+from .settings.config_errors import SettingsError, load
+from .support.suggest import did_you_mean
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
+    from .domain.emulator import Emulator
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -153,8 +154,8 @@ class _Server(uvicorn.Server):
 
 def _restored(settings: Settings, path: str) -> "Emulator":
     """An emulator with the state of the snapshot file ``path``."""
-    from .emulator import Emulator
-    from .snapshot import restore
+    from .domain.emulator import Emulator
+    from .domain.snapshot import restore
 
     emulator = Emulator(settings)
     with open(path, encoding="utf-8") as handle:

@@ -12,10 +12,10 @@ from typing import Any, Callable, Iterator
 
 import httpx
 
-from .config import Settings
-from .emulator import Emulator
+from .domain.emulator import Emulator
 from .http.app import create_app
-from .serving import Background, listen, url_of
+from .server.serving import Background, listen, url_of
+from .settings.config import Settings
 
 API_KEY = "sk-dashscope-mock"
 DEFAULTS: dict[str, Any] = {"speed": float("inf")}  # tasks end at once unless a fault or directive says otherwise

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mockserver.clock import Clock
+from mockserver.domain.clock import Clock
 
 
 class FakeWall:

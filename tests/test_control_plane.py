@@ -7,8 +7,8 @@ import asyncio
 import httpx
 import pytest
 
-from mockserver.config import Settings
-from mockserver.emulator import Emulator
+from mockserver.settings.config import Settings
+from mockserver.domain.emulator import Emulator
 from mockserver.http.app import create_app
 
 KEY = "sk-control"

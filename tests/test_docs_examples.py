@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from mockserver.cli import ADMIN_TOKEN_ENV
-from mockserver.config import Settings
+from mockserver.settings.config import Settings
 from mockserver.testing import serve
 
 pytest_plugins = ["pytester"]

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from mockserver.config import Settings
-from mockserver.emulator import Emulator
+from mockserver.settings.config import Settings
+from mockserver.domain.emulator import Emulator
 from mockserver.http.app import create_app
 from mockserver.http.fastpath import FastPath
 

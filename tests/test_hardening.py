@@ -20,7 +20,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from mockserver import connections
+from mockserver.server import connections
 from mockserver.catalog import default_catalog
 from mockserver.catalog.schema import ModelEntry
 from serving import LiveServer

@@ -144,7 +144,7 @@ def test_the_inspector_is_admitted_as_the_control_plane_is():
 
     import httpx
 
-    from mockserver.config import Settings
+    from mockserver.settings.config import Settings
     from mockserver.http.app import create_app
 
     app = create_app(Settings(clock="manual", admin_token="s3cret"))

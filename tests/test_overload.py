@@ -68,7 +68,7 @@ def test_past_the_limit_api_routes_get_429_and_health_still_answers(make_server)
 def test_the_readme_configuration_example_loads(tmp_path):
     from pathlib import Path
 
-    from mockserver.config import Settings
+    from mockserver.settings.config import Settings
 
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     block = readme.split("### Configuration file", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]

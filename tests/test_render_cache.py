@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 from PIL import Image, ImageFont
 
-from mockserver.config import Settings
+from mockserver.settings.config import Settings
 
 from mockserver.results.cache import ByteLRU
 from mockserver.results.render import Placeholder, _wrap, render

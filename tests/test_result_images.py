@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from mockserver.results.names import BEIJING, SHANGHAI, ObjectName
-from mockserver.timefmt import oss_time as iso_time
+from mockserver.support.timefmt import oss_time as iso_time
 
 DAY = 24 * 3600
 

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from catalog_cases import valid_body
-from mockserver.calls import answer_size
+from mockserver.domain.calls import answer_size
 from mockserver.catalog import ModelEntry, default_catalog
 from mockserver.catalog.validate import validate
 from mockserver.results.names import task_of

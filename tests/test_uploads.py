@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from image_host import png
-from mockserver.timefmt import oss_time
+from mockserver.support.timefmt import oss_time
 from sdk_envs import LEGACY, legacy_python
 
 SECRET = "test-secret"

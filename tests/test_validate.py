@@ -4,7 +4,7 @@ import pytest
 
 from mockserver.catalog import default_catalog
 from mockserver.catalog.validate import validate
-from mockserver.errors import ApiError
+from mockserver.domain.errors import ApiError
 
 CATALOG = default_catalog()
 

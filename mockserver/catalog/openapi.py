@@ -5,7 +5,8 @@ answer (submit, each task state, each model's finished output, errors, list,
 cancel) has its schema; so do the temporary uploads (getPolicy and the OSS
 PostObject it allows). Deliberately not described: the control plane
 ``/__mock/*`` (the emulator's own, see docs/control-plane.md) and the result
-bucket's signed GET URLs (links handed out in answers, not an API).
+bucket's signed GET URLs (links handed out in answers, not an API). One model's schemas are built in
+``openapi_models.py``.
 ``python -m mockserver.catalog.openapi`` rewrites
 ``contracts/openapi.json``; a test fails when the checked-in copy is stale.
 """
@@ -20,170 +21,11 @@ import contracts
 from .. import __version__
 from ..uploads.service import BUCKET as UPLOAD_BUCKET
 from .loader import Catalog, default_catalog
-from .openapi_media import VIDEO_USAGE, call_schema, video_fields
-from .schema import FieldRule, ModelEntry
+from .openapi_media import VIDEO_USAGE, call_schema
+from .openapi_models import TIME, answer_schema, ref, request_schema, succeeded_schema
+from .schema import ModelEntry
 
 OUTPUT_PATH = contracts.HERE / "openapi.json"
-_REF = "#/components/schemas/"
-_TIME = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{3})?$"}
-_SCALARS = {"string": "string", "url": "string", "size": "string", "integer": "integer", "number": "number",
-            "boolean": "boolean", "array": "array", "object": "object"}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": _REF + name}
-
-
-def field_schema(rule: FieldRule) -> dict[str, Any]:
-    """The JSON Schema of one field: the values the model accepts without failing the task."""
-    schema: dict[str, Any] = {"type": _SCALARS[rule.type]}
-    if rule.description:
-        schema["description"] = rule.description
-    if rule.enum is not None:
-        schema["enum"] = list(rule.enum)
-    if rule.min is not None:
-        schema["minimum"] = rule.min
-    if rule.max is not None:
-        schema["maximum"] = rule.max
-    if rule.type == "string" and rule.max_length is not None:
-        if rule.truncate:
-            schema["description"] = (schema.get("description", "") + f" Cut at {rule.max_length} characters.").strip()
-        else:
-            schema["maxLength"] = rule.max_length
-    if rule.type == "url":
-        schema["pattern"] = "^(" + "|".join(rule.schemes) + ")://."
-        if rule.image is not None:  # what the worker checks on the downloaded file
-            schema["x-image"] = rule.image.model_dump(mode="json")
-    if rule.type == "size":
-        if rule.sizes is not None:
-            schema["enum"] = list(rule.sizes)
-        else:
-            schema["pattern"] = r"^\d{1,5}\*\d{1,5}$"
-            bounds = f"each side in {list(rule.side)}" if rule.side else f"width*height in {list(rule.area)}"
-            schema["description"] = (schema.get("description", "") + f" W*H, {bounds}.").strip()
-    if rule.type == "array":
-        if rule.items is not None:
-            schema["items"] = field_schema(rule.items)
-        if rule.min_items is not None:
-            schema["minItems"] = rule.min_items
-        if rule.max_items is not None:
-            schema["maxItems"] = rule.max_items
-    if rule.type == "object" and rule.properties:
-        schema.update(_object(rule.properties))
-    if rule.default is not None:
-        schema["default"] = rule.default
-    schema["x-source"] = rule.source
-    return schema
-
-
-def _object(rules: dict[str, FieldRule]) -> dict[str, Any]:
-    schema: dict[str, Any] = {"properties": {name: field_schema(rule) for name, rule in rules.items()}}
-    required = [name for name, rule in rules.items() if rule.required]
-    if required:
-        schema["required"] = required
-    return schema
-
-
-def request_schema(entry: ModelEntry) -> dict[str, Any]:
-    """A submit body for this model; unknown keys are tolerated, as the real service does."""
-    input_ = {"type": "object", **_object(entry.input)}
-    parameters = {"type": "object", **_object(entry.parameters)}
-    schema = {
-        "type": "object",
-        "title": entry.title or entry.name,
-        "required": ["model", "input"] if entry.input_required else ["model"],
-        "properties": {"model": {"const": entry.name}, "input": input_, "parameters": parameters},
-    }
-    if entry.example:
-        schema["examples"] = [{"model": entry.name, **entry.example}]
-    return schema
-
-
-def succeeded_schema(entry: ModelEntry) -> dict[str, Any]:
-    """The ``output`` of this model's SUCCEEDED task."""
-    shape = entry.output
-    url = {"type": "string", "format": "uri"}
-    end = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"} if shape.end_time_seconds else _TIME
-    properties: dict[str, Any] = {
-        "task_id": {"type": "string"},
-        "task_status": {"const": "SUCCEEDED"},
-        "submit_time": _TIME,
-        "scheduled_time": _TIME,
-        "end_time": end,
-    }
-    required = list(properties)
-    if shape.shape == "fields":
-        for name in shape.url_fields:
-            properties[name] = url
-        required += shape.url_fields
-    elif shape.shape == "choices":
-        content = {"type": "object", "required": ["image", "type"],
-                   "properties": {"image": url, "type": {"const": "image"}}}
-        message = {"type": "object", "required": ["role", "content"],
-                   "properties": {"role": {"const": "assistant"}, "content": {"type": "array", "items": content}}}
-        choice = {"type": "object", "required": ["finish_reason", "message"],
-                  "properties": {"finish_reason": {"const": "stop"}, "message": message}}
-        properties["finished"] = {"const": True}
-        properties["choices"] = {"type": "array", "items": choice}
-        required += ["finished", "choices"]
-    elif shape.video is not None:
-        fields = video_fields(shape.video.layout)
-        properties.update(fields)
-        required += [name for name in fields if name != "actual_prompt"]
-    elif shape.shape == "lists":
-        token = {"type": "string"}
-        for name, kind in shape.lists.items():
-            properties[name] = {"type": "array", "items": url if kind == "url" else token}
-        required += list(shape.lists)
-    else:
-        image: dict[str, Any] = {"type": "object", "required": list(shape.url_keys),
-                                 "properties": {key: url for key in shape.url_keys}}
-        if shape.prompts:
-            image["properties"].update({"orig_prompt": {"type": "string"}, "actual_prompt": {"type": "string"}})
-        properties["results"] = {"type": "array", "items": {"oneOf": [image, _ref("ImageFailure")]}}
-        required.append("results")
-    if shape.text_results is not None:
-        properties["text_results"] = {
-            "type": "object", "required": ["urls", "params"],
-            "description": f"Present when input.{shape.text_results.when} is given.",
-            "properties": {
-                "urls": {"type": "array", "items": {"type": "object", "required": ["url"], "properties": {"url": url}}},
-                "params": {"type": "array", "items": {"type": "object", "required": ["sample_idx", "layers"], "properties": {
-                    "sample_idx": {"type": "integer"}, "layers": {"type": "array", "items": {"type": "object"}}}}},
-            },
-        }
-    if shape.start_time:
-        properties["start_time"] = _TIME
-        required.append("start_time")
-    for name in shape.echo:
-        properties[name] = field_schema(entry.input[name])
-    for name, value in shape.extra.items():
-        properties[name] = {"const": value}
-        required.append(name)
-    if shape.task_metrics:
-        properties["task_metrics"] = _ref("TaskMetrics")
-        required.append("task_metrics")
-    return {"type": "object", "title": f"{entry.name} SUCCEEDED", "required": required, "properties": properties,
-            "x-source": shape.source}
-
-
-def answer_schema(entry: ModelEntry) -> dict[str, Any]:
-    """A synchronous model's answer: its verdicts per input item, at once (no task)."""
-    checks = entry.output.checks
-    assert checks is not None
-    if checks.of is None:  # one verdict: passed or failed, as they are
-        output: dict[str, Any] = {"oneOf": [{"const": checks.passed}, {"const": checks.failed}]}
-    else:
-        output = {"type": "object", "required": list(checks.passed), "properties": {
-            key: {"type": "array", "items": {"enum": sorted({value, checks.failed[key]}, key=str)}}
-            for key, value in checks.passed.items()}}
-    properties: dict[str, Any] = {"output": output}
-    if checks.usage is not None:
-        properties["usage"] = {"type": "object"}
-    properties["request_id"] = {"type": "string"}
-    return {"type": "object", "title": f"{entry.name} answer", "required": list(properties), "properties": properties,
-            "description": f"One value per item of input.{checks.of}, in its order." if checks.of else "One verdict.",
-            "x-source": checks.source}
 
 
 def schema_key(entry: ModelEntry, catalog: Catalog) -> str:
@@ -199,11 +41,11 @@ def _sync_call(served: list[ModelEntry], auth: list[dict[str, list[str]]], opera
         "summary": "Call (synchronous, no task): " + ", ".join(entry.name for entry in served),
         "security": auth,
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "oneOf": [_ref(f"{schema_key(entry, catalog)}.Request") for entry in served]}}}},
+            "oneOf": [ref(f"{schema_key(entry, catalog)}.Request") for entry in served]}}}},
         "responses": {"200": {
             "description": "the finished output; what would fail a task is the 4xx itself",
             "content": {"application/json": {"schema": {  # anyOf: the models' answers share one shape
-                "anyOf": [_ref(f"{schema_key(entry, catalog)}.Answer") for entry in served]}}},
+                "anyOf": [ref(f"{schema_key(entry, catalog)}.Answer") for entry in served]}}},
         }, **_errors(400, 401, 403, 404, 413, 429, 500)},
     }}
 
@@ -211,7 +53,7 @@ def _sync_call(served: list[ModelEntry], auth: list[dict[str, list[str]]], opera
 def _state(status: str, *fields: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     properties: dict[str, Any] = {"task_id": {"type": "string"}, "task_status": {"const": status}}
     for name in fields:
-        properties[name] = _TIME
+        properties[name] = TIME
     properties.update(extra or {})
     return {"type": "object", "required": list(properties), "properties": properties}
 
@@ -233,12 +75,12 @@ def _common_schemas() -> dict[str, Any]:
         "TaskMetrics": metrics,
         "Submitted": {"type": "object", "required": ["output", "request_id"], "properties": {
             "output": _state("PENDING"), "request_id": {"type": "string"}}},
-        "TaskPending": _state("PENDING", "submit_time", extra={"task_metrics": _ref("TaskMetrics")}),
-        "TaskRunning": _state("RUNNING", "submit_time", "scheduled_time", extra={"task_metrics": _ref("TaskMetrics")}),
+        "TaskPending": _state("PENDING", "submit_time", extra={"task_metrics": ref("TaskMetrics")}),
+        "TaskRunning": _state("RUNNING", "submit_time", "scheduled_time", extra={"task_metrics": ref("TaskMetrics")}),
         "TaskFailed": {**_state("FAILED", extra=failure), "properties": {
-            **_state("FAILED", extra=failure)["properties"], "submit_time": _TIME, "scheduled_time": _TIME,
-            "end_time": _TIME, "task_metrics": _ref("TaskMetrics")}},
-        "TaskCanceled": _state("CANCELED", "submit_time", "end_time", extra={"task_metrics": _ref("TaskMetrics")}),
+            **_state("FAILED", extra=failure)["properties"], "submit_time": TIME, "scheduled_time": TIME,
+            "end_time": TIME, "task_metrics": ref("TaskMetrics")}},
+        "TaskCanceled": _state("CANCELED", "submit_time", "end_time", extra={"task_metrics": ref("TaskMetrics")}),
         "TaskUnknown": _state("UNKNOWN"),
         "Usage": {"anyOf": [{"type": "object", "required": ["image_count"], "properties": {
             "image_count": {"type": "integer", "minimum": 0},
@@ -285,20 +127,20 @@ def _uploads(auth: list[dict[str, list[str]]]) -> dict[str, Any]:
     """Temporary uploads: getPolicy (DashScope) and the PostObject to the upload bucket (OSS, no API key)."""
     query = [{"name": "action", "in": "query", "required": True, "schema": {"const": "getPolicy"}},
              {"name": "model", "in": "query", "required": True, "schema": {"type": "string", "minLength": 1}}]
-    xml = {"application/xml": {"schema": _ref("OssError")}}
+    xml = {"application/xml": {"schema": ref("OssError")}}
     refused = {str(status): {"description": "refused, as OSS refuses", "content": xml} for status in (400, 403, 405, 409)}
     return {
         "/api/v1/uploads": {"get": {
             "operationId": "get_upload_policy", "summary": "A temporary-upload policy for local files",
             "security": auth, "parameters": query,
             "responses": {"200": {"description": "the policy; upload_host is the bucket below",
-                                  "content": {"application/json": {"schema": _ref("UploadPolicy")}}},
+                                  "content": {"application/json": {"schema": ref("UploadPolicy")}}},
                           **_errors(400, 401, 500)},
         }},
         f"/{UPLOAD_BUCKET}": {"post": {
             "operationId": "post_object", "summary": "OSS PostObject to the upload_host getPolicy returned",
             "security": [],
-            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _ref("PostObjectForm")}}},
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": ref("PostObjectForm")}}},
             "responses": {
                 "200": {"description": "stored (success_action_status 200, what the SDK sends)"},
                 "201": {"description": "stored (success_action_status 201)", "content": {
@@ -311,7 +153,7 @@ def _uploads(auth: list[dict[str, list[str]]]) -> dict[str, Any]:
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    content = {"application/json": {"schema": _ref("Error")}}
+    content = {"application/json": {"schema": ref("Error")}}
     return {str(status): {"description": "a DashScope error", "content": content} for status in statuses}
 
 
@@ -340,7 +182,7 @@ def _fine_tunes(catalog: Catalog, auth: list[dict[str, list[str]]]) -> tuple[dic
     }}
     page = {"type": "object", "required": ["page_no", "page_size", "total", "jobs"], "properties": {
         "page_no": {"type": "integer"}, "page_size": {"type": "integer"}, "total": {"type": "integer"},
-        "jobs": {"type": "array", "items": _ref("FineTuneJob")}}}
+        "jobs": {"type": "array", "items": ref("FineTuneJob")}}}
 
     def answer(output: dict[str, Any]) -> dict[str, Any]:
         return {"application/json": {"schema": {"type": "object", "required": ["request_id", "output"], "properties": {
@@ -355,8 +197,8 @@ def _fine_tunes(catalog: Catalog, auth: list[dict[str, list[str]]]) -> tuple[dic
         "/api/v1/fine-tunes": {
             "post": {"operationId": "create_fine_tune", "summary": "Create a training job: " + ", ".join(names),
                      "security": auth,
-                     "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("FineTuneRequest")}}},
-                     "responses": {"200": {"description": "queued (PENDING)", "content": answer(_ref("FineTuneJob")),
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": ref("FineTuneRequest")}}},
+                     "responses": {"200": {"description": "queued (PENDING)", "content": answer(ref("FineTuneJob")),
                                            "links": links}, **_errors(400, 401, 413, 429, 500)}},
             "get": {"operationId": "list_fine_tunes", "summary": "List the account's jobs, newest first",
                     "security": auth, "parameters": paging,
@@ -364,7 +206,7 @@ def _fine_tunes(catalog: Catalog, auth: list[dict[str, list[str]]]) -> tuple[dic
         },
         "/api/v1/fine-tunes/{job_id}": {"get": {
             "operationId": "get_fine_tune", "summary": "Read one job", "security": auth, "parameters": job_id,
-            "responses": {"200": {"description": "the job as it stands", "content": answer(_ref("FineTuneJob"))},
+            "responses": {"200": {"description": "the job as it stands", "content": answer(ref("FineTuneJob"))},
                           **_errors(401, 404, 500)}}},
         "/api/v1/fine-tunes/{job_id}/cancel": {"post": {
             "operationId": "cancel_fine_tune", "summary": "Cancel a PENDING or RUNNING job", "security": auth,
@@ -406,26 +248,26 @@ def build(catalog: Catalog | None = None) -> dict[str, Any]:
             "parameters": [{"name": "X-DashScope-Async", "in": "header", "required": True,
                             "schema": {"const": "enable"}}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "oneOf": [_ref(f"{entry.name}.Request") for entry in served]}}}},
+                "oneOf": [ref(f"{entry.name}.Request") for entry in served]}}}},
             "responses": {"200": {
                 "description": "accepted; a rule the worker checks ends the task FAILED later",
-                "content": {"application/json": {"schema": _ref("Submitted")}},
+                "content": {"application/json": {"schema": ref("Submitted")}},
                 "links": {"QueryTask": {"operationId": "query_task", "parameters": {"task_id": "$response.body#/output/task_id"}},
                           "CancelTask": {"operationId": "cancel_task", "parameters": {"task_id": "$response.body#/output/task_id"}}},
             }, **_errors(400, 401, 403, 404, 413, 429, 500)},
         }}
-    outputs = [_ref(name) for name in ("TaskPending", "TaskRunning", "TaskFailed", "TaskCanceled", "TaskUnknown")]
-    outputs += [_ref(f"{entry.name}.Succeeded") for entry in models if entry.mode == "async"]
+    outputs = [ref(name) for name in ("TaskPending", "TaskRunning", "TaskFailed", "TaskCanceled", "TaskUnknown")]
+    outputs += [ref(f"{entry.name}.Succeeded") for entry in models if entry.mode == "async"]
     paths["/api/v1/tasks/{task_id}"] = {"get": {
         "operationId": "query_task", "summary": "Query one task", "security": auth, "parameters": [task_id],
         "responses": {"200": {"description": "the task as it stands (UNKNOWN for an unknown id)", "content": {
             "application/json": {"schema": {"type": "object", "required": ["request_id", "output"], "properties": {
-                "request_id": {"type": "string"}, "output": {"anyOf": outputs}, "usage": _ref("Usage")}}}}},
+                "request_id": {"type": "string"}, "output": {"anyOf": outputs}, "usage": ref("Usage")}}}}},
             **_errors(401, 429, 500)},
     }}
     paths["/api/v1/tasks/{task_id}/cancel"] = {"post": {
         "operationId": "cancel_task", "summary": "Cancel a PENDING task", "security": auth, "parameters": [task_id],
-        "responses": {"200": {"description": "canceled", "content": {"application/json": {"schema": _ref("Canceled")}}},
+        "responses": {"200": {"description": "canceled", "content": {"application/json": {"schema": ref("Canceled")}}},
                       **_errors(400, 401, 429, 500)},
     }}
     query = [{"name": name, "in": "query", "required": False, "schema": schema} for name, schema in (
@@ -436,7 +278,7 @@ def build(catalog: Catalog | None = None) -> dict[str, Any]:
     paths["/api/v1/tasks"] = {"get": {
         "operationId": "list_tasks", "summary": "List the account's tasks (a window of at most 24 h)",
         "security": auth, "parameters": query,
-        "responses": {"200": {"description": "one page", "content": {"application/json": {"schema": _ref("TaskList")}}},
+        "responses": {"200": {"description": "one page", "content": {"application/json": {"schema": ref("TaskList")}}},
                       **_errors(400, 401, 429, 500)},
     }}
     paths.update(_uploads(auth))

@@ -213,7 +213,7 @@ class Output(_Strict):
     ``choices``: one ``choices[i].message.content[0].image`` per image (wan2.6, the messages form);
     ``lists``: per-image lists straight in ``output`` (wanx-poster-generation-v1: render_urls, bg_urls);
     ``checks``: a verdict per input item, answered at once (``mode: sync`` models);
-    ``call``: the synchronous multimodal-generation answer (``choices`` and ``task_metric``, ``mockserver.calls``);
+    ``call``: the synchronous multimodal-generation answer (``choices`` and ``task_metric``, ``mockserver.domain.calls``);
     ``video``: one ``video_url`` (an MP4) with ``orig_prompt``/``actual_prompt`` and a video ``usage``.
     """
 

@@ -1,7 +1,7 @@
 """Checks a submit's ``input`` and ``parameters`` against a model entry's rules.
 
 A broken rule is reported the way the entry says: synchronously (an
-:class:`~mockserver.errors.ApiError`, HTTP 400) or as a task that is accepted
+:class:`~mockserver.domain.errors.ApiError`, HTTP 400) or as a task that is accepted
 and then ends FAILED (returned as :attr:`Validated.task_failure`). Unknown keys
 are kept: the real service tolerates them and the SDKs leak a few.
 """
@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ApiError
+from ..domain.errors import ApiError
 from .schema import FieldRule, ModelEntry
 
 _SIZE = re.compile(r"^(\d{1,5})\*(\d{1,5})$")

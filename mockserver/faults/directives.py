@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..parsing import json_value
+from ..support.parsing import json_value
 from .effects import Effects
 
 _BRACKET = re.compile(r"\s*\[mock:([^\]]*)\]\s*")

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 _TEN_YEARS = 10 * 365 * 86400.0
 
 from ..catalog import ErrorCatalog
-from ..suggest import did_you_mean
+from ..support.suggest import did_you_mean
 
 MAX_STALL_SECONDS = 300.0
 

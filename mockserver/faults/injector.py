@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..catalog import ErrorCatalog
-from ..errors import ApiError
+from ..domain.errors import ApiError
 from .directives import parse, split_prompt
 from .effects import Effects
 from .rules import FaultRules, Request, Rule

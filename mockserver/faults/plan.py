@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from ..catalog import ErrorCatalog
-from ..errors import ApiError
+from ..domain.errors import ApiError
 from ..lifecycle.task import Outcome, Task
 from .effects import Effects, Failure
 

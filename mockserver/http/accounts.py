@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import account_state
-from ..accounts import Account
+from ..domain import account_state
+from ..domain.accounts import Account
 from .control import _bad, _emulator, _json
 from .responses import json_response
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from ..accounts import _bearer
+from ..domain.accounts import _bearer
 
 CHALLENGE = 'Basic realm="dashscope-mock control plane", charset="UTF-8"'
 ENVIRONMENT = "DASHSCOPE_MOCK_ADMIN_TOKEN"  # serve takes admin_token from it; the container's health check sends it

@@ -10,19 +10,19 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Scope
 
-from ..config import Settings
-from ..emulator import Emulator
-from ..errors import ApiError
+from ..domain.emulator import Emulator
+from ..domain.errors import ApiError
 from ..results.names import BUCKETS
+from ..settings.config import Settings
 from ..uploads.service import BUCKET as UPLOAD_BUCKET
 from . import accounts, admin, control, dashscope, finetunes, inspector, metrics, objects, state, uploads
 from .compression import Compression
 from .control_log import ControlLog
 from .edge import Edge
 from .fastpath import FastPath
+from .gateway import Gateway
 from .metrics import registry
 from .overload import Overload
-from .gateway import Gateway
 from .responses import error_response
 
 OSS_PREFIXES = (*(f"/{bucket}/" for bucket in BUCKETS), f"/{UPLOAD_BUCKET}")  # the buckets answer as OSS does: no gateway, no gzip
@@ -71,6 +71,6 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
     edge = Edge(ControlLog(compressed, emulator.settings.log_format), emulator)
     overload = Overload(FastPath(edge, emulator, compressed), emulator, compressed)
     app.middleware_stack = overload
-    app.state.overload = overload  # mockserver.serving.watch hands it the server's count of requests in flight
+    app.state.overload = overload  # mockserver.server.serving.watch hands it the server's count of requests in flight
     app.state.metrics = registry(emulator, overload.in_flight)
     return app

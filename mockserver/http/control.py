@@ -10,8 +10,8 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..catalog.openapi import build as build_openapi
-from ..emulator import Emulator
-from ..parsing import json_value
+from ..domain.emulator import Emulator
+from ..support.parsing import json_value
 from .dashscope import read_body
 from .responses import json_response
 

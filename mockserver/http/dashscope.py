@@ -13,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..emulator import Emulator
-from ..errors import ApiError
-from ..streams import TooLarge, TooSlow, read_capped
+from ..domain.emulator import Emulator
+from ..domain.errors import ApiError
+from ..support.streams import TooLarge, TooSlow, read_capped
 from . import multimodal
 from .responses import JSON, JSON_UTF8, json_response
 

@@ -21,15 +21,15 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import streams
-from ..accounts import Account, _bearer
 from ..catalog import ErrorCatalog
-from ..emulator import Emulator
-from ..errors import ApiError
-from ..parsing import json_object
+from ..domain.accounts import Account, _bearer
+from ..domain.emulator import Emulator
+from ..domain.errors import ApiError
 from ..faults.effects import Effects, HttpError
 from ..faults.rules import Request
 from ..results.names import BUCKETS, task_of
+from ..support import streams
+from ..support.parsing import json_object
 from . import guard
 from .admin_token import CHALLENGE
 from .responses import dumps, error_body, json_response

@@ -27,13 +27,13 @@ from urllib.parse import parse_qsl
 from starlette.datastructures import URL
 from starlette.types import Receive, Scope, Send
 
-from ..accounts import Account, _bearer
-from ..emulator import Emulator
-from ..errors import ApiError
+from ..domain.accounts import Account, _bearer
+from ..domain.emulator import Emulator
+from ..domain.errors import ApiError
 from ..faults.rules import Request
 from ..lifecycle.task import PENDING, RUNNING, Task
 from ..results.names import task_of
-from ..timefmt import http_date
+from ..support.timefmt import http_date
 from .compression import VARY, Compression
 from .edge import RESULTS_PREFIXES, Arrival, Edge, record
 from .gateway import envoy_headers, unexpected

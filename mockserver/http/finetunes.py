@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..finetunes import FineTuneJobs
+from ..domain.finetunes import FineTuneJobs
 from .dashscope import _both, read_body
 from .responses import JSON_UTF8, json_response
 

@@ -15,9 +15,9 @@ import time
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..emulator import Emulator
-from ..errors import ApiError
-from ..timefmt import epoch_ms, http_date
+from ..domain.emulator import Emulator
+from ..domain.errors import ApiError
+from ..support.timefmt import epoch_ms, http_date
 from .edge import account_of, fault_response
 from .responses import error_response
 

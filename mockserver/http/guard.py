@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import Scope, Send
 
-from ..config import Settings
+from ..settings.config import Settings
 from .admin_token import presented
 
 Refusal = tuple[int, dict[str, str]]

@@ -1,4 +1,4 @@
-"""``GET /__mock/metrics``: the emulator's metrics in Prometheus's text format (see :mod:`mockserver.metrics`)."""
+"""``GET /__mock/metrics``: the emulator's metrics in Prometheus's text format (see :mod:`mockserver.domain.metrics`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..emulator import Emulator
-from ..metrics import Collector
+from ..domain.emulator import Emulator
+from ..domain.metrics import Collector
 
 
 def registry(emulator: Emulator, in_flight: Callable[[], int] | None = None) -> CollectorRegistry:

@@ -15,9 +15,9 @@ import asyncio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..clock import Clock
-from ..emulator import Draft, Emulator
-from ..errors import ApiError
+from ..domain.clock import Clock
+from ..domain.emulator import Draft, Emulator
+from ..domain.errors import ApiError
 from ..inputs.service import Looked
 from .responses import JSON, json_response
 

@@ -24,11 +24,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..emulator import Emulator
+from ..domain.emulator import Emulator
 from ..results.images import Rendered
 from ..results.names import BUCKETS
 from ..results.video import VideoUnavailable
-from ..timefmt import http_date, oss_time
+from ..support.timefmt import http_date, oss_time
 from . import oss
 
 

@@ -9,7 +9,7 @@ being served finish in time. The control plane (``/__mock/``, health too) and
 the OSS buckets are always served.
 
 "In flight" is uvicorn's count of requests it has read and not answered yet
-(:func:`mockserver.serving.watch` hands it over), which also sees the requests
+(:func:`mockserver.server.serving.watch` hands it over), which also sees the requests
 still waiting for the event loop; in process, without a server, the guard
 counts the requests inside the app itself.
 """
@@ -21,8 +21,8 @@ from typing import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..emulator import Emulator
-from ..errors import ApiError
+from ..domain.emulator import Emulator
+from ..domain.errors import ApiError
 from .compression import Compression
 from .edge import _classify, record
 from .gateway import envoy_headers

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.responses import Response
 
 from ..catalog import ErrorCatalog
-from ..errors import ApiError
+from ..domain.errors import ApiError
 
 JSON = "application/json"
 JSON_UTF8 = "application/json;charset=UTF-8"  # what the task query (and its siblings) answer with

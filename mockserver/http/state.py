@@ -1,4 +1,4 @@
-"""``GET /__mock/state`` saves the emulator's whole state as JSON; ``PUT`` restores it (see :mod:`mockserver.snapshot`)."""
+"""``GET /__mock/state`` saves the emulator's whole state as JSON; ``PUT`` restores it (see :mod:`mockserver.domain.snapshot`)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import snapshot
-from ..parsing import json_value
-from .dashscope import read_body
+from ..domain import snapshot
+from ..support.parsing import json_value
 from .control import _bad, _emulator
+from .dashscope import read_body
 from .responses import json_response
 
 

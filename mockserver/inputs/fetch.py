@@ -20,7 +20,7 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 
 import httpx
 
-from ..streams import TooLarge, read_capped
+from ..support.streams import TooLarge, read_capped
 from . import policy
 
 _MARGIN = 0.05  # seconds: a uniform refusal answers just before the whole download's timeout would

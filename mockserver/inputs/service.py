@@ -20,12 +20,12 @@ from starlette.concurrency import run_in_threadpool
 from ..catalog import ModelEntry
 from ..catalog.schema import FieldRule, ImageLimits
 from ..catalog.validate import Failure
-from ..clock import Clock
-from ..config import Settings
+from ..domain.clock import Clock
 from ..results.images import ResultImages
-from ..results.render import line_mask
 from ..results.names import BUCKETS
+from ..results.render import line_mask
 from ..results.urls import ResultSigner
+from ..settings.config import Settings
 from ..uploads.service import Uploads
 from .fetch import FetchError, Limits, fetch
 from .inspect import inspect

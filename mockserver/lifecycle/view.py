@@ -10,7 +10,7 @@ import hashlib
 from typing import Any, Callable, Collection
 
 from ..catalog.schema import ModelEntry, VideoOutput
-from ..timefmt import task_time, task_time_seconds
+from ..support.timefmt import task_time, task_time_seconds
 from .task import CANCELED, FAILED, PENDING, RUNNING, SUCCEEDED, UNKNOWN, Task
 from .text_layers import text_params
 

@@ -13,9 +13,9 @@ import base64
 import hashlib
 from dataclasses import dataclass
 
-from ..calls import answer_size, message_text
 from ..catalog import Catalog
 from ..catalog.validate import size_of
+from ..domain.calls import answer_size, message_text
 from ..lifecycle.task import SUCCEEDED, Task
 from ..store import Store
 from .cache import ByteLRU

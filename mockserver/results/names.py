@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from ..timefmt import CHINA, date_path
+from ..support.timefmt import CHINA, date_path
 
 Scheme = Literal["image", "timed", "repaint"]
 BEIJING, SHANGHAI, REPAINT_BUCKET = "dashscope-result-bj", "dashscope-result-sh", "viapi-video"

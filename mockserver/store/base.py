@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Iterable, Protocol
 
-from ..account_state import AccountState
+from ..domain.account_state import AccountState
 from ..lifecycle.job import JobBook
 from ..lifecycle.lanes import Lane
 from ..lifecycle.task import Task

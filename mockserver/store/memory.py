@@ -9,7 +9,7 @@ import threading
 from collections import deque
 from typing import Iterable
 
-from ..account_state import AccountState
+from ..domain.account_state import AccountState
 from ..lifecycle.job import JobBook
 from ..lifecycle.lanes import Lane
 from ..lifecycle.task import Task

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
-from ..parsing import json_value
-from ..timefmt import oss_time
+from ..support.parsing import json_value
+from ..support.timefmt import oss_time
 
 
 def sign(secret: bytes, policy: str) -> str:

@@ -19,11 +19,11 @@ from typing import Any, Mapping
 
 from ..catalog import ModelEntry
 from ..catalog.validate import Failure
-from ..clock import Clock
-from ..config import Settings
-from ..ids import IdFactory
+from ..domain.clock import Clock
+from ..domain.ids import IdFactory
+from ..settings.config import Settings
 from ..store import Store
-from ..timefmt import CHINA
+from ..support.timefmt import CHINA
 from . import policy
 
 BUCKET = "dashscope-file-mgr"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ... import account_state
-from ...emulator import Emulator
+from ...domain import account_state
+from ...domain.emulator import Emulator
 
 SPAN = 60  # seconds of activity a sparkline shows
 

@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...emulator import HOUR
+from ...domain.emulator import HOUR
 from ...lifecycle.task import SUCCEEDED
-from ...timefmt import shown_time
+from ...support.timefmt import shown_time
 from ..control import _bad, _emulator
 from ..responses import json_response
 from .activity import accounts

@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ... import __version__
-from ...timefmt import shown_time
+from ...support.timefmt import shown_time
 from ..control import _emulator
 from ..responses import json_response
 from .activity import SPAN

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Iterable, Iterator
 
-from ...emulator import HOUR, Emulator
+from ...domain.emulator import HOUR, Emulator
 from ...lifecycle.lanes import Lane
 from ...lifecycle.task import PENDING, RUNNING, SUCCEEDED, Task
-from ...timefmt import shown_time
+from ...support.timefmt import shown_time
 from .queue import QueuePlaces
 
 MAX_PAGE_SIZE = 200

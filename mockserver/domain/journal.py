@@ -14,9 +14,9 @@ from collections import deque
 from dataclasses import dataclass, fields as dataclass_fields
 from typing import Any, Iterable, Mapping
 
-from .lifecycle.task import Task
+from ..lifecycle.task import Task
+from ..support.timefmt import shown_time
 from .metrics import Tally
-from .timefmt import shown_time
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a microsecond more per request

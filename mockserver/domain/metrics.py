@@ -58,7 +58,7 @@ class Tally:
         return model if model in self.models else (NONE if model is None else OTHER)
 
     def count(self, entry: Any) -> None:
-        """Count one journal entry (a :class:`mockserver.journal.Entry`)."""
+        """Count one journal entry (a :class:`mockserver.domain.journal.Entry`)."""
         account = self.account(entry.account)
         self.requests[(entry.route, entry.status, account)] += 1
         if entry.status == 429:

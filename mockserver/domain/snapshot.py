@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from ..faults.rules import Rule
+from ..lifecycle.job import Job, JobBook
+from ..lifecycle.lanes import Lane
+from ..lifecycle.task import Task
+from ..results.names import is_task_id
+from ..store import StoreState
 from .account_state import AccountState
 from .clock import LATEST, MAX_RATE
-from .faults.rules import Rule
 from .ids import generator_at
-from .lifecycle.job import Job, JobBook
-from .lifecycle.lanes import Lane
-from .lifecycle.task import Task
-from .results.names import is_task_id
-from .store import StoreState
 
 if TYPE_CHECKING:
     from .emulator import Emulator

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from .config import AccountConfig, ModelLimits, Settings
+from ..settings.config import AccountConfig, ModelLimits, Settings
 from .errors import ApiError
 
 

@@ -13,8 +13,8 @@ import time
 import uvicorn
 from starlette.types import ASGIApp
 
+from ..settings.config import Settings
 from . import connections
-from .config import Settings
 
 
 def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
@@ -48,7 +48,7 @@ def url_of(sock: socket.socket) -> str:
 def config(app: ASGIApp, settings: Settings, log_level: str = "warning") -> uvicorn.Config:
     """uvicorn's settings: no access log (the emulator logs requests itself), and neither a ``server``
     header nor a ``date`` of uvicorn's own: the gateway sends both, the date on the emulator's clock.
-    The HTTP protocol is uvicorn's own, bounded (:mod:`mockserver.connections`)."""
+    The HTTP protocol is uvicorn's own, bounded (:mod:`mockserver.server.connections`)."""
     connections.quiet_repeats()
     protocol = connections.bounded_protocol(connections.fd_capped(settings.max_connections), settings.header_timeout_seconds)
     return uvicorn.Config(

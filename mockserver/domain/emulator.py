@@ -1,4 +1,5 @@
-"""The emulator's domain: submit, query, cancel and list, as the real service does them.
+"""The emulator's domain: submit, query, cancel and list, as the real service does them (the list's
+window, filters and rows are in ``listing.py``).
 
 This is the one place that combines the catalog, the accounts, the throttle,
 the lanes and the store. The HTTP layer parses a request, calls one method
@@ -7,42 +8,40 @@ here and renders what comes back; it holds no behaviour of its own.
 
 from __future__ import annotations
 
-import math
 import secrets
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ..catalog import Catalog, ModelEntry, default_catalog
+from ..catalog.validate import Failure, Validated, kept, validate
+from ..faults.effects import Effects
+from ..faults.injector import Faults
+from ..faults.plan import shape
+from ..faults.rules import Request
+from ..inputs.service import Inputs, Looked
+from ..lifecycle.planner import apply_timeout, draw_durations
+from ..lifecycle.task import UNKNOWN, Outcome, Task, shared
+from ..lifecycle.view import task_output, unknown_output
+from ..results.images import ResultImages
+from ..results.urls import ResultSigner
+from ..settings.config import Settings
+from ..store import MemoryStore, Store
+from ..support.parsing import json_object
+from ..uploads.service import Uploads
 from . import account_state
 from .accounts import Account, Accounts, _bearer
-from .catalog import Catalog, ModelEntry, default_catalog
-from .catalog.validate import Failure, Validated, kept, validate
 from .calls import call_answer
 from .checks import answer
 from .clock import Clock
-from .config import Settings
 from .errors import ApiError
-from .parsing import json_object, page_number
-from .faults.effects import Effects
-from .faults.injector import Faults
-from .faults.plan import shape
-from .faults.rules import Request
 from .finetunes import FineTuneJobs
 from .ids import IdFactory
-from .inputs.service import Inputs, Looked
 from .journal import Journal, timeline
-from .lifecycle.planner import apply_timeout, draw_durations
-from .lifecycle.task import UNKNOWN, Outcome, Task, shared
-from .lifecycle.view import task_output, unknown_output
+from .listing import Listing
 from .metrics import Tally
-from .results.images import ResultImages
-from .results.urls import ResultSigner
-from .store import MemoryStore, Store
-from .timefmt import epoch_ms, parse_list_time
-from .uploads.service import Uploads
 
 HOUR = 3600.0
 _PURGE_EVERY = 512  # submits between sweeps of expired tasks
-_MAX_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -216,7 +215,7 @@ class Emulator:
         return answer(draft.entry, draft.checked.input, effects)
 
     def answer_call(self, task: Task, base_url: str) -> dict[str, Any]:
-        """A synchronous generation's answer once its task has ended (``mockserver.calls``)."""
+        """A synchronous generation's answer once its task has ended (``mockserver.domain.calls``)."""
         entry = self.catalog.calls.get(task.model) or self.catalog.models[task.model]
         return call_answer(task, entry, lambda t, i: self.result_url(t, i, base_url))
 
@@ -337,36 +336,12 @@ class Emulator:
             self.store.lane(task.account, task.model, self._limits(account, entry)[1]).replan(now)
 
     def list_tasks(self, account: Account, query: Mapping[str, str]) -> dict[str, Any]:
-        """One page of the account's tasks in a window of at most 24 hours, newest first."""
+        """One page of the account's tasks in a window of at most 24 hours, newest first (:mod:`.listing`)."""
         self._throttle(account, "list", self._request_limit(account))
         now = self.clock.now()
-        start, end = _window(query, now)
-        page_no = page_number(query.get("page_no"), 1)
-        page_size = page_number(query.get("page_size"), 10)
-        if page_size > _MAX_PAGE_SIZE:
-            raise ApiError("InvalidParameter", "list_paging")
-        retention = self.settings.retention_hours * HOUR
-        wanted = {key: query.get(key) for key in ("task_id", "model_name", "status", "api_key_id")}
-        rows = []
-        for task in self.store.account_tasks(account.id, start, end):
-            if task.call:
-                continue
-            status = task.status_at(now, retention)
-            if status == UNKNOWN:
-                continue
-            row = _list_row(task, status, now)
-            if all(value in (None, "") or str(row.get(key)) == value for key, value in wanted.items()):
-                rows.append(row)
-        rows.sort(key=lambda row: row["gmt_create"], reverse=True)
-        total = len(rows)
-        page = rows[(page_no - 1) * page_size : page_no * page_size]
-        return {
-            "total": total,
-            "data": page,
-            "total_page": math.ceil(total / page_size),
-            "page_no": page_no,
-            "page_size": page_size,
-        }
+        listing = Listing.of(query, now)
+        tasks = self.store.account_tasks(account.id, listing.start, listing.end)
+        return listing.page(tasks, now, self.settings.retention_hours * HOUR)
 
     def _owned(self, account: Account, task_id: str) -> Task | None:
         task = self.store.get_task(task_id)
@@ -398,39 +373,3 @@ class Emulator:
         if task is None and not entries:
             return None
         return timeline(task, entries, self.clock.now())
-
-
-
-def _window(query: Mapping[str, str], now: float) -> tuple[float, float]:
-    try:
-        end = parse_list_time(query["end_time"]) if query.get("end_time") else now
-        start = parse_list_time(query["start_time"]) if query.get("start_time") else end - 24 * HOUR
-    except ValueError:
-        raise ApiError("InvalidParameter", "list_time_format") from None
-    if start > end or end - start > 24 * HOUR:
-        raise ApiError("InvalidParameter", "list_time_range")
-    # The filters have whole seconds: a task submitted in the end second is inside.
-    return start, end + (0.999 if query.get("end_time") else 0.0)
-
-
-
-
-def _list_row(task: Task, status: str, now: float) -> dict[str, Any]:
-    """One ``data[]`` item, keys in the captured (alphabetical) order."""
-    row: dict[str, Any] = {
-        "api_key_id": task.api_key_id,
-        "caller_parent_id": task.caller_uid,
-        "caller_uid": task.caller_uid,
-    }
-    if status in ("SUCCEEDED", "FAILED", "CANCELED"):
-        row["end_time"] = epoch_ms(task.finished_at)
-    row["gmt_create"] = epoch_ms(task.submitted_at)
-    row["model_name"] = task.model
-    row["region"] = "cn-beijing"
-    row["request_id"] = task.request_id
-    if task.canceled_at is None and now >= task.scheduled_at:
-        row["start_time"] = epoch_ms(task.scheduled_at)
-    row["status"] = status
-    row["task_id"] = task.task_id
-    row["user_api_unique_key"] = f"apikey:v1:aigc:{task.group}:{task.function}:{task.model}"
-    return row

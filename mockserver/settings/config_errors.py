@@ -17,8 +17,8 @@ from typing import Any, Mapping
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from ..support.suggest import did_you_mean
 from .config import Settings
-from .suggest import did_you_mean
 
 
 class SettingsError(ValueError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from .config import Settings
+from ..settings.config import Settings
 
 _CLOCKS = {
     "real": "real (wall time)",

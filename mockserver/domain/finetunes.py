@@ -21,19 +21,19 @@ import hashlib
 from datetime import datetime
 from typing import Any, Mapping
 
+from ..catalog import Catalog
+from ..catalog.finetune import FineTuneEntry
+from ..lifecycle.job import TERMINAL, Job, JobBook
+from ..lifecycle.planner import draw_durations
+from ..lifecycle.task import CANCELED
+from ..settings.config import Settings
+from ..store import Store
+from ..support.parsing import json_object, page_number
+from ..support.timefmt import CHINA, task_time_seconds
 from .accounts import Account
-from .catalog import Catalog
-from .catalog.finetune import FineTuneEntry
 from .clock import Clock
-from .config import Settings
 from .errors import ApiError
-from .parsing import json_object, page_number
 from .ids import IdFactory
-from .lifecycle.job import TERMINAL, Job, JobBook
-from .lifecycle.planner import draw_durations
-from .lifecycle.task import CANCELED
-from .store import Store
-from .timefmt import CHINA, task_time_seconds
 
 _MAX_PAGE_SIZE = 100
 

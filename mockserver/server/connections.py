@@ -12,7 +12,7 @@ wrapped:
   ``header_timeout_seconds`` is closed (the cost: one timer per connection
   while it waits for headers; none while a request runs).
 
-The body's own time is bounded where it is read (:mod:`mockserver.streams`).
+The body's own time is bounded where it is read (:mod:`mockserver.support.streams`).
 Repeated log lines (``Too many open files``, invalid requests) are
 rate-limited by :class:`RepeatFilter`, so an attack cannot fill the disk.
 """
@@ -73,7 +73,7 @@ def bounded_protocol(max_connections: int, header_seconds: float) -> type[asynci
         def _headers_late(self) -> None:
             self._header_timer = None
             if not self._between_requests() or self.transport.is_closing():
-                return  # a request runs: its body has its own time (mockserver.streams)
+                return  # a request runs: its body has its own time (mockserver.support.streams)
             if getattr(self, "cycle", None) is self._awaited:
                 self.transport.close()  # no request's headers arrived in time
             else:

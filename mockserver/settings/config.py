@@ -13,8 +13,8 @@ import yaml
 from PIL import ImageFont
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .clock import LATEST, MAX_RATE
-from .faults.rules import Rule
+from ..domain.clock import LATEST, MAX_RATE
+from ..faults.rules import Rule
 
 DEFAULT_PORT = 8580
 MAX_HOURS = 87600.0  # ten years

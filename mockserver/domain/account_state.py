@@ -21,9 +21,9 @@ from typing import Any, Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..catalog import ModelEntry
+from ..settings.config import ModelLimits
 from .accounts import Account
-from .catalog import ModelEntry
-from .config import ModelLimits
 
 _LIMIT_FIELDS = ("submit_per_second", "concurrency", "free_quota")
 

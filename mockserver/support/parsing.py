@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .errors import ApiError
+from ..domain.errors import ApiError
 
 
 MAX_DEPTH = 64  # arrays and objects inside each other; no real request comes near it

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .catalog import ModelEntry
+from ..catalog import ModelEntry
+from ..faults.effects import Effects
 from .errors import ApiError
-from .faults.effects import Effects
 
 
 def answer(entry: ModelEntry, input_: dict[str, Any], effects: Effects | None) -> dict[str, Any]:

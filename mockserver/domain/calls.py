@@ -19,10 +19,10 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from .catalog import ModelEntry
-from .catalog.validate import size_of
+from ..catalog import ModelEntry
+from ..catalog.validate import size_of
+from ..lifecycle.task import FAILED, Task
 from .errors import ApiError
-from .lifecycle.task import FAILED, Task
 
 ResultUrl = Callable[[Task, int], str]
 _SIZE = re.compile(r"[1-9][0-9]{1,4}\*[1-9][0-9]{1,4}")

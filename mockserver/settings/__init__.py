@@ -1,0 +1,1 @@
+"""The emulator's settings (:class:`Settings`) and their readable errors."""

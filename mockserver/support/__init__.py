@@ -1,0 +1,1 @@
+"""Small shared helpers: request parsing, bounded body streams, time formats, the nearest valid name."""
