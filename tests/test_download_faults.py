@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -30,7 +32,10 @@ def test_a_download_reset_is_journaled_without_a_status(server):
     server.add_rule(match={"route": "download"}, network={"kind": "reset"}, count=1)
     with pytest.raises(httpx.TransportError):
         httpx.get(url)
-    assert [(entry["status"], entry["fault"]) for entry in server.requests(route="download")] == [(None, "network:reset")]
+    deadline = time.monotonic() + 10  # the reset reaches the client before the server journals it
+    while not (entries := server.requests(route="download")):
+        assert time.monotonic() < deadline, "the reset download was never journaled"
+    assert [(entry["status"], entry["fault"]) for entry in entries] == [(None, "network:reset")]
 
 
 def test_a_download_rule_takes_no_http_effect(server):
