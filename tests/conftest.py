@@ -27,3 +27,11 @@ def make_server() -> Iterator[Callable[..., LiveServer]]:
 def server(make_server) -> LiveServer:
     """An emulator with a manual clock: tasks move only when the test advances it."""
     return make_server()
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[LiveServer]:
+    """One emulator (manual clock) for a whole module whose tests keep to accounts of their own."""
+    server = start_server()
+    yield server
+    server.stop()

@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 from catalog_cases import valid_body
 from mockserver.catalog import default_catalog
 from mockserver.catalog.openapi import OUTPUT_PATH, render
-from serving import LiveServer, start_server
+from serving import LiveServer
 
 CATALOG = default_catalog()
 DOCUMENT = json.loads(OUTPUT_PATH.read_text(encoding="utf-8"))
@@ -29,13 +29,6 @@ def _response_schema(path: str, method: str, status: str = "200") -> Draft202012
 
 QUERY = _response_schema("/api/v1/tasks/{task_id}", "get")
 ERROR = _validator("#/components/schemas/Error")
-
-
-@pytest.fixture(scope="module")
-def live() -> LiveServer:
-    server = start_server()
-    yield server
-    server.stop()
 
 
 def test_checked_in_contract_is_current():

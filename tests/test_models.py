@@ -14,7 +14,7 @@ import pytest
 from catalog_cases import Case, cases, valid_body
 from mockserver.catalog import ModelEntry, default_catalog
 from mockserver.catalog.validate import validate
-from serving import LiveServer, start_server
+from serving import LiveServer
 
 CATALOG = default_catalog()
 HOURS = 3600.0
@@ -22,13 +22,6 @@ _keys = itertools.count()
 TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$")
 TIME_SECONDS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 SIGNED = re.compile(r"^http://127\.0\.0\.1:\d+/(dashscope-result-(bj|sh)/.+\.(png|jpg)|viapi-video/.+\.jpg)\?Expires=\d+&OSSAccessKeyId=\w+&Signature=.+$")
-
-
-@pytest.fixture(scope="module")
-def live() -> LiveServer:
-    server = start_server()
-    yield server
-    server.stop()
 
 
 def _key() -> str:

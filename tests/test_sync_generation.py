@@ -23,19 +23,12 @@ from mockserver.domain.calls import answer_size
 from mockserver.catalog import ModelEntry, default_catalog
 from mockserver.catalog.validate import validate
 from mockserver.results.names import task_of
-from serving import LiveServer, start_server
+from serving import LiveServer
 
 PATH = "/api/v1/services/aigc/multimodal-generation/generation"
 CATALOG = default_catalog()
 CALLS = sorted((entry for entry in CATALOG.served() if entry.output.shape == "call"), key=lambda entry: entry.name)
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-@pytest.fixture(scope="module")
-def live() -> LiveServer:
-    server = start_server()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

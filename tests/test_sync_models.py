@@ -13,7 +13,7 @@ import re
 import pytest
 
 from image_host import ImageHost
-from serving import LiveServer, start_server
+from serving import LiveServer
 
 PATH = "/api/v1/services/vision/facedetection/detect"
 MODEL = "facechain-facedetect"
@@ -22,13 +22,6 @@ INVALID_URL = (
     "The request URL is invalid, please check the request URL is available and the request image format "
     "is one of the following types: JPEG, JPG, PNG, BMP, and WEBP."
 )
-
-
-@pytest.fixture(scope="module")
-def live() -> LiveServer:
-    server = start_server()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

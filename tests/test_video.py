@@ -19,18 +19,11 @@ from catalog_cases import valid_body
 from mockserver.catalog import ModelEntry, default_catalog
 from mockserver.catalog.validate import validate
 from mockserver.results.names import task_of
-from serving import LiveServer, fetch, start_server
+from serving import LiveServer, fetch
 
 CATALOG = default_catalog()
 VIDEOS = sorted((entry for entry in CATALOG.models.values() if entry.output.shape == "video"), key=lambda e: e.name)
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$")
-
-
-@pytest.fixture(scope="module")
-def live() -> LiveServer:
-    server = start_server()
-    yield server
-    server.stop()
 
 
 def decode(body: bytes) -> tuple[int, int, int, float, str, int]:
