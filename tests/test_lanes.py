@@ -46,7 +46,7 @@ def test_cancel_moves_the_tasks_behind_forward():
     for task in (a, b, c):
         lane.schedule(task, now=0.0)
     b.canceled_at = 5.0
-    lane.replan(now=5.0)
+    assert lane.replan(5.0, [a, b, c]) == [c]  # what changed, for the store to save
     assert (a.scheduled_at, a.ended_at) == (0, 10)  # running: untouched
     assert (c.scheduled_at, c.ended_at) == (10, 20)  # takes b's place
 
@@ -56,13 +56,12 @@ def test_raising_the_limit_starts_waiting_tasks_now():
     a, b = make_task(0, submitted=0.0), make_task(1, submitted=0.0)
     lane.schedule(a, now=0.0)
     lane.schedule(b, now=0.0)
-    lane.replan(now=3.0, concurrency=2)
+    lane.replan(3.0, [a, b], concurrency=2)
     assert b.scheduled_at == 3.0
     assert lane.concurrency == 2
 
 
-def test_finished_tasks_leave_the_queue():
-    lane = Lane(concurrency=1)
-    for i in range(5):
-        lane.schedule(make_task(i, submitted=i * 100.0), now=i * 100.0)
-    assert len(lane.tasks) == 1
+def test_a_lane_is_idle_once_every_slot_freed():
+    lane = Lane(concurrency=2)
+    lane.schedule(make_task(0, submitted=0.0), now=0.0)
+    assert not lane.idle_before(5.0) and lane.idle_before(10.5)

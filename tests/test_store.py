@@ -72,8 +72,8 @@ def test_export_then_import_into_another_store_keeps_everything_shared_as_before
     target = MemoryStore()
     target.import_(source.export())
     assert list(target.account_tasks("a")) == tasks
-    restored = target.lane("a", "m", 1)
-    assert list(restored.tasks) == tasks and restored.tasks[0] is target.get_task("t0")
+    queued = target.queue("a", "m", now=0.0)
+    assert queued == tasks and queued[0] is target.get_task("t0")
     assert target.hit("a|query", 2, 1.0, now=0.5) and not target.hit("a|query", 2, 1.0, now=0.6)
     assert target.get_upload("dir/a/1.png", now=1.0) == b"1" and target.get_upload("dir/a/1.png", now=100.0) is None
     assert target.account_state("a").used == {"m": 2}

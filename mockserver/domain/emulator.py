@@ -19,6 +19,7 @@ from ..faults.injector import Faults
 from ..faults.plan import shape
 from ..faults.rules import Request
 from ..inputs.service import Inputs, Looked
+from ..lifecycle.lanes import Lane
 from ..lifecycle.planner import apply_timeout, draw_durations
 from ..lifecycle.task import UNKNOWN, Outcome, Task, shared
 from ..lifecycle.view import task_output, unknown_output
@@ -122,11 +123,21 @@ class Emulator:
         """Re-plan the account's queues whose concurrency changed, at once (a limit changed at run time)."""
         with self.store.transaction():
             now = self.clock.now()
-            for lane in self.store.lanes(account.id):
-                if lane.tasks:
-                    slots = self._limits(account, self.catalog.models[lane.tasks[0].model])[1]
-                    if lane.concurrency != slots:
-                        lane.replan(now, slots)
+            for (_, model), lane in self.store.lanes(account.id):
+                slots = self._limits(account, self.catalog.models[model])[1]
+                if lane.concurrency != slots:
+                    self._replan(lane, account.id, model, now, slots)
+
+    def _replan(self, lane: Lane, account: str, model: str, now: float, slots: int | None = None) -> None:
+        """Re-plan the lane's waiting tasks (inside a transaction) and save what changed."""
+        for task in lane.replan(now, self.store.queue(account, model, now), slots):
+            self.store.save_task(task)
+        self.store.save_lane(account, model, lane)
+
+    def _charge(self, account: str, model: str, images: int) -> None:
+        state = self.store.account_state(account)
+        account_state.charge(state, model, images)
+        self.store.save_account_state(account, state)
 
     # -- submit ---------------------------------------------------------------
 
@@ -199,7 +210,7 @@ class Emulator:
             if effects is not None:
                 shape(task, effects, self.catalog.errors)
             self._plan(task, draft.entry, draft.slots)
-            account_state.charge(self.store.account_state(draft.account.id), draft.entry.name, task.succeeded_images())
+            self._charge(draft.account.id, draft.entry.name, task.succeeded_images())
             self.store.add_task(task)
             self._maybe_purge()
         return Submitted(task)
@@ -284,10 +295,12 @@ class Emulator:
             task.scheduled_at = task.submitted_at + task.pending_seconds
             task.ended_at = task.scheduled_at + task.run_seconds
             return
+        now = self.clock.now()
         lane = self.store.lane(task.account, task.model, slots)
         if lane.concurrency != slots:  # a limit changed since the lane was made
-            lane.replan(self.clock.now(), slots)
-        lane.schedule(task, self.clock.now())
+            self._replan(lane, task.account, task.model, now, slots)
+        lane.schedule(task, now)
+        self.store.save_lane(task.account, task.model, lane)
 
     def _maybe_purge(self) -> None:
         self._submits += 1
@@ -331,9 +344,9 @@ class Emulator:
                 raise ApiError("UnsupportedOperation", "cancel")
             task.canceled_at = now
             self.store.save_task(task)
-            account_state.charge(self.store.account_state(account.id), task.model, -task.succeeded_images())
-            entry = self.catalog.models[task.model]
-            self.store.lane(task.account, task.model, self._limits(account, entry)[1]).replan(now)
+            self._charge(account.id, task.model, -task.succeeded_images())
+            slots = self._limits(account, self.catalog.models[task.model])[1]
+            self._replan(self.store.lane(task.account, task.model, slots), task.account, task.model, now)
 
     def list_tasks(self, account: Account, query: Mapping[str, str]) -> dict[str, Any]:
         """One page of the account's tasks in a window of at most 24 hours, newest first (:mod:`.listing`)."""

@@ -81,6 +81,7 @@ class FineTuneJobs:
                       submitted_at=now, pending_seconds=pending, run_seconds=running)
             book.lane.schedule(job, now)  # type: ignore[arg-type]  # a Job has the plan fields a lane uses
             book.jobs[job_id] = job
+            self.store.save_job_book(account.id, book)
             return self._view(job, entry, now)
 
     def get(self, account: Account, job_id: str) -> dict[str, Any]:
@@ -90,12 +91,14 @@ class FineTuneJobs:
     def cancel(self, account: Account, job_id: str) -> dict[str, Any]:
         """Cancel a job still PENDING or RUNNING; the jobs queued behind it move up."""
         with self.store.transaction():
-            job = self._owned(account, job_id)
+            book = self._book(account)
+            job = self._owned(account, job_id, book)
             now = self.clock.now()
             if job.status_at(now) in TERMINAL:
                 raise ApiError("UnsupportedOperation")
             job.canceled_at = now
-            self._book(account).lane.replan(now)
+            book.lane.replan(now, book.jobs.values())  # type: ignore[arg-type]  # the jobs queue as tasks do
+            self.store.save_job_book(account.id, book)
         return {"status": CANCELED}
 
     def list(self, account: Account, query: Mapping[str, str]) -> dict[str, Any]:
@@ -115,8 +118,8 @@ class FineTuneJobs:
     def _book(self, account: Account) -> JobBook:
         return self.store.job_book(account.id, self._concurrency)
 
-    def _owned(self, account: Account, job_id: str) -> Job:
-        job = self._book(account).jobs.get(job_id)
+    def _owned(self, account: Account, job_id: str, book: JobBook | None = None) -> Job:
+        job = (book or self._book(account)).jobs.get(job_id)
         if job is None:
             raise ApiError("NotFound")
         return job

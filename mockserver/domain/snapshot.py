@@ -18,7 +18,6 @@ import base64
 import binascii
 import heapq
 import math
-from collections import deque
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -112,7 +111,11 @@ def export(emulator: Emulator) -> dict[str, Any]:
     """The whole state now, as a JSON-ready document."""
     with emulator.store.transaction():
         state = emulator.store.export()
-        kept = {task.task_id for task in state.tasks}
+        now = emulator.clock.now()
+        queued: dict[tuple[str, str], list[str]] = {}
+        for task in state.tasks:  # in submission order: a lane's queue order
+            if not task.call and task.canceled_at is None and task.ended_at > now:
+                queued.setdefault(task.lane, []).append(task.task_id)
         return {
             "version": VERSION,
             "clock": emulator.clock.describe(),
@@ -126,7 +129,7 @@ def export(emulator: Emulator) -> dict[str, Any]:
                     "model": model,
                     "concurrency": lane.concurrency,
                     "slots": _slots_out(lane.slots),
-                    "tasks": [task.task_id for task in lane.tasks if task.task_id in kept],  # purged ones ended long ago
+                    "tasks": queued.get((account, model), []),
                 }
                 for (account, model), lane in state.lanes.items()
             ],
@@ -141,7 +144,7 @@ def export(emulator: Emulator) -> dict[str, Any]:
                     "concurrency": book.lane.concurrency,
                     "slots": _slots_out(book.lane.slots),
                     "jobs": [_JOB.dump_python(job, mode="json") for job in book.jobs.values()],
-                    "queue": [job.job_id for job in book.lane.tasks],
+                    "queue": [job.job_id for job in book.jobs.values() if job.canceled_at is None and job.ended_at > now],
                 }
                 for account, book in state.job_books.items()
             },
@@ -223,14 +226,12 @@ def _store_state(emulator: Emulator, doc: _Snapshot) -> StoreState:
             raise SnapshotError(f"lanes: lane {key} is repeated or names an unknown model")
         if len(lane.slots) != lane.concurrency:
             raise SnapshotError(f"lanes: lane {key} has {len(lane.slots)} slots for concurrency {lane.concurrency}")
-        members = []
-        for task_id in lane.tasks:
+        for task_id in lane.tasks:  # checked, though a store finds a lane's queue among its tasks
             task = tasks.get(task_id)
             if task is None or task.lane != key or task_id in queued:
                 raise SnapshotError(f"lanes: lane {key} queues task {task_id}, which is not one of its tasks")
             queued.add(task_id)
-            members.append(task)
-        lanes[key] = Lane(lane.concurrency, _slots_in(lane.slots, f"lanes: lane {key}"), deque(members))
+        lanes[key] = Lane(lane.concurrency, _slots_in(lane.slots, f"lanes: lane {key}"))
     for owner, account in doc.accounts.items():
         unknown = [m for m in [*account.models, *account.used] if m != "*" and m not in models]
         if unknown:
@@ -263,8 +264,7 @@ def _job_book(account: str, book: _JobBook) -> JobBook:
         jobs[job.job_id] = job
     if len(set(book.queue)) != len(book.queue) or not set(book.queue) <= set(jobs):
         raise SnapshotError(f"{where}: the queue names a job twice or one that is not in its jobs")
-    queue = deque(jobs[job_id] for job_id in book.queue)
-    return JobBook(Lane(book.concurrency, _slots_in(book.slots, where), queue), jobs)  # type: ignore[arg-type]
+    return JobBook(Lane(book.concurrency, _slots_in(book.slots, where)), jobs)
 
 
 def _slots_out(slots: list[float]) -> list[float | None]:

@@ -58,6 +58,7 @@ async def account_patch(request: Request) -> Response:
             state = emulator.store.account_state(account.id)
             account_state.apply(copy.deepcopy(state), account, change, emulator.catalog.models)  # all or nothing
             account_state.apply(state, account, change, emulator.catalog.models)
+            emulator.store.save_account_state(account.id, state)
     except ValueError as error:
         return _bad(str(error))
     emulator.replan(account)
@@ -72,11 +73,12 @@ async def usage_clear(request: Request) -> Response:
     emulator = _emulator(request)
     model = request.query_params.get("model")
     with emulator.store.transaction():
-        used = emulator.store.account_state(account.id, create=False).used
+        state = emulator.store.account_state(account.id, create=False)
         if model:
-            used.pop(model, None)
+            state.used.pop(model, None)
         else:
-            used.clear()
+            state.used.clear()
+        emulator.store.save_account_state(account.id, state)
     return _view(request, account)
 
 

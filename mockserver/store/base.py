@@ -1,10 +1,16 @@
-"""The store interface: where tasks, queues and rate windows live.
+"""The store interface: where tasks, queues, rate windows, uploads, usage and shared settings live.
 
-Routes and the lifecycle talk only to this interface, so a durable
-single-file store or one shared by several processes can replace the
-in-memory one without touching them. Every method is called inside
-:meth:`Store.transaction`, which makes a submit (throttle, queue, insert)
-atomic.
+Routes and the lifecycle talk only to this interface, so the in-memory store,
+a durable SQLite file and a Redis server shared by several processes are
+interchangeable (``--store URL``, :func:`mockserver.store.open_store`).
+
+A request's changes are one unit of work: :meth:`Store.transaction` holds the
+store (a lock, a SQLite write transaction, a Redis lock) and commits
+everything done inside it at once. Loads and saves are explicit: what
+:meth:`Store.lane`, :meth:`Store.account_state` and :meth:`Store.job_book`
+return is the caller's to change, and only ``save_*`` makes a change seen by
+other processes (the memory store hands out its own objects, so its saves cost
+nothing). A method called outside a transaction runs in one of its own.
 """
 
 from __future__ import annotations
@@ -23,9 +29,8 @@ from ..lifecycle.task import Task
 
 @dataclass
 class StoreState:
-    """Everything a store holds, as plain objects: what a snapshot saves and a restore loads.
-
-    A lane's ``tasks`` are the very objects of ``tasks``, in queue order.
+    """Everything a store holds, as plain objects: what a snapshot saves and a restore loads
+    (the shared documents of :meth:`Store.get_meta` are the emulator's to save).
     """
 
     tasks: list[Task] = field(default_factory=list)  # in submission order
@@ -37,8 +42,12 @@ class StoreState:
 
 
 class Store(Protocol):
+    #: True when other processes may change the store (its clock, fault rules and limits are re-read per request).
+    shared: bool
+
     def transaction(self) -> AbstractContextManager[None]:
-        """Hold the store for a sequence of calls that must not interleave."""
+        """Hold the store for a sequence of calls that must not interleave; commit them together at the end
+        (an exception rolls a durable store back). Re-entrant: only the outermost one commits."""
 
     def add_task(self, task: Task) -> None: ...
 
@@ -58,16 +67,27 @@ class Store(Protocol):
         """The accounts that have tasks or run-time state, in the order they were first seen."""
 
     def lane(self, account: str, model: str, concurrency: int) -> Lane:
-        """The lane's queue state, created with ``concurrency`` slots when new."""
+        """The lane's slots, created with ``concurrency`` slots when new (:meth:`save_lane` after a change)."""
 
-    def lanes(self, account: str | None = None) -> Iterable[Lane]: ...
+    def save_lane(self, account: str, model: str, lane: Lane) -> None: ...
+
+    def queue(self, account: str, model: str, now: float) -> list[Task]:
+        """The lane's tasks not finished at ``now`` (neither ended nor canceled), in submission order."""
+
+    def lanes(self, account: str | None = None) -> Iterable[tuple[tuple[str, str], Lane]]:
+        """``((account, model), lane)`` of every lane (of one account)."""
 
     def account_state(self, account: str, *, create: bool = True) -> AccountState:
-        """The account's run-time limits, quotas and usage, changed in place; when new, created empty and
-        kept (``create``) or, for a read, a blank one that is not kept: a key that only queries costs nothing."""
+        """The account's run-time limits, quotas and usage (:meth:`save_account_state` after a change); when
+        new, an empty one, kept at once with ``create``: a key that only queries costs nothing."""
+
+    def save_account_state(self, account: str, state: AccountState) -> None: ...
 
     def job_book(self, account: str, concurrency: int) -> JobBook:
-        """The account's fine-tune jobs and their queue (created with ``concurrency`` slots when new); changed in place."""
+        """The account's fine-tune jobs and their queue, created with ``concurrency`` slots when new
+        (:meth:`save_job_book` after a change)."""
+
+    def save_job_book(self, account: str, book: JobBook) -> None: ...
 
     def hit(self, key: str, limit: int, window: float, now: float) -> bool:
         """Count a request against ``limit`` per ``window`` seconds; False when over."""
@@ -94,3 +114,17 @@ class Store(Protocol):
 
     def import_(self, state: StoreState) -> None:
         """Replace everything held with ``state`` (already checked: this cannot fail half-way)."""
+
+    def get_meta(self, name: str) -> str | None:
+        """A named document that every process shares (the clock, the fault rules, the URL secret)."""
+
+    def put_meta(self, name: str, value: str) -> None: ...
+
+    def add_meta(self, name: str, value: str) -> str:
+        """Keep ``value`` under ``name`` unless one is there already; return the one kept (first writer wins)."""
+
+    def boot(self) -> int:
+        """Count a process starting on this store: 1 for the first ever (a seeded id stream starts afresh
+        only then, so restarts and workers never repeat an id)."""
+
+    def close(self) -> None: ...

@@ -1,4 +1,4 @@
-"""The in-memory store: dicts, deques and one lock."""
+"""The in-memory store (the default): dicts, deques and one lock, in this process only."""
 
 from __future__ import annotations
 
@@ -24,13 +24,20 @@ def _submitted(task: Task) -> float:
 
 
 class MemoryStore:
-    """Holds everything in this process. Lookups by task id are O(1)."""
+    """Holds everything in this process. Lookups by task id are O(1).
+
+    It hands out its own objects, so a change is kept as it is made and the saves cost nothing.
+    """
+
+    shared = False
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._tasks: dict[str, Task] = {}
         self._by_account: dict[str, list[Task]] = {}  # each in submission order (by submitted_at)
         self._lanes: dict[tuple[str, str], Lane] = {}
+        self._queues: dict[tuple[str, str], deque[Task]] = {}  # a lane's tasks, finished ones leaving from the front
+        self._meta: dict[str, str] = {}
         self._windows: dict[str, deque[float]] = {}
         self._hits = 0
         self._accounts: dict[str, AccountState] = {}
@@ -48,6 +55,8 @@ class MemoryStore:
             bisect.insort(owned, task, key=_submitted)
         else:
             owned.append(task)
+        if not task.call:
+            self._queues.setdefault(task.lane, deque()).append(task)
 
     def get_task(self, task_id: str) -> Task | None:
         return self._tasks.get(task_id)
@@ -74,8 +83,19 @@ class MemoryStore:
             lane = self._lanes[key] = Lane(concurrency)
         return lane
 
-    def lanes(self, account: str | None = None) -> Iterable[Lane]:
-        return [lane for (owner, _), lane in self._lanes.items() if account in (None, owner)]
+    def save_lane(self, account: str, model: str, lane: Lane) -> None:
+        self._lanes[(account, model)] = lane
+
+    def queue(self, account: str, model: str, now: float) -> list[Task]:
+        tasks = self._queues.get((account, model))
+        if not tasks:
+            return []
+        while tasks and (tasks[0].canceled_at is not None or tasks[0].ended_at <= now):
+            tasks.popleft()
+        return [task for task in tasks if task.canceled_at is None and task.ended_at > now]
+
+    def lanes(self, account: str | None = None) -> Iterable[tuple[tuple[str, str], Lane]]:
+        return [(key, lane) for key, lane in self._lanes.items() if account in (None, key[0])]
 
     def account_state(self, account: str, *, create: bool = True) -> AccountState:
         state = self._accounts.get(account)
@@ -85,11 +105,17 @@ class MemoryStore:
                 self._accounts[account] = state
         return state
 
+    def save_account_state(self, account: str, state: AccountState) -> None:
+        self._accounts[account] = state
+
     def job_book(self, account: str, concurrency: int) -> JobBook:
         book = self._job_books.get(account)
         if book is None:
             book = self._job_books[account] = JobBook(Lane(concurrency))
         return book
+
+    def save_job_book(self, account: str, book: JobBook) -> None:
+        self._job_books[account] = book
 
     def hit(self, key: str, limit: int, window: float, now: float) -> bool:
         # A sliding-window log holding only the hits of the last `window` (and never more than `limit`),
@@ -142,9 +168,14 @@ class MemoryStore:
             self._by_account[account] = [task for task in self._by_account[account] if task.task_id in self._tasks]
             if not self._by_account[account]:
                 del self._by_account[account]
-        # A lane whose tasks and slots all ended before ``before`` plans like a new one: forget it.
-        for key in [key for key, lane in self._lanes.items()
-                    if max(lane.slots, default=before) < before and all(t.finished_at < before for t in lane.tasks)]:
+        for key in {task.lane for task in gone} & self._queues.keys():
+            kept = deque(task for task in self._queues[key] if task.task_id in self._tasks)
+            if kept:
+                self._queues[key] = kept
+            else:
+                del self._queues[key]
+        # A lane whose slots all freed before ``before`` plans like a new one: forget it.
+        for key in [key for key, lane in self._lanes.items() if lane.idle_before(before)]:
             del self._lanes[key]
         return len(gone)
 
@@ -153,6 +184,7 @@ class MemoryStore:
             self._tasks.clear()
             self._by_account.clear()
             self._lanes.clear()
+            self._queues.clear()
             self._windows.clear()
             self._accounts.clear()
             self._job_books.clear()
@@ -163,6 +195,8 @@ class MemoryStore:
             self._tasks.pop(task.task_id, None)
         for key in [key for key in self._lanes if key[0] == account]:
             del self._lanes[key]
+        for key in [key for key in self._queues if key[0] == account]:
+            del self._queues[key]
         for key in [key for key in self._windows if key.startswith(f"{account}|")]:
             del self._windows[key]
         self._accounts.pop(account, None)
@@ -185,6 +219,7 @@ class MemoryStore:
         with self._lock:
             self._tasks = {}
             self._by_account = {}
+            self._queues = {}
             for task in sorted(state.tasks, key=_submitted):
                 self.add_task(task)
             self._lanes = dict(state.lanes)
@@ -194,3 +229,18 @@ class MemoryStore:
             heapq.heapify(self._upload_expiries)
             self._accounts = dict(state.accounts)
             self._job_books = dict(state.job_books)
+
+    def get_meta(self, name: str) -> str | None:
+        return self._meta.get(name)
+
+    def put_meta(self, name: str, value: str) -> None:
+        self._meta[name] = value
+
+    def add_meta(self, name: str, value: str) -> str:
+        return self._meta.setdefault(name, value)
+
+    def boot(self) -> int:
+        return 1  # nothing outlives the process
+
+    def close(self) -> None:
+        """Nothing to release."""

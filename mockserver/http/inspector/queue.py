@@ -9,7 +9,6 @@ then finds a task's place with one binary search, however deep the queue.
 from __future__ import annotations
 
 import threading
-import weakref
 from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ _KEPT = 1024  # lanes whose order is kept (least recently used go first)
 
 @dataclass(frozen=True)
 class _Order:
-    lane: weakref.ref  # the lane it was made for (ids are reused once a lane is gone)
     fingerprint: tuple[Any, ...]
     starts: list[float]  # scheduled_at of the lane's live tasks, in start order
     place: dict[str, int]  # task id: its index in that order
@@ -31,35 +29,34 @@ class _Order:
 
 class QueuePlaces:
     def __init__(self) -> None:
-        self._orders: OrderedDict[int, _Order] = OrderedDict()
+        self._orders: OrderedDict[tuple[int, str, str], _Order] = OrderedDict()
         self._lock = threading.Lock()  # several emulators (each on its own server thread) may share it
 
-    def place(self, lane: Lane, task: Task, now: float) -> int | None:
-        """1 when ``task`` starts next in ``lane``; None when it is not waiting there."""
+    def place(self, owner: object, lane: Lane, queue: list[Task], task: Task, now: float) -> int | None:
+        """1 when ``task`` starts next in the lane whose unfinished tasks are ``queue``; None when it is
+        not waiting there. ``owner`` (the emulator) keeps lanes of different emulators apart."""
+        key = (id(owner), task.account, task.model)
+        fingerprint = _fingerprint(lane, queue)
         with self._lock:
-            order = self._order(lane)
+            order = self._orders.get(key)
+            if order is None or order.fingerprint != fingerprint:
+                order = self._orders[key] = _order(fingerprint, queue)
+                if len(self._orders) > _KEPT:
+                    self._orders.popitem(last=False)
+            else:
+                self._orders.move_to_end(key)
         index = order.place.get(task.task_id)
         if index is None or task.scheduled_at <= now:
             return None
         return index - bisect_right(order.starts, now) + 1
 
-    def _order(self, lane: Lane) -> _Order:
-        fingerprint = _fingerprint(lane)
-        kept = self._orders.get(id(lane))
-        if kept is not None and kept.lane() is lane and kept.fingerprint == fingerprint:
-            self._orders.move_to_end(id(lane))
-            return kept
-        live = sorted((t for t in lane.tasks if t.canceled_at is None), key=lambda t: (t.scheduled_at, t.submitted_at))
-        order = _Order(weakref.ref(lane), fingerprint, [t.scheduled_at for t in live],
-                       {t.task_id: index for index, t in enumerate(live)})
-        self._orders[id(lane)] = order
-        if len(self._orders) > _KEPT:
-            self._orders.popitem(last=False)
-        return order
+
+def _order(fingerprint: tuple[Any, ...], queue: list[Task]) -> _Order:
+    live = sorted((t for t in queue if t.canceled_at is None), key=lambda t: (t.scheduled_at, t.submitted_at))
+    return _Order(fingerprint, [t.scheduled_at for t in live], {t.task_id: index for index, t in enumerate(live)})
 
 
-def _fingerprint(lane: Lane) -> tuple[Any, ...]:
-    """What changes whenever the lane's start order can: its tasks (added, forgotten) and its slots (re-planned)."""
-    last = lane.tasks[-1] if lane.tasks else None
-    first = lane.tasks[0] if lane.tasks else None
-    return (len(lane.tasks), id(first), id(last), lane.concurrency, tuple(lane.slots))
+def _fingerprint(lane: Lane, queue: list[Task]) -> tuple[Any, ...]:
+    """What changes whenever the lane's start order can: its last task (a submit) and its slots (a re-plan)."""
+    last = queue[-1].task_id if queue else None
+    return (last, lane.concurrency, tuple(lane.slots))

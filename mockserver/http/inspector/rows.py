@@ -13,7 +13,6 @@ from itertools import islice
 from typing import Any, Iterable, Iterator
 
 from ...domain.emulator import HOUR, Emulator
-from ...lifecycle.lanes import Lane
 from ...lifecycle.task import PENDING, RUNNING, SUCCEEDED, Task
 from ...support.timefmt import shown_time
 from .queue import QueuePlaces
@@ -126,16 +125,13 @@ def _queue_positions(emulator: Emulator, pending: list[Task], now: float) -> dic
     """Each PENDING task's place among the waiting tasks of its lane (1: next to start)."""
     positions: dict[str, int] = {}
     with emulator.store.transaction():
+        lanes = {}
         for task in pending:
-            lane = _lane_of(emulator, task)
-            place = PLACES.place(lane, task, now) if lane is not None else None
+            if task.lane not in lanes:
+                lane = next((lane for key, lane in emulator.store.lanes(task.account) if key == task.lane), None)
+                lanes[task.lane] = (lane, emulator.store.queue(task.account, task.model, now)) if lane else None
+            found = lanes[task.lane]
+            place = PLACES.place(emulator, found[0], found[1], task, now) if found is not None else None
             if place is not None:
                 positions[task.task_id] = place
     return positions
-
-
-def _lane_of(emulator: Emulator, task: Task) -> Lane | None:
-    for lane in emulator.store.lanes(task.account):
-        if lane.tasks and lane.tasks[0].model == task.model:
-            return lane
-    return None
