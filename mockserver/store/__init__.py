@@ -1,6 +1,44 @@
-"""Where state lives: the :class:`Store` interface and its in-memory implementation."""
+"""Where state lives: the :class:`Store` interface, its stores, and :func:`open_store` for a ``--store`` URL."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
 
 from .base import Store, StoreState
 from .memory import MemoryStore
 
-__all__ = ["MemoryStore", "Store", "StoreState"]
+__all__ = ["MemoryStore", "Store", "StoreState", "check_url", "open_store"]
+
+SCHEMES = ("memory", "sqlite:///path", "redis://host:port/db")
+
+
+def check_url(url: str) -> str:
+    """``url`` if it names a store (see :data:`SCHEMES`), else ValueError saying what is allowed."""
+    scheme = url.split(":", 1)[0] if ":" in url else url
+    if url == "memory" or (scheme == "sqlite" and url.startswith("sqlite://") and _sqlite_path(url)):
+        return url
+    if scheme in ("redis", "rediss") and urlsplit(url).hostname:
+        return url
+    raise ValueError(f"store {url!r}: use one of {', '.join(SCHEMES)}")
+
+
+def open_store(url: str = "memory") -> Store:
+    """The store a ``--store`` URL names: ``memory`` (the default), ``sqlite:///var/tmp/dsmock.db`` (the path
+    after ``sqlite://``; ``?synchronous=full`` fsyncs each commit), ``redis://127.0.0.1:6379/0``."""
+    check_url(url)
+    if url == "memory":
+        return MemoryStore()
+    if url.startswith("sqlite:"):
+        from .sqlite import SqliteStore
+
+        options = parse_qs(urlsplit(url).query)
+        return SqliteStore(_sqlite_path(url), synchronous=options.get("synchronous", ["NORMAL"])[0].upper())
+    try:
+        from .redis import RedisStore
+    except ImportError as error:
+        raise ValueError(f"store {url!r} needs the redis client: pip install 'dashscope-mock[redis]' ({error})") from None
+    return RedisStore(url)
+
+
+def _sqlite_path(url: str) -> str:
+    return url[len("sqlite://"):].split("?", 1)[0]

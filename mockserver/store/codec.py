@@ -70,3 +70,12 @@ def _slots_out(slots: list[float]) -> list[float | None]:
 
 def _slots_in(slots: list[float | None]) -> list[float]:
     return [-math.inf if slot is None else slot for slot in slots]  # still a heap: -inf sorts first
+
+
+def dump_hits(hits: list[float]) -> str:
+    """A rate window's hit times (``repr`` floats: exact)."""
+    return json.dumps(hits)
+
+
+def load_hits(text: str | bytes) -> list[float]:
+    return json.loads(text)

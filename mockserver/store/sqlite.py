@@ -1,0 +1,299 @@
+"""The SQLite store: one file that survives ``kill -9`` and that several worker processes share.
+
+A unit of work is one ``BEGIN IMMEDIATE`` transaction: it takes the file's
+write lock (other processes wait, up to ``busy_timeout``), so a submit's
+throttle, queue place and insert are atomic across workers, and it is answered
+only after ``COMMIT``. WAL with ``synchronous=NORMAL``: a committed transaction
+is in the log before ``COMMIT`` returns, so killing the process loses nothing
+acknowledged (a power cut may lose the last few; ``?synchronous=full`` in the
+URL fsyncs every commit). Records are JSON text from :mod:`.codec`.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import threading
+from contextlib import contextmanager
+from typing import Iterable, Iterator
+
+from ..domain.account_state import AccountState
+from ..lifecycle.job import JobBook
+from ..lifecycle.lanes import Lane
+from ..lifecycle.task import Task
+from . import codec
+from .base import StoreState
+
+_SWEEP_EVERY = 4096  # rate-limited requests between sweeps of idle rate logs
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    account TEXT NOT NULL,
+    model TEXT NOT NULL,
+    call INTEGER NOT NULL,
+    submitted_at REAL NOT NULL,
+    ended_at REAL NOT NULL,
+    canceled INTEGER NOT NULL,
+    finished_at REAL NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_by_account ON tasks (account, submitted_at, seq);
+CREATE INDEX IF NOT EXISTS tasks_by_lane ON tasks (account, model, ended_at) WHERE call = 0 AND canceled = 0;
+CREATE INDEX IF NOT EXISTS tasks_by_end ON tasks (finished_at);
+CREATE TABLE IF NOT EXISTS lanes (
+    account TEXT NOT NULL, model TEXT NOT NULL, busy_until REAL NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (account, model)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS windows (key TEXT PRIMARY KEY, lim INTEGER NOT NULL, last REAL NOT NULL, hits TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uploads (key TEXT PRIMARY KEY, data BLOB NOT NULL, expires_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS uploads_by_expiry ON uploads (expires_at);
+CREATE TABLE IF NOT EXISTS accounts (seq INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS job_books (account TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+_TABLES = ("tasks", "lanes", "windows", "uploads", "accounts", "job_books")
+
+
+class SqliteStore:
+    """Everything in one SQLite file (``sqlite:///path``), shared by every process that opens it."""
+
+    shared = True
+
+    def __init__(self, path: str, *, synchronous: str = "NORMAL", busy_timeout: float = 30.0) -> None:
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
+        self._lock = threading.RLock()  # one connection: threads of this process take turns
+        self._depth = 0
+        self._hits = 0
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self._db.executescript(_SCHEMA)
+
+    # -- units of work --------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")  # the file's write lock, so no other process interleaves
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._depth = 0
+                self._db.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            self._db.execute("COMMIT")
+
+    def _one(self, sql: str, args: tuple[object, ...] = ()) -> tuple | None:
+        with self._lock:
+            return self._db.execute(sql, args).fetchone()
+
+    def _all(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # -- tasks ------------------------------------------------------------------
+
+    def add_task(self, task: Task) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO tasks (id, account, model, call, submitted_at, ended_at, canceled, finished_at, doc)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (task.task_id, task.account, task.model, *_columns(task)))
+
+    def save_task(self, task: Task) -> None:
+        with self.transaction():
+            self._db.execute(
+                "UPDATE tasks SET call = ?, submitted_at = ?, ended_at = ?, canceled = ?, finished_at = ?, doc = ?"
+                " WHERE id = ?", (*_columns(task), task.task_id))
+
+    def get_task(self, task_id: str) -> Task | None:
+        row = self._one("SELECT doc FROM tasks WHERE id = ?", (task_id,))
+        return codec.load_task(row[0]) if row is not None else None
+
+    def account_tasks(self, account: str, since: float = -math.inf, until: float = math.inf) -> Iterable[Task]:
+        rows = self._all("SELECT doc FROM tasks WHERE account = ? AND submitted_at BETWEEN ? AND ?"
+                         " ORDER BY submitted_at, seq", (account, since, until))
+        return [codec.load_task(doc) for (doc,) in rows]
+
+    def tasks(self) -> list[Task]:
+        return [codec.load_task(doc) for (doc,) in self._all("SELECT doc FROM tasks ORDER BY submitted_at, seq")]
+
+    def account_ids(self) -> list[str]:
+        owners = self._all("SELECT account FROM tasks GROUP BY account ORDER BY MIN(seq)")
+        states = self._all("SELECT account FROM accounts ORDER BY seq")
+        return list(dict.fromkeys(account for (account,) in [*owners, *states]))
+
+    def count(self) -> int:
+        return self._one("SELECT COUNT(*) FROM tasks")[0]  # type: ignore[index]
+
+    # -- lanes ------------------------------------------------------------------
+
+    def lane(self, account: str, model: str, concurrency: int) -> Lane:
+        row = self._one("SELECT doc FROM lanes WHERE account = ? AND model = ?", (account, model))
+        if row is not None:
+            return codec.load_lane(row[0])
+        lane = Lane(concurrency)
+        self.save_lane(account, model, lane)
+        return lane
+
+    def save_lane(self, account: str, model: str, lane: Lane) -> None:
+        with self.transaction():
+            self._db.execute("INSERT OR REPLACE INTO lanes VALUES (?, ?, ?, ?)",
+                             (account, model, max(lane.slots, default=-math.inf), codec.dump_lane(lane)))
+
+    def queue(self, account: str, model: str, now: float) -> list[Task]:
+        rows = self._all("SELECT doc FROM tasks WHERE account = ? AND model = ? AND call = 0 AND canceled = 0"
+                         " AND ended_at > ? ORDER BY submitted_at, seq", (account, model, now))
+        return [codec.load_task(doc) for (doc,) in rows]
+
+    def lanes(self, account: str | None = None) -> Iterable[tuple[tuple[str, str], Lane]]:
+        rows = self._all("SELECT account, model, doc FROM lanes WHERE ?1 IS NULL OR account = ?1", (account,))
+        return [((owner, model), codec.load_lane(doc)) for owner, model, doc in rows]
+
+    # -- accounts and fine-tune jobs ---------------------------------------------
+
+    def account_state(self, account: str, *, create: bool = True) -> AccountState:
+        row = self._one("SELECT doc FROM accounts WHERE account = ?", (account,))
+        if row is not None:
+            return codec.load_account(row[0])
+        state = AccountState()
+        if create:
+            self.save_account_state(account, state)
+        return state
+
+    def save_account_state(self, account: str, state: AccountState) -> None:
+        with self.transaction():
+            self._db.execute("INSERT INTO accounts (account, doc) VALUES (?, ?)"
+                             " ON CONFLICT (account) DO UPDATE SET doc = excluded.doc", (account, codec.dump_account(state)))
+
+    def job_book(self, account: str, concurrency: int) -> JobBook:
+        row = self._one("SELECT doc FROM job_books WHERE account = ?", (account,))
+        if row is not None:
+            return codec.load_job_book(row[0])
+        book = JobBook(Lane(concurrency))
+        self.save_job_book(account, book)
+        return book
+
+    def save_job_book(self, account: str, book: JobBook) -> None:
+        with self.transaction():
+            self._db.execute("INSERT OR REPLACE INTO job_books VALUES (?, ?)", (account, codec.dump_job_book(book)))
+
+    # -- rate windows -------------------------------------------------------------
+
+    def hit(self, key: str, limit: int, window: float, now: float) -> bool:
+        """The memory store's sliding-window log, kept as a JSON list of the window's hit times."""
+        if limit <= 0:
+            return False
+        with self.transaction():
+            self._hits += 1
+            if self._hits % _SWEEP_EVERY == 0:
+                self._db.execute("DELETE FROM windows WHERE last < ?", (now - window,))
+            row = self._db.execute("SELECT hits FROM windows WHERE key = ?", (key,)).fetchone()
+            hits = [hit for hit in codec.load_hits(row[0]) if now - hit < window][-limit:] if row else []
+            if len(hits) >= limit:
+                return False
+            hits.append(now)
+            self._db.execute("INSERT OR REPLACE INTO windows VALUES (?, ?, ?, ?)", (key, limit, now, codec.dump_hits(hits)))
+            return True
+
+    # -- uploads --------------------------------------------------------------------
+
+    def put_upload(self, key: str, data: bytes, expires_at: float, now: float) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM uploads WHERE expires_at <= ?", (now,))
+            self._db.execute("INSERT OR REPLACE INTO uploads VALUES (?, ?, ?)", (key, data, expires_at))
+
+    def get_upload(self, key: str, now: float) -> bytes | None:
+        row = self._one("SELECT data FROM uploads WHERE key = ? AND expires_at > ?", (key, now))
+        return bytes(row[0]) if row is not None else None
+
+    def drop_uploads(self, prefix: str) -> int:
+        with self.transaction():
+            return self._db.execute("DELETE FROM uploads WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)).rowcount
+
+    # -- housekeeping -----------------------------------------------------------------
+
+    def purge(self, before: float) -> int:
+        with self.transaction():
+            gone = self._db.execute("DELETE FROM tasks WHERE finished_at < ?", (before,)).rowcount
+            self._db.execute("DELETE FROM lanes WHERE busy_until < ?", (before,))  # plans like a new one
+            return gone
+
+    def reset(self, account: str | None = None) -> None:
+        with self.transaction():
+            if account is None:
+                for table in _TABLES:
+                    self._db.execute(f"DELETE FROM {table}")
+                return
+            for table in ("tasks", "lanes", "accounts", "job_books"):
+                self._db.execute(f"DELETE FROM {table} WHERE account = ?", (account,))
+            prefix = f"{account}|"
+            self._db.execute("DELETE FROM windows WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
+
+    def export(self) -> StoreState:
+        with self.transaction():
+            return StoreState(
+                tasks=self.tasks(),
+                lanes=dict(self.lanes()),
+                windows={key: (limit, codec.load_hits(hits)) for key, limit, hits in self._all("SELECT key, lim, hits FROM windows")},
+                uploads={key: (bytes(data), expires) for key, data, expires in self._all("SELECT key, data, expires_at FROM uploads")},
+                accounts={account: codec.load_account(doc) for account, doc in self._all("SELECT account, doc FROM accounts ORDER BY seq")},
+                job_books={account: codec.load_job_book(doc) for account, doc in self._all("SELECT account, doc FROM job_books")},
+            )
+
+    def import_(self, state: StoreState) -> None:
+        with self.transaction():
+            self.reset()
+            for task in sorted(state.tasks, key=lambda task: task.submitted_at):
+                self.add_task(task)
+            for (account, model), lane in state.lanes.items():
+                self.save_lane(account, model, lane)
+            for key, (limit, hits) in state.windows.items():
+                self._db.execute("INSERT INTO windows VALUES (?, ?, ?, ?)", (key, limit, max(hits, default=0.0), codec.dump_hits(hits)))
+            for key, (data, expires_at) in state.uploads.items():
+                self._db.execute("INSERT INTO uploads VALUES (?, ?, ?)", (key, data, expires_at))
+            for account, account_state in state.accounts.items():
+                self.save_account_state(account, account_state)
+            for account, book in state.job_books.items():
+                self.save_job_book(account, book)
+
+    # -- shared documents ---------------------------------------------------------------
+
+    def get_meta(self, name: str) -> str | None:
+        row = self._one("SELECT value FROM meta WHERE name = ?", (name,))
+        return row[0] if row is not None else None
+
+    def put_meta(self, name: str, value: str) -> None:
+        with self.transaction():
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+
+    def add_meta(self, name: str, value: str) -> str:
+        with self.transaction():
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (name, value))
+            return self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()[0]
+
+    def boot(self) -> int:
+        with self.transaction():
+            boots = int(self.get_meta("boots") or 0) + 1
+            self.put_meta("boots", str(boots))
+            return boots
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _columns(task: Task) -> tuple[object, ...]:
+    """The columns a task is found by, then its record."""
+    return (int(task.call), task.submitted_at, task.ended_at, int(task.canceled_at is not None), task.finished_at,
+            codec.dump_task(task))
