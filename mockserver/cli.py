@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import signal
 import logging
 import os
+import signal
+import socket
 import sys
 import threading
 from typing import TYPE_CHECKING, Iterator, Sequence
@@ -25,6 +26,7 @@ from .http.admin_token import ENVIRONMENT as ADMIN_TOKEN_ENV  # serve takes the 
 from .loadtest import command as load_command
 from .server import banner, loglines
 from .server.serving import config, listen, url_of, watch
+from .server.workers import supervise
 from .settings.config import DEFAULT_PORT, Settings
 from .settings.config_errors import SettingsError, load
 from .support.suggest import did_you_mean
@@ -65,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-url", help="base of result URLs when clients reach the emulator through a proxy")
     serve.add_argument("--config", metavar="FILE", help="YAML settings: accounts, keys, limits, retention (see README)")
     serve.add_argument("--state", metavar="FILE", help="start from a snapshot: a JSON document GET /__mock/state gave")
+    serve.add_argument("--store", metavar="URL",
+                       help="where state lives: memory (default), sqlite:///path (survives restarts), redis://host:port/db")
+    serve.add_argument("--workers", type=int, metavar="N",
+                       help="serve the port with N processes over one shared store (sqlite or redis)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     models = commands.add_parser(
         "models",
@@ -127,6 +133,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         "public_url": args.public_url,
         "log_format": args.log_format,
         "fetch_inputs": args.fetch_inputs,
+        "store": args.store,
+        "workers": args.workers,
         "admin_token": os.environ.get(ADMIN_TOKEN_ENV) or None,  # a secret: not on the command line
     }
     return load(args.config, overrides)
@@ -165,18 +173,39 @@ def _restored(settings: Settings, path: str) -> "Emulator":
 
 def serve(settings: Settings, log_level: str = "info", emulator: "Emulator | None" = None,
           config_path: str | None = None, state_path: str | None = None) -> None:
+    from .domain.emulator import Emulator
     from .http.app import create_app
 
-    app = create_app(settings, emulator=emulator)  # a bad setting fails here, before anything is bound or logged
+    # A bad setting fails here, before anything is bound or logged. With workers, each builds its own app
+    # over the store; this one only checks the settings (and holds a --state restore, already in the store).
+    app = create_app(settings, emulator=emulator) if settings.workers == 1 else None
+    if app is None:
+        (emulator or Emulator(settings)).close()
     sock = listen(settings.host, settings.port)  # before the URL is printed: early clients wait in the backlog
     url = url_of(sock)
     print(f"dashscope-mock {__version__} listening on {url}", flush=True)
     print(f"DASHSCOPE_HTTP_BASE_URL={url}/api/v1", flush=True)
     print("\n".join(banner.lines(settings, url, config_path, state_path)), flush=True)
+    _log_to_stderr(settings, log_level)
+    if app is None:
+        supervise(settings, log_level, sock, _worker)
+    else:
+        watch(app, _Server(config(app, settings, log_level))).run(sockets=[sock])
+
+
+def _worker(settings: Settings, log_level: str, sock: socket.socket) -> None:
+    """One of ``--workers``: its own app over the shared store, on the parent's socket (:mod:`.server.workers`)."""
+    from .http.app import create_app
+
+    _log_to_stderr(settings, log_level)
+    app = create_app(settings)
+    watch(app, _Server(config(app, settings, log_level))).run(sockets=[sock])
+
+
+def _log_to_stderr(settings: Settings, log_level: str) -> None:
     text_format = loglines.Formatter("%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S%z")  # times say their zone
     loglines.install(logging.getLogger("mockserver"), log_level.upper(),
                      logging.Formatter("%(message)s") if settings.log_format == "json" else text_format)
-    watch(app, _Server(config(app, settings, log_level))).run(sockets=[sock])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,9 +14,11 @@ can be compared with and turned into real dates.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import threading
 import time
-from typing import Callable, Literal
+from typing import Callable, ContextManager, Literal
 
 ClockMode = Literal["real", "scaled", "manual"]
 
@@ -58,6 +60,8 @@ class Clock:
         self._wall_origin = wall()
         self._origin = self._wall_origin if start is None else float(start)
         _check_time(self._origin)
+        # Wraps every change: a shared store's session (mockserver.domain.sharing) makes it atomic across processes.
+        self.changing: Callable[[], ContextManager[object]] = contextlib.nullcontext
 
     @property
     def mode(self) -> ClockMode:
@@ -77,14 +81,14 @@ class Clock:
         """Move the clock forward (never backward) by ``seconds``; return the new time."""
         if not seconds >= 0:
             raise ValueError("the clock only moves forward")
-        with self._lock:
+        with self.changing(), self._lock:
             _check_time(self.now() + seconds)
             self._origin += seconds
             return self.now()
 
     def set(self, timestamp: float) -> float:
         """Jump to ``timestamp`` if it is not in the clock's past; return the new time."""
-        with self._lock:
+        with self.changing(), self._lock:
             current = self.now()
             if timestamp < current:
                 raise ValueError("the clock only moves forward")
@@ -98,7 +102,7 @@ class Clock:
             raise ValueError(f"unknown clock mode {mode!r}")
         if mode == "scaled":
             _check_rate(rate if rate is not None else self._rate)
-        with self._lock:
+        with self.changing(), self._lock:
             current = self.now()
             self._mode = mode
             if mode == "scaled":
@@ -114,11 +118,22 @@ class Clock:
             raise ValueError("a clock needs a mode of real, scaled or manual")
         _check_rate(rate)
         _check_time(now)
-        with self._lock:
+        with self.changing(), self._lock:
             self._mode = mode
             self._rate = rate if mode == "scaled" else 1.0
             self._origin = float(now)
             self._wall_origin = self._wall()
+
+    def dump(self) -> str:
+        """The clock's whole state as text, for a store several processes share (wall time is theirs in common)."""
+        with self._lock:
+            return json.dumps([self._mode, self._rate, self._origin, self._wall_origin])
+
+    def load(self, text: str) -> None:
+        """Take the state of a :meth:`dump` (another process's, or this one's before a restart)."""
+        mode, rate, origin, wall_origin = json.loads(text)
+        with self._lock:
+            self._mode, self._rate, self._origin, self._wall_origin = mode, rate, origin, wall_origin
 
     def describe(self) -> dict[str, object]:
         """The clock's state for the control plane."""

@@ -26,7 +26,7 @@ from ..lifecycle.view import task_output, unknown_output
 from ..results.images import ResultImages
 from ..results.urls import ResultSigner
 from ..settings.config import Settings
-from ..store import MemoryStore, Store
+from ..store import Store, open_store
 from ..support.parsing import json_object
 from ..uploads.service import Uploads
 from . import account_state
@@ -40,6 +40,7 @@ from .ids import IdFactory
 from .journal import Journal, timeline
 from .listing import Listing
 from .metrics import Tally
+from .sharing import Sharing
 
 HOUR = 3600.0
 _PURGE_EVERY = 512  # submits between sweeps of expired tasks
@@ -83,14 +84,20 @@ class Emulator:
     ) -> None:
         self.settings = settings or Settings()
         self.catalog = catalog or default_catalog()
-        self.store: Store = store or MemoryStore()
+        self.store: Store = store or open_store(self.settings.store)
         self.clock = clock or Clock(self.settings.clock, rate=self.settings.clock_rate, start=self.settings.clock_start)
-        self.ids = IdFactory(self.settings.seed)
+        boot = self.store.boot()  # a restart or another worker: a seeded id stream of its own, so no id repeats
+        seed = self.settings.seed
+        self.ids = IdFactory(seed if boot == 1 or seed is None else f"{seed}/{boot}")
         self.accounts = Accounts(self.settings)
-        self.sign_with((self.settings.url_secret or secrets.token_hex(16)).encode())
+        secret = self.settings.url_secret or secrets.token_hex(16)
+        if self.store.shared and not self.settings.url_secret:  # URLs one process signed verify in every other
+            secret = self.store.add_meta("url_secret", secret)
+        self.sign_with(secret.encode())
         self._submits = 0
         settings = self.settings
         self.faults = Faults(self.catalog.errors, settings.faults, settings.seed, settings.directives, settings.directive_header)
+        self.sharing = Sharing(self.store, clock=self.clock, faults=self.faults.rules) if self.store.shared else None
         self.journal = Journal(settings.journal_size, Tally(settings.metrics_accounts, frozenset(self.catalog.models)))
         self.fine_tunes = FineTuneJobs(self.catalog, self.store, self.clock, self.ids, settings)
 
@@ -100,6 +107,15 @@ class Emulator:
         self.images = ResultImages(self.store, self.catalog, self.settings.image_cache_mb * 2**20, self.settings.label_font)
         self.uploads = Uploads(self.store, self.clock, self.ids, self.signer.secret, self.signer.access_key_id, self.settings)
         self.inputs = Inputs(self.settings, self.catalog.messages, self.uploads, self.images, self.signer, self.clock)
+
+    def sync(self) -> None:
+        """At the start of a request: catch up with the clock and fault rules other processes changed."""
+        if self.sharing is not None:
+            self.sharing.pull()
+
+    def close(self) -> None:
+        """Release the store (its file or connection)."""
+        self.store.close()
 
     # -- accounts and limits ------------------------------------------------
 

@@ -17,11 +17,11 @@ _POOL_BYTES = 4096  # OS randomness read at a time: one system call per 256 ids 
 class IdFactory:
     """Makes task and request ids, reproducibly when seeded."""
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(self, seed: int | str | None = None) -> None:
         self._lock = threading.Lock()
         self.reseed(seed)
 
-    def reseed(self, seed: int | None) -> None:
+    def reseed(self, seed: int | str | None) -> None:
         with self._lock:
             self._rng: random.Random = random.Random(seed) if seed is not None else random.SystemRandom()
             self._pool, self._used = b"", 0

@@ -9,11 +9,13 @@ firings (``None``: always).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import random
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Callable, ContextManager, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -107,12 +109,23 @@ class _Armed:
                 "fired": self.fired, "remaining": remaining}
 
 
+def _arm(rules: list[tuple[int, int, int, Rule]]) -> list[_Armed]:
+    """Rules with the counters ``(id, seen, fired, rule)`` give them."""
+    armed = []
+    for rule_id, seen, fired, rule in rules:
+        armed.append(_Armed(rule_id, rule))
+        armed[-1].seen, armed[-1].fired = seen, fired
+    return armed
+
+
 class FaultRules:
     """The ordered rule list, thread-safe; rules are checked against the catalog when added."""
 
     def __init__(self, errors: ErrorCatalog, rules: list[Rule] = (), seed: int | None = None) -> None:
         self._errors = errors
         self._lock = threading.Lock()
+        # Wraps every change: a shared store's session (mockserver.domain.sharing) makes it atomic across processes.
+        self.changing: Callable[[], ContextManager[object]] = contextlib.nullcontext
         self._rules: list[_Armed] = []
         self._next_id = 1
         self.reseed(seed)
@@ -120,19 +133,19 @@ class FaultRules:
             self.add(rule)
 
     def reseed(self, seed: int | None) -> None:
-        with self._lock:
+        with self.changing(), self._lock:
             self._rng = random.Random(seed) if seed is not None else random.Random()
 
     def add(self, rule: Rule) -> dict[str, Any]:
         rule.check(self._errors)
-        with self._lock:
+        with self.changing(), self._lock:
             armed = _Armed(self._next_id, rule)
             self._next_id += 1
             self._rules.append(armed)
             return armed.describe()
 
     def remove(self, rule_id: int) -> bool:
-        with self._lock:
+        with self.changing(), self._lock:
             kept = [armed for armed in self._rules if armed.id != rule_id]
             found = len(kept) != len(self._rules)
             self._rules = kept
@@ -140,10 +153,11 @@ class FaultRules:
 
     def clear(self, rules: list[Rule] = ()) -> None:
         """Forget every rule and its counters, then arm ``rules`` (the config file's) afresh."""
-        with self._lock:
-            self._rules.clear()
-        for rule in rules:
-            self.add(rule)
+        with self.changing():
+            with self._lock:
+                self._rules.clear()
+            for rule in rules:
+                self.add(rule)
 
     def describe(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -158,14 +172,25 @@ class FaultRules:
 
     def restore(self, rules: list[tuple[int, int, int, Rule]], next_id: int, rng: random.Random) -> None:
         """Replace every rule with ``(id, seen, fired, rule)``s already checked (a snapshot's)."""
-        armed = []
-        for rule_id, seen, fired, rule in rules:
-            armed.append(_Armed(rule_id, rule))
-            armed[-1].seen, armed[-1].fired = seen, fired
-        with self._lock:
+        armed = _arm(rules)
+        with self.changing(), self._lock:
             self._rules = armed
             self._next_id = next_id
             self._rng = rng
+
+    def dump(self) -> str:
+        """:meth:`export` as text, for a store several processes share."""
+        return json.dumps(self.export())
+
+    def load(self, text: str) -> None:
+        """Take the rules and counters of a :meth:`dump` (rules already checked when first added)."""
+        data = json.loads(text)
+        rules = [(r["id"], r["seen"], r["fired"], Rule.model_validate(r["rule"])) for r in data["rules"]]
+        rng = random.Random()
+        rng.setstate((3, tuple(data["random"]), None))
+        armed = _arm(rules)
+        with self._lock:
+            self._rules, self._next_id, self._rng = armed, data["next_id"], rng
 
     @property
     def armed(self) -> bool:
@@ -177,7 +202,7 @@ class FaultRules:
         if not self._rules:
             return None
         winner: Effects | None = None
-        with self._lock:
+        with self.changing(), self._lock:
             for armed in self._rules:  # every matching rule counts the request, even after one fired
                 if armed.rule.has_plan() != plan or not armed.matches(request):
                     continue

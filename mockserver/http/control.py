@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,9 +39,10 @@ async def _json(request: Request) -> dict | None:
 
 async def health(request: Request) -> Response:
     emulator = _emulator(request)
-    return json_response(
-        {"status": "ok", "version": __version__, "tasks": emulator.store.count(), "clock": emulator.clock.describe()}
-    )
+    return json_response({
+        "status": "ok", "version": __version__, "tasks": emulator.store.count(), "clock": emulator.clock.describe(),
+        "store": emulator.settings.store.split(":", 1)[0], "pid": os.getpid(),  # which worker answered
+    })
 
 
 async def reset(request: Request) -> Response:

@@ -58,6 +58,7 @@ class FastPath:
         self._rendered: dict[str, tuple[Task, str, bytes]] = {}  # task id: (task, state, answer after "{")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.emulator.sync()  # another worker may have moved the shared clock or fired a rule
         if scope["type"] == "http" and scope["method"] == "GET":
             task_id = _task_id(scope["path"])
             if task_id is not None:

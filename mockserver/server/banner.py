@@ -30,11 +30,21 @@ def lines(settings: Settings, url: str, config: str | None = None, state: str | 
         ("config", config or "none (defaults and the command line)"),
         ("accounts", _accounts(settings)),
         ("inputs", f"fetch_inputs={settings.fetch_inputs}: {_FETCH[settings.fetch_inputs]}"),
-        ("store", "in memory" + (f", started from {state}" if state else "") +
-         f"; journal keeps {settings.journal_size} requests"),
+        ("store", _store(settings) + (f", started from {state}" if state else "") +
+         f"; journal keeps {settings.journal_size} requests" + (" per worker" if settings.workers > 1 else "")),
         ("inspector", _inspector(settings, url)),
     ]
     return [f"  {name:<10} {text}" for name, text in shown]
+
+
+def _store(settings: Settings) -> str:
+    if settings.store == "memory":
+        where = "in memory"
+    elif settings.store.startswith("sqlite:"):
+        where = f"{settings.store} (survives restarts; a clock or fault rules kept there win over the settings)"
+    else:
+        where = f"{settings.store} (shared; a clock or fault rules kept there win over the settings)"
+    return where + (f"; {settings.workers} workers" if settings.workers > 1 else "")
 
 
 def _speed(speed: float) -> str:

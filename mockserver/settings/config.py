@@ -11,7 +11,7 @@ from typing import Literal
 
 import yaml
 from PIL import ImageFont
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..domain.clock import LATEST, MAX_RATE
 from ..faults.rules import Rule
@@ -81,6 +81,8 @@ class Settings(_Config):
     directives: bool = True  # obey [mock:...] in prompts and the directive header
     directive_header: str = "X-Mock-Directive"
     journal_size: int = Field(10_000, ge=0)  # requests the journal keeps (a ring buffer)
+    store: str = "memory"  # memory | sqlite:///path | redis://host:port/db (mockserver.store.open_store)
+    workers: int = Field(1, ge=1, le=64)  # processes serving one port; more than 1 needs a sqlite or redis store
     metrics_accounts: int = Field(20, ge=0)  # accounts with a label of their own in /__mock/metrics; the rest are "other"
     max_in_flight: int = Field(256, ge=0)  # DashScope requests served at once; past it 429 Throttling at once (0: no guard)
     log_format: Literal["text", "json"] = "text"  # the per-request log line (logger mockserver.requests)
@@ -115,6 +117,19 @@ class Settings(_Config):
             except OSError as error:
                 raise ValueError(f"label_font {path!r} is not a font file Pillow can load ({error})") from None
         return path
+
+    @field_validator("store")
+    @classmethod
+    def _store_url(cls, url: str) -> str:
+        from ..store import check_url  # the store package imports the domain, which imports these settings
+
+        return check_url(url)
+
+    @model_validator(mode="after")
+    def _workers_share(self) -> "Settings":
+        if self.workers > 1 and self.store == "memory":
+            raise ValueError("workers: more than one worker needs a store they share: --store sqlite:///path or redis://host:port/db")
+        return self
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: object) -> "Settings":
