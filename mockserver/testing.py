@@ -205,6 +205,8 @@ class MockServer(Admin):
 
     def __init__(self, **settings: Any) -> None:
         values = _with_defaults({"host": "127.0.0.1", "port": 0, **settings})
+        if values.get("workers", 1) != 1:
+            raise ValueError("MockServer serves from one thread of this process: run `dashscope-mock serve --workers N` for workers")
         self.emulator = Emulator(Settings(**values))
         sock = listen(self.emulator.settings.host, self.emulator.settings.port)
         self.url = url_of(sock)
@@ -215,6 +217,7 @@ class MockServer(Admin):
     def stop(self) -> None:
         self.client.close()
         self._background.stop()
+        self.emulator.close()
 
     def __enter__(self) -> "MockServer":
         return self
