@@ -128,7 +128,7 @@ def export(emulator: Emulator) -> dict[str, Any]:
                     "account": account,
                     "model": model,
                     "concurrency": lane.concurrency,
-                    "slots": _slots_out(lane.slots),
+                    "slots": _slots_out(lane),
                     "tasks": queued.get((account, model), []),
                 }
                 for (account, model), lane in state.lanes.items()
@@ -142,7 +142,7 @@ def export(emulator: Emulator) -> dict[str, Any]:
             "job_books": {
                 account: {
                     "concurrency": book.lane.concurrency,
-                    "slots": _slots_out(book.lane.slots),
+                    "slots": _slots_out(book.lane),
                     "jobs": [_JOB.dump_python(job, mode="json") for job in book.jobs.values()],
                     "queue": [job.job_id for job in book.jobs.values() if job.canceled_at is None and job.ended_at > now],
                 }
@@ -267,14 +267,15 @@ def _job_book(account: str, book: _JobBook) -> JobBook:
     return JobBook(Lane(book.concurrency, _slots_in(book.slots, where)), jobs)
 
 
-def _slots_out(slots: list[float]) -> list[float | None]:
-    return [None if slot == -math.inf else slot for slot in slots]
+def _slots_out(lane: Lane) -> list[float | None]:
+    """A lane's slots as the document has them: one per slot, null when free."""
+    return sorted(lane.slots) + [None] * (lane.concurrency - len(lane.slots))
 
 
 def _slots_in(slots: list[float | None], where: str) -> list[float]:
-    """A lane's slot heap from a document's (null: a free slot)."""
+    """A lane's heap of busy slots from a document's slots (null: a free slot)."""
     if not all(slot is None or math.isfinite(slot) for slot in slots):
         raise SnapshotError(f"{where} has a slot time that is not a finite number (null: free)")
-    heap = [-math.inf if slot is None else slot for slot in slots]
+    heap = [slot for slot in slots if slot is not None]
     heapq.heapify(heap)
     return heap

@@ -2,14 +2,13 @@
 
 One codec for every store that leaves the process (SQLite, Redis), so a task
 reads back field for field as it was written: the restarted emulator answers
-it byte for byte as before. The formats are the snapshot's (a slot that is
-free is ``null``), through pydantic's compiled validators.
+it byte for byte as before. Tasks and accounts go through pydantic's
+compiled serialisers, which write floats exactly.
 """
 
 from __future__ import annotations
 
 import json
-import math
 
 from pydantic import TypeAdapter
 
@@ -45,12 +44,12 @@ def load_account(text: str | bytes) -> AccountState:
 
 
 def dump_lane(lane: Lane) -> str:
-    return json.dumps([lane.concurrency, _slots_out(lane.slots)])
+    return json.dumps([lane.concurrency, lane.slots])  # a heap stays a heap
 
 
 def load_lane(text: str | bytes) -> Lane:
     concurrency, slots = json.loads(text)
-    return Lane(concurrency, _slots_in(slots))
+    return Lane(concurrency, slots)
 
 
 def dump_job_book(book: JobBook) -> str:
@@ -63,19 +62,3 @@ def load_job_book(text: str | bytes) -> JobBook:
     jobs = _JOBS.validate_python(data["jobs"])
     return JobBook(load_lane(json.dumps(data["lane"])), {job.job_id: job for job in jobs})
 
-
-def _slots_out(slots: list[float]) -> list[float | None]:
-    return [None if slot == -math.inf else slot for slot in slots]
-
-
-def _slots_in(slots: list[float | None]) -> list[float]:
-    return [-math.inf if slot is None else slot for slot in slots]  # still a heap: -inf sorts first
-
-
-def dump_hits(hits: list[float]) -> str:
-    """A rate window's hit times (``repr`` floats: exact)."""
-    return json.dumps(hits)
-
-
-def load_hits(text: str | bytes) -> list[float]:
-    return json.loads(text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Iterable, Iterator
 
@@ -45,14 +46,20 @@ CREATE TABLE IF NOT EXISTS lanes (
     account TEXT NOT NULL, model TEXT NOT NULL, busy_until REAL NOT NULL, doc TEXT NOT NULL,
     PRIMARY KEY (account, model)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS windows (key TEXT PRIMARY KEY, lim INTEGER NOT NULL, last REAL NOT NULL, hits TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, n INTEGER NOT NULL, t REAL NOT NULL, lim INTEGER NOT NULL,
+                                  PRIMARY KEY (key, n)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (key TEXT PRIMARY KEY, data BLOB NOT NULL, expires_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS uploads_by_expiry ON uploads (expires_at);
 CREATE TABLE IF NOT EXISTS accounts (seq INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS job_books (account TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 """
-_TABLES = ("tasks", "lanes", "windows", "uploads", "accounts", "job_books")
+# A key's latest hit number, and the time of the ``limit``-th latest hit (None while fewer were counted).
+_LATEST_AND_LIMITTH = """
+SELECT latest, (SELECT t FROM hits WHERE key = ?1 AND n = latest - ?2 + 1)
+FROM (SELECT MAX(n) AS latest FROM hits WHERE key = ?1)
+"""
+_TABLES = ("tasks", "lanes", "hits", "uploads", "accounts", "job_books")
 
 
 class SqliteStore:
@@ -66,6 +73,7 @@ class SqliteStore:
         self._lock = threading.RLock()  # one connection: threads of this process take turns
         self._depth = 0
         self._hits = 0
+        self._cache = _ReadCache(self._db)
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous}")
@@ -87,12 +95,14 @@ class SqliteStore:
             self._depth = 1
             try:
                 yield
+                self._db.execute("COMMIT")
             except BaseException:
-                self._depth = 0
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                self._cache.clear()  # it may hold what was written and rolled back
                 raise
-            self._depth = 0
-            self._db.execute("COMMIT")
+            finally:
+                self._depth = 0
 
     def _one(self, sql: str, args: tuple[object, ...] = ()) -> tuple | None:
         with self._lock:
@@ -106,19 +116,33 @@ class SqliteStore:
 
     def add_task(self, task: Task) -> None:
         with self.transaction():
+            columns = _columns(task)
             self._db.execute(
                 "INSERT INTO tasks (id, account, model, call, submitted_at, ended_at, canceled, finished_at, doc)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (task.task_id, task.account, task.model, *_columns(task)))
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (task.task_id, task.account, task.model, *columns))
+            self._cache.put(("task", task.task_id), columns[-1])
 
     def save_task(self, task: Task) -> None:
         with self.transaction():
+            columns = _columns(task)
             self._db.execute(
                 "UPDATE tasks SET call = ?, submitted_at = ?, ended_at = ?, canceled = ?, finished_at = ?, doc = ?"
-                " WHERE id = ?", (*_columns(task), task.task_id))
+                " WHERE id = ?", (*columns, task.task_id))
+            self._cache.put(("task", task.task_id), columns[-1])
 
     def get_task(self, task_id: str) -> Task | None:
-        row = self._one("SELECT doc FROM tasks WHERE id = ?", (task_id,))
-        return codec.load_task(row[0]) if row is not None else None
+        doc = self._read(("task", task_id), "SELECT doc FROM tasks WHERE id = ?")
+        return codec.load_task(doc) if doc is not None else None
+
+    def _read(self, key: tuple[str, str], sql: str) -> str | None:
+        """One record's text, from the read cache while no other process has written (``PRAGMA data_version``)."""
+        with self._lock:
+            found = self._cache.get(key)
+            if found is _MISSING:
+                row = self._db.execute(sql, (key[1],)).fetchone()
+                found = row[0] if row is not None else None
+                self._cache.put(key, found)
+            return found  # type: ignore[return-value]
 
     def account_tasks(self, account: str, since: float = -math.inf, until: float = math.inf) -> Iterable[Task]:
         rows = self._all("SELECT doc FROM tasks WHERE account = ? AND submitted_at BETWEEN ? AND ?"
@@ -163,9 +187,9 @@ class SqliteStore:
     # -- accounts and fine-tune jobs ---------------------------------------------
 
     def account_state(self, account: str, *, create: bool = True) -> AccountState:
-        row = self._one("SELECT doc FROM accounts WHERE account = ?", (account,))
-        if row is not None:
-            return codec.load_account(row[0])
+        doc = self._read(("account", account), "SELECT doc FROM accounts WHERE account = ?")
+        if doc is not None:
+            return codec.load_account(doc)
         state = AccountState()
         if create:
             self.save_account_state(account, state)
@@ -173,8 +197,10 @@ class SqliteStore:
 
     def save_account_state(self, account: str, state: AccountState) -> None:
         with self.transaction():
+            doc = codec.dump_account(state)
             self._db.execute("INSERT INTO accounts (account, doc) VALUES (?, ?)"
-                             " ON CONFLICT (account) DO UPDATE SET doc = excluded.doc", (account, codec.dump_account(state)))
+                             " ON CONFLICT (account) DO UPDATE SET doc = excluded.doc", (account, doc))
+            self._cache.put(("account", account), doc)
 
     def job_book(self, account: str, concurrency: int) -> JobBook:
         row = self._one("SELECT doc FROM job_books WHERE account = ?", (account,))
@@ -191,20 +217,26 @@ class SqliteStore:
     # -- rate windows -------------------------------------------------------------
 
     def hit(self, key: str, limit: int, window: float, now: float) -> bool:
-        """The memory store's sliding-window log, kept as a JSON list of the window's hit times."""
+        """The memory store's sliding-window log as numbered rows: a hit is refused when the ``limit``-th
+        latest is still in the window, so it reads one row and writes one, whatever the limit."""
         if limit <= 0:
             return False
         with self.transaction():
             self._hits += 1
-            if self._hits % _SWEEP_EVERY == 0:
-                self._db.execute("DELETE FROM windows WHERE last < ?", (now - window,))
-            row = self._db.execute("SELECT hits FROM windows WHERE key = ?", (key,)).fetchone()
-            hits = [hit for hit in codec.load_hits(row[0]) if now - hit < window][-limit:] if row else []
-            if len(hits) >= limit:
+            if self._hits % _SWEEP_EVERY == 0:  # hits out of every window allow anything: forget them
+                self._db.execute("DELETE FROM hits WHERE t <= ?", (now - window,))
+            n, oldest = self._db.execute(_LATEST_AND_LIMITTH, (key, limit)).fetchone()
+            if oldest is not None and now - oldest < window:
                 return False
-            hits.append(now)
-            self._db.execute("INSERT OR REPLACE INTO windows VALUES (?, ?, ?, ?)", (key, limit, now, codec.dump_hits(hits)))
+            self._db.execute("INSERT INTO hits VALUES (?, ?, ?, ?)", (key, (n or 0) + 1, now, limit))
             return True
+
+    def _windows(self) -> dict[str, tuple[int, list[float]]]:
+        windows: dict[str, tuple[int, list[float]]] = {}
+        for key, limit in self._db.execute("SELECT key, lim FROM hits AS h WHERE n = (SELECT MAX(n) FROM hits WHERE key = h.key)"):
+            rows = self._db.execute("SELECT t FROM hits WHERE key = ? ORDER BY n DESC LIMIT ?", (key, limit)).fetchall()
+            windows[key] = (limit, [t for (t,) in reversed(rows)])
+        return windows
 
     # -- uploads --------------------------------------------------------------------
 
@@ -224,12 +256,14 @@ class SqliteStore:
     # -- housekeeping -----------------------------------------------------------------
 
     def purge(self, before: float) -> int:
+        self._cache.clear()
         with self.transaction():
             gone = self._db.execute("DELETE FROM tasks WHERE finished_at < ?", (before,)).rowcount
             self._db.execute("DELETE FROM lanes WHERE busy_until < ?", (before,))  # plans like a new one
             return gone
 
     def reset(self, account: str | None = None) -> None:
+        self._cache.clear()
         with self.transaction():
             if account is None:
                 for table in _TABLES:
@@ -238,14 +272,14 @@ class SqliteStore:
             for table in ("tasks", "lanes", "accounts", "job_books"):
                 self._db.execute(f"DELETE FROM {table} WHERE account = ?", (account,))
             prefix = f"{account}|"
-            self._db.execute("DELETE FROM windows WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
+            self._db.execute("DELETE FROM hits WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
 
     def export(self) -> StoreState:
         with self.transaction():
             return StoreState(
                 tasks=self.tasks(),
                 lanes=dict(self.lanes()),
-                windows={key: (limit, codec.load_hits(hits)) for key, limit, hits in self._all("SELECT key, lim, hits FROM windows")},
+                windows=self._windows(),
                 uploads={key: (bytes(data), expires) for key, data, expires in self._all("SELECT key, data, expires_at FROM uploads")},
                 accounts={account: codec.load_account(doc) for account, doc in self._all("SELECT account, doc FROM accounts ORDER BY seq")},
                 job_books={account: codec.load_job_book(doc) for account, doc in self._all("SELECT account, doc FROM job_books")},
@@ -259,7 +293,7 @@ class SqliteStore:
             for (account, model), lane in state.lanes.items():
                 self.save_lane(account, model, lane)
             for key, (limit, hits) in state.windows.items():
-                self._db.execute("INSERT INTO windows VALUES (?, ?, ?, ?)", (key, limit, max(hits, default=0.0), codec.dump_hits(hits)))
+                self._db.executemany("INSERT INTO hits VALUES (?, ?, ?, ?)", [(key, n, t, limit) for n, t in enumerate(hits, 1)])
             for key, (data, expires_at) in state.uploads.items():
                 self._db.execute("INSERT INTO uploads VALUES (?, ?, ?)", (key, data, expires_at))
             for account, account_state in state.accounts.items():
@@ -270,17 +304,19 @@ class SqliteStore:
     # -- shared documents ---------------------------------------------------------------
 
     def get_meta(self, name: str) -> str | None:
-        row = self._one("SELECT value FROM meta WHERE name = ?", (name,))
-        return row[0] if row is not None else None
+        return self._read(("meta", name), "SELECT value FROM meta WHERE name = ?")
 
     def put_meta(self, name: str, value: str) -> None:
         with self.transaction():
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+            self._cache.put(("meta", name), value)
 
     def add_meta(self, name: str, value: str) -> str:
         with self.transaction():
             self._db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (name, value))
-            return self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()[0]
+            kept = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()[0]
+            self._cache.put(("meta", name), kept)
+            return kept
 
     def boot(self) -> int:
         with self.transaction():
@@ -291,6 +327,39 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+_MISSING = object()
+_CACHED = 4096  # records the read cache keeps
+
+
+class _ReadCache:
+    """Records this process read or wrote, valid until another process commits (``PRAGMA data_version``
+    changes only then), so one process on its own file reads each record from SQLite once."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._records: OrderedDict[tuple[str, str], str | None] = OrderedDict()
+        self._version = -1
+
+    def get(self, key: tuple[str, str]) -> object:
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._records.clear()
+            self._version = version
+            return _MISSING
+        found = self._records.get(key, _MISSING)
+        if found is not _MISSING:
+            self._records.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[str, str], record: str | None) -> None:
+        self._records[key] = record
+        if len(self._records) > _CACHED:
+            self._records.popitem(last=False)
+
+    def clear(self) -> None:
+        self._records.clear()
 
 
 def _columns(task: Task) -> tuple[object, ...]:
