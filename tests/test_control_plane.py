@@ -241,10 +241,14 @@ def test_clock_set_freeze_resume(make_server):
 def test_seed_makes_task_ids_repeat(server):
     ids = []
     for _ in range(2):
+        assert server.client.post("/__mock/reset", json={}).status_code == 200
         assert server.client.post("/__mock/seed", json={"seed": 42}).json() == {"seed": 42}
         ids.append(task_of(server.submit(key=KEY)))
         server.advance(1)  # past the submit rate window
     assert ids[0] == ids[1]
+    assert server.client.post("/__mock/seed", json={"seed": 42}).status_code == 200
+    again = task_of(server.submit(key=KEY))  # without a reset the id is taken: the next one is drawn
+    assert again != ids[0] and status(server, ids[0], KEY) != "UNKNOWN"
     assert server.client.post("/__mock/seed", json={"seed": "x"}).status_code == 400
 
 

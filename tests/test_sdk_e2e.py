@@ -107,10 +107,11 @@ def test_list(connect):
 def test_partial_failure(connect):
     server, sdk = connect()
     task_id = sdk("async_call", model="wanx-v1", prompt="a cat", n=4, api_key=KEY)["output"]["task_id"]
-    # Until fault rules exist, the test marks image 2 of 4 failed in the emulator it started.
+    # The test marks image 2 of 4 failed in the emulator it started, through the store (any store).
     task = server.emulator.store.get_task(task_id)
     spec = server.emulator.catalog.errors["DataInspectionFailed"]
     task.image_failures = {1: Outcome(spec.code, spec.text("output"))}
+    server.emulator.store.save_task(task)
     server.advance(60)
     done = sdk("wait", task=task_id, api_key=KEY)
     output = done["output"]

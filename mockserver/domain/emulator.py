@@ -279,6 +279,8 @@ class Emulator:
     ) -> Task:
         now = self.clock.now()
         task_id = self.ids.task_id()
+        while self.store.get_task(task_id) is not None:  # a seed set again mid-run repeats ids already handed out
+            task_id = self.ids.task_id()
         images = entry.image_count(parameters, input_)
         rng = self.ids.derive(task_id)
         pending, running = draw_durations(entry.timing, images, self.settings.speed, rng)

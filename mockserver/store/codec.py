@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from ..domain.account_state import AccountState
 from ..lifecycle.job import Job, JobBook
@@ -23,11 +24,17 @@ _JOBS = TypeAdapter(list[Job])
 
 
 def dump_task(task: Task) -> str:
-    return _TASK.dump_json(task).decode()
+    try:
+        return _TASK.dump_json(task).decode()
+    except PydanticSerializationError:  # a lone surrogate in a prompt (JSON allows "\ud800"): the stdlib escapes it
+        return json.dumps(_TASK.dump_python(task, mode="json"))
 
 
 def load_task(text: str | bytes) -> Task:
-    task = _TASK.validate_json(text)
+    try:
+        task = _TASK.validate_json(text)
+    except ValidationError:  # pydantic's parser refuses the escaped lone surrogates the stdlib wrote
+        task = _TASK.validate_python(json.loads(text))
     if not task.image_failures:  # share the one empty mapping, as a new task does (mockserver.lifecycle.task)
         task.image_failures = NOTHING
     if not task.extra:
