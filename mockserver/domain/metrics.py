@@ -129,8 +129,7 @@ class Collector:
         emulator, tally = self.emulator, self.emulator.journal.tally
         now = emulator.clock.now()
         retention = emulator.settings.retention_hours * 3600
-        with emulator.store.transaction():
-            tasks = list(emulator.store.export().tasks)
+        tasks = emulator.store.tasks()
         states: Counter[tuple[str, str]] = Counter()
         depth: Counter[tuple[str, str]] = Counter()
         oldest: dict[tuple[str, str], float] = {}
