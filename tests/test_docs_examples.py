@@ -90,3 +90,15 @@ def test_the_documented_rule_and_account_change_are_accepted():
         assert shown["models"]["wanx-v1"].keys() == documented["models"]["wanx-v1"].keys()
         changed = mock.set_account(key=key, **json.loads(change))
         assert changed["requests_per_second"] == 5 and changed["models"]["wanx-v1"]["remaining"] == 2
+
+
+def test_the_store_commands_are_valid_settings():
+    """docs/stores.md's commands parse and make valid settings (the SQLite ones are run by test_durable_store)."""
+    from mockserver.cli import _parser, _settings
+
+    commands = [line.split("#", 1)[0].split() for line in blocks("docs/stores.md", "sh")[0].splitlines() if line.strip()]
+    assert len(commands) == 4 and all(command[:2] == ["dashscope-mock", "serve"] for command in commands)
+    for command in commands:
+        settings = _settings(_parser().parse_args(command[1:]))
+        assert settings.store in ("sqlite:///var/tmp/dsmock.db", "redis://127.0.0.1:6379/0")
+    assert _settings(_parser().parse_args(commands[1][1:])).workers == 4
