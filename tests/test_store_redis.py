@@ -383,3 +383,15 @@ def test_boot_counts_every_process_start_and_a_reset_keeps_the_count_and_other_k
     submit(store, task(0, 1.0))
     store.reset()
     assert store.count() == 0 and store.boot() == 4 and store._redis.get("someone-else:key") == b"kept"
+
+
+def test_a_restore_of_many_tasks_into_redis_answers_as_the_reference(open_redis):
+    """A snapshot larger than one pipelined batch, made by MemoryStore, restored into Redis."""
+    reference = MemoryStore()
+    for n in range(2500):
+        submit(reference, task(n, float(n // 3), account="ab"[n % 2], run=5.0), slots=3)
+    restored = open_redis(lock_seconds=5.0)
+    restored.import_(reference.export())
+    assert restored.export() == reference.export()
+    assert restored.queue("a", "m", now=400.0) == reference.queue("a", "m", now=400.0)
+    assert restored.account_ids() == reference.account_ids() and restored.purge(100.0) == reference.purge(100.0)

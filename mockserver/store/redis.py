@@ -77,6 +77,7 @@ class RedisStore:
         self._add_task = self._redis.register_script(scripts.ADD_TASK)
         self._put_ordered = self._redis.register_script(scripts.PUT_ORDERED)
         self._unlock = self._redis.register_script(scripts.UNLOCK)
+        self._refresh = self._redis.register_script(scripts.REFRESH)
 
     def _k(self, name: str) -> str:
         return self._prefix + name
@@ -111,7 +112,7 @@ class RedisStore:
 
     # -- tasks ----------------------------------------------------------------
 
-    def add_task(self, task: Task) -> None:
+    def add_task(self, task: Task, client: redis.client.Pipeline | None = None) -> None:
         keys = [
             self._k(f"task:{task.task_id}"), self._k("tasks"), self._k(f"account:{task.account}"), self._k("ends"),
             self._k(f"queue:{_lane_field(task.account, task.model)}"), self._k("task-accounts"), self._k("seq"),
@@ -120,7 +121,7 @@ class RedisStore:
             task.task_id, dump_task(task), _number(task.submitted_at), _number(task.finished_at), task.account,
             "1" if task.call else "0",
         ]
-        self._add_task(keys=keys, args=args)
+        self._add_task(keys=keys, args=args, client=client)
 
     def get_task(self, task_id: str) -> Task | None:
         text = self._redis.get(self._k(f"task:{task_id}"))
@@ -339,8 +340,13 @@ class RedisStore:
     def import_(self, state: StoreState) -> None:
         with self.transaction():
             self.reset()
-            for task in sorted(state.tasks, key=lambda task: task.submitted_at):
-                self.add_task(task)
+            tasks = sorted(state.tasks, key=lambda task: task.submitted_at)
+            for start in range(0, len(tasks), _BATCH):  # pipelined: a restore of many tasks takes seconds
+                with self._redis.pipeline(transaction=False) as pipe:
+                    for task in tasks[start : start + _BATCH]:
+                        self.add_task(task, client=pipe)
+                    pipe.execute()
+                self._refresh(keys=[self._k("lock")], args=[self._token, self._lock_ms])
             for (account, model), lane in state.lanes.items():
                 self.save_lane(account, model, lane)
             for key, (limit, hits) in state.windows.items():

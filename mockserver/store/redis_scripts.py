@@ -83,3 +83,10 @@ UNLOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+# Keep holding the store's lock through a long unit of work (a restore), if it is still ours.
+# KEYS: the lock. ARGV: our token, milliseconds to hold it from now.
+REFRESH = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
