@@ -395,3 +395,32 @@ def test_a_restore_of_many_tasks_into_redis_answers_as_the_reference(open_redis)
     assert restored.export() == reference.export()
     assert restored.queue("a", "m", now=400.0) == reference.queue("a", "m", now=400.0)
     assert restored.account_ids() == reference.account_ids() and restored.purge(100.0) == reference.purge(100.0)
+
+
+def test_the_urls_options_set_the_prefix_and_the_lock_and_a_bad_one_is_a_clear_error(open_redis, redis_url):  # noqa: F811
+    from mockserver.store.redis import RedisStore, StoreBusy
+
+    ours, theirs = open_redis(), RedisStore(f"{redis_url}?prefix=team-b:&wait_seconds=0.2&lock_seconds=5")
+    try:
+        submit(theirs, task(0, 1.0))
+        assert ours.get_task("t0") is None and theirs._redis.exists("team-b:task:t0")
+        ours.reset()
+        assert theirs.count() == 1  # another prefix is another state
+        with theirs.transaction():
+            with pytest.raises(StoreBusy):  # one prefix, one lock: waits 0.2 s, then fails
+                with RedisStore(f"{redis_url}?prefix=team-b:", wait_seconds=0.2).transaction():
+                    pass
+            with ours.transaction():  # another prefix's lock is another lock
+                pass
+    finally:
+        theirs.reset()
+        theirs.close()
+    for bad, message in [
+        ("?lock_seconds=0", "lock_seconds must be a positive number"),
+        ("?wait_seconds=soon", "wait_seconds must be a positive number"),
+        ("?prefix=", "prefix must not be empty"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            RedisStore(redis_url + bad)
+    with pytest.raises(ValueError, match="unknown Redis store option"):
+        RedisStore(redis_url, lock_second=3)

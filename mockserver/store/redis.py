@@ -31,6 +31,7 @@ from ..lifecycle.task import Task
 from . import redis_scripts as scripts
 from .base import StoreState
 from .codec import dump_account, dump_job_book, dump_lane, dump_task, load_account, load_job_book, load_lane, load_task
+from .redis_options import split_url
 
 _BATCH = 1000  # records per MGET or pipeline when a call reads or writes many
 _KEPT = ("meta", "boots", "seq", "lock")  # what a full reset keeps: shared documents, counters, the lock
@@ -56,19 +57,20 @@ def _text(value: bytes | str) -> str:
 class RedisStore:
     """The store in a Redis server, shared by every emulator pointed at it.
 
-    ``lock_seconds`` bounds how long a crashed holder keeps the others out; ``wait_seconds`` how long a
-    transaction waits for the lock before it fails with :class:`StoreBusy`.
+    ``redis://host:port/db?prefix=dsmock:&lock_seconds=30&wait_seconds=10``: ``prefix`` begins every key
+    of ours; ``lock_seconds`` bounds how long a crashed holder of the lock keeps the others out;
+    ``wait_seconds`` how long a transaction waits for the lock before it fails with :class:`StoreBusy`.
+    Keyword arguments win over the URL's parameters.
     """
 
     shared = True
 
-    def __init__(
-        self, url: str, *, prefix: str = "dsmock:", lock_seconds: float = 30.0, wait_seconds: float = 10.0
-    ) -> None:
+    def __init__(self, url: str, **options: str | float) -> None:
+        url, settings = split_url(url, options)
         self._redis = redis.Redis.from_url(url)
-        self._prefix = prefix
-        self._lock_ms = int(lock_seconds * 1000)
-        self._wait = wait_seconds
+        self._prefix = str(settings["prefix"])
+        self._lock_ms = int(float(settings["lock_seconds"]) * 1000)
+        self._wait = float(settings["wait_seconds"])
         self._local = threading.RLock()  # threads of this process take turns; only the outermost locks Redis
         self._depth = 0
         self._token = b""
