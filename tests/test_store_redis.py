@@ -366,9 +366,10 @@ def test_a_held_lock_makes_another_store_fail_clearly_and_a_crashed_holders_lock
 
     holder, impatient = open_redis(lock_seconds=30.0), open_redis(wait_seconds=0.2)
     with holder.transaction():
-        with pytest.raises(StoreBusy, match="held by another process"):
+        with pytest.raises(StoreBusy, match="held by another process") as busy:
             with impatient.transaction():
                 pass
+    assert busy.value.code == "InternalError"  # what the request that waited is answered with
     crashed, patient = open_redis(lock_seconds=0.3), open_redis(wait_seconds=20.0)
     crashed.transaction().__enter__()  # never left: as if its process died holding the lock
     with patient.transaction():
@@ -424,3 +425,34 @@ def test_the_urls_options_set_the_prefix_and_the_lock_and_a_bad_one_is_a_clear_e
             RedisStore(redis_url + bad)
     with pytest.raises(ValueError, match="unknown Redis store option"):
         RedisStore(redis_url, lock_second=3)
+
+
+def test_over_http_an_emulator_on_redis_polls_what_it_submitted_and_a_held_lock_is_a_500_internal_error(open_redis):
+    """The real app over RedisStore, through httpx's ASGI transport; another store object holds the lock."""
+    import asyncio
+
+    import httpx
+
+    from mockserver.domain.emulator import Emulator
+    from mockserver.http.app import create_app
+    from mockserver.settings.config import Settings
+    from mockserver.testing import API_KEY
+
+    emulator = Emulator(Settings(clock="manual"), store=open_redis(wait_seconds=0.2))
+    other = open_redis()
+
+    async def run() -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=create_app(emulator=emulator))
+        headers = {"Authorization": f"Bearer {API_KEY}", "X-DashScope-Async": "enable"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://mock", headers=headers) as client:
+            body = {"model": "wanx-v1", "input": {"prompt": "a cat"}}
+            submitted = await client.post("/api/v1/services/aigc/text2image/image-synthesis", json=body)
+            polled = await client.get(f"/api/v1/tasks/{submitted.json()['output']['task_id']}")
+            with other.transaction():
+                refused = await client.post("/api/v1/services/aigc/text2image/image-synthesis", json=body)
+            return submitted, polled, refused
+
+    submitted, polled, refused = asyncio.run(run())
+    task_id = submitted.json()["output"]["task_id"]
+    assert polled.json()["output"]["task_status"] == "PENDING" and other.get_task(task_id).task_id == task_id
+    assert refused.status_code == 500 and refused.json()["code"] == "InternalError"

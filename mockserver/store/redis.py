@@ -25,6 +25,7 @@ from typing import Iterable, Iterator
 import redis
 
 from ..domain.account_state import AccountState
+from ..domain.errors import ApiError
 from ..lifecycle.job import JobBook
 from ..lifecycle.lanes import Lane
 from ..lifecycle.task import Task
@@ -37,8 +38,19 @@ _BATCH = 1000  # records per MGET or pipeline when a call reads or writes many
 _KEPT = ("meta", "boots", "seq", "lock")  # what a full reset keeps: shared documents, counters, the lock
 
 
-class StoreBusy(RuntimeError):
-    """Another process held the Redis store's lock for longer than we may wait."""
+class StoreBusy(ApiError):
+    """Another process held the Redis store's lock for longer than we may wait.
+
+    The request that waited is answered as DashScope answers a failure of its own back end (500
+    ``InternalError``, which clients retry), never with a traceback; ``str()`` says what happened.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("InternalError")
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.detail
 
 
 def _lane_field(account: str, model: str) -> str:
