@@ -456,3 +456,13 @@ def test_over_http_an_emulator_on_redis_polls_what_it_submitted_and_a_held_lock_
     task_id = submitted.json()["output"]["task_id"]
     assert polled.json()["output"]["task_status"] == "PENDING" and other.get_task(task_id).task_id == task_id
     assert refused.status_code == 500 and refused.json()["code"] == "InternalError"
+
+
+def test_idle_rate_logs_are_forgotten_a_few_per_hit_so_their_memory_is_bounded(open_redis):
+    store = open_redis()
+    for n in range(10):
+        store.hit(f"a|key{n}", 5, 1.0, now=0.0)
+    assert len(store.export().windows) == 10
+    for _ in range(3):  # each hit forgets up to 4 logs idle for a whole window
+        store.hit("b|query", 5, 1.0, now=5.0)
+    assert store.export().windows == {"b|query": (5, [5.0, 5.0, 5.0])}
