@@ -5,7 +5,8 @@ reference does; a random sequence of calls then compares the two call by
 call. The last part is what only a shared store promises: two store objects
 on one server (two "processes") see each other's writes, the rate limit is
 exact under a burst from several threads each with its own connection, a
-transaction excludes another store object's, and ``boot`` counts.
+transaction excludes another store object's, two spawned processes under a
+burst admit exactly the rate and the concurrency, and ``boot`` counts.
 """
 
 from __future__ import annotations
@@ -466,3 +467,34 @@ def test_idle_rate_logs_are_forgotten_a_few_per_hit_so_their_memory_is_bounded(o
     for _ in range(3):  # each hit forgets up to 4 logs idle for a whole window
         store.hit("b|query", 5, 1.0, now=5.0)
     assert store.export().windows == {"b|query": (5, [5.0, 5.0, 5.0])}
+
+
+def _submit_burst(url: str, first: int, count: int, start) -> None:
+    """One process's burst: submits at one instant, each admitted by the rate limit, planned in one lane."""
+    from mockserver.store.redis import RedisStore
+
+    store = RedisStore(url)
+    start.wait()
+    for n in range(first, first + count):
+        if store.hit("a|submit|m", 50, 1.0, now=0.0):
+            submit(store, task(n, 0.0, run=10.0), slots=3)
+    store.close()
+
+
+def test_two_processes_under_a_burst_admit_exactly_the_rate_and_the_concurrency(open_redis, redis_url):  # noqa: F811
+    """Real processes (spawned), each with its own store: 80 submits at one instant, 50 a second allowed,
+    3 slots; the 50 admitted run three at a time, every 10 s, with no slot taken twice."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(2)
+    processes = [context.Process(target=_submit_burst, args=(redis_url, 40 * p, 40, start)) for p in range(2)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [process.exitcode for process in processes] == [0, 0]
+    store = open_redis()
+    starts = sorted(t.scheduled_at for t in store.tasks())
+    assert len(starts) == 50 and starts == [10.0 * (n // 3) for n in range(50)]
+    assert {t.account for t in store.tasks()} == {"a"} and {n < 40 for n in (int(t.task_id[1:]) for t in store.tasks())} == {True, False}
