@@ -498,3 +498,49 @@ def test_two_processes_under_a_burst_admit_exactly_the_rate_and_the_concurrency(
     starts = sorted(t.scheduled_at for t in store.tasks())
     assert len(starts) == 50 and starts == [10.0 * (n // 3) for n in range(50)]
     assert {t.account for t in store.tasks()} == {"a"} and {n < 40 for n in (int(t.task_id[1:]) for t in store.tasks())} == {True, False}
+
+
+def test_a_failed_unit_of_work_is_taken_back_write_by_write(open_redis):
+    store = open_redis()
+    submit(store, task(0, 0.0))  # runs 0..10
+    second = submit(store, task(1, 0.0))  # waits, 10..20
+    store.save_account_state("a", AccountState(used={"m": 1}))
+    store.put_upload("dir/a/1.png", b"1", expires_at=100.0, now=0.0)
+    store.put_meta("clock", "one")
+    before = store.export()
+    with pytest.raises(RuntimeError, match="half-way"):
+        with store.transaction():
+            store.add_task(task(2, 1.0))
+            second.canceled_at = 1.0
+            store.save_task(second)
+            lane = store.lane("a", "m", 1)
+            lane.slots = [99.0]
+            store.save_lane("a", "m", lane)
+            store.lane("a", "new", 1)
+            store.account_state("b")
+            store.save_account_state("a", AccountState(used={"m": 5}))
+            store.job_book("a", 1)
+            assert store.hit("a|submit|m", 1, 1.0, now=1.0)
+            store.put_upload("dir/a/1.png", b"2", expires_at=200.0, now=1.0)
+            store.put_upload("dir/a/2.png", b"3", expires_at=200.0, now=1.0)
+            store.put_meta("clock", "two")
+            store.add_meta("secret", "s")
+            assert store.queue("a", "m", now=15.0) == []  # t0 ended, t1 canceled: both leave the queue
+            raise RuntimeError("the submit failed half-way")
+    after = store.export()
+    assert (after.tasks, after.lanes, after.uploads, after.accounts, after.job_books) == (
+        before.tasks, before.lanes, before.uploads, before.accounts, before.job_books
+    )
+    assert store.get_task("t2") is None and [t.task_id for t in store.queue("a", "m", now=0.0)] == ["t0", "t1"]
+    assert store.hit("a|submit|m", 1, 1.0, now=1.0)  # the hit was taken back too
+    assert (store.get_meta("clock"), store.get_meta("secret")) == ("one", None) and store.account_ids() == ["a"]
+
+
+def test_only_the_outermost_unit_of_work_takes_back(open_redis):
+    store = open_redis()
+    with store.transaction():
+        with pytest.raises(ValueError):
+            with store.transaction():
+                store.put_meta("kept", "yes")
+                raise ValueError("caught inside the unit of work")
+    assert store.get_meta("kept") == "yes"

@@ -4,12 +4,14 @@ Every record is JSON text of :mod:`mockserver.store.codec` under one key
 prefix (``dsmock:``), so :meth:`RedisStore.reset` deletes only ours. A unit of
 work (:meth:`RedisStore.transaction`) holds a lock in Redis (``SET NX PX`` with
 a token of ours, released by a script that checks it), and writes go straight
-through while it is held: the other processes' transactions wait, and every
+through while it is held: the other processes' units of work wait, and every
 single call is atomic by itself (one command, a ``MULTI`` or a Lua script of
-:mod:`mockserver.store.redis_scripts`). The rate limit check is one script, so
-it is exact across processes without the lock. A task is read back in one
-``GET``. Times follow the emulator's clock, never Redis' own expiry, so a
-manual clock means the same here as in memory.
+:mod:`mockserver.store.redis_scripts`). Each write returns what it replaced,
+so an exception leaving the unit of work takes its writes back before the
+lock is released. The rate limit check is one script, so it is exact across
+processes without the lock. A task is read back in one ``GET``. Times follow
+the emulator's clock, never Redis' own expiry, so a manual clock means the
+same here as in memory.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import os
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import redis
 
@@ -29,13 +31,13 @@ from ..domain.errors import ApiError
 from ..lifecycle.job import JobBook
 from ..lifecycle.lanes import Lane
 from ..lifecycle.task import Task
+from . import redis_bulk
 from . import redis_scripts as scripts
 from .base import StoreState
 from .codec import dump_account, dump_job_book, dump_lane, dump_task, load_account, load_job_book, load_lane, load_task
+from .redis_layout import BATCH, lane_field, number, text_of
 from .redis_options import split_url
 
-_BATCH = 1000  # records per MGET or pipeline when a call reads or writes many
-_KEPT = ("meta", "boots", "seq", "lock")  # what a full reset keeps: shared documents, counters, the lock
 
 
 class StoreBusy(ApiError):
@@ -51,19 +53,6 @@ class StoreBusy(ApiError):
 
     def __str__(self) -> str:
         return self.detail
-
-
-def _lane_field(account: str, model: str) -> str:
-    return json.dumps([account, model])
-
-
-def _number(value: float) -> str:
-    """A float as text that Redis and Lua parse back to the same double (``repr`` round-trips)."""
-    return repr(float(value))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class RedisStore:
@@ -86,6 +75,7 @@ class RedisStore:
         self._local = threading.RLock()  # threads of this process take turns; only the outermost locks Redis
         self._depth = 0
         self._token = b""
+        self._undo: list[Callable[[], object]] | None = None  # how to take back the open unit of work's writes
         self._hit = self._redis.register_script(scripts.HIT)
         self._put_upload = self._redis.register_script(scripts.PUT_UPLOAD)
         self._add_task = self._redis.register_script(scripts.ADD_TASK)
@@ -100,16 +90,43 @@ class RedisStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """Hold the lock; writes go straight through, and an exception leaving the outermost unit of work
+        takes them back (newest first) before the lock is released. Bulk calls (``purge``, ``reset``,
+        ``import_``, ``drop_uploads``) are applied at once and not taken back."""
         with self._local:
-            if self._depth == 0:
+            outermost = self._depth == 0
+            if outermost:
                 self._token = self._acquire()
+                self._undo = []
             self._depth += 1
             try:
                 yield
+            except BaseException:
+                if outermost:
+                    undo, self._undo = self._undo or [], None
+                    for action in reversed(undo):
+                        action()
+                raise
             finally:
                 self._depth -= 1
-                if self._depth == 0:
+                if outermost:
+                    self._undo = None
                     self._unlock(keys=[self._k("lock")], args=[self._token])
+
+    def _on_failure(self, action: Callable[[], object]) -> None:
+        """Remember how to take back a write, if a unit of work is open (a lone call has nothing to undo)."""
+        if self._undo is not None:
+            self._undo.append(action)
+
+    @contextmanager
+    def _at_once(self) -> Iterator[None]:
+        """A bulk call, inside the lock: applied at once, its writes are not remembered for taking back."""
+        with self.transaction():
+            undo, self._undo = self._undo, None
+            try:
+                yield
+            finally:
+                self._undo = undo
 
     def _acquire(self) -> bytes:
         token = os.urandom(16).hex().encode()
@@ -129,29 +146,36 @@ class RedisStore:
     def add_task(self, task: Task, client: redis.client.Pipeline | None = None) -> None:
         keys = [
             self._k(f"task:{task.task_id}"), self._k("tasks"), self._k(f"account:{task.account}"), self._k("ends"),
-            self._k(f"queue:{_lane_field(task.account, task.model)}"), self._k("task-accounts"), self._k("seq"),
+            self._k(f"queue:{lane_field(task.account, task.model)}"), self._k("task-accounts"), self._k("seq"),
         ]
         args = [
-            task.task_id, dump_task(task), _number(task.submitted_at), _number(task.finished_at), task.account,
+            task.task_id, dump_task(task), number(task.submitted_at), number(task.finished_at), task.account,
             "1" if task.call else "0",
         ]
         self._add_task(keys=keys, args=args, client=client)
+        self._on_failure(lambda: self._forget([task]))
 
     def get_task(self, task_id: str) -> Task | None:
         text = self._redis.get(self._k(f"task:{task_id}"))
         return None if text is None else load_task(text)
 
     def save_task(self, task: Task) -> None:
+        before = self._write_task(task.task_id, dump_task(task), task.finished_at)
+        if before is not None:
+            self._on_failure(lambda: self._write_task(task.task_id, before, load_task(before).finished_at))
+
+    def _write_task(self, task_id: str, text: str | bytes, finished_at: float) -> bytes | None:
+        """Replace a task's record (a purged task stays gone); return the record it replaced."""
         with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(self._k(f"task:{task.task_id}"), dump_task(task), xx=True)  # a purged task stays gone
-            pipe.zadd(self._k("ends"), {task.task_id: task.finished_at}, xx=True)
-            pipe.execute()
+            pipe.set(self._k(f"task:{task_id}"), text, xx=True, get=True)
+            pipe.zadd(self._k("ends"), {task_id: finished_at}, xx=True)
+            return pipe.execute()[0]
 
     def _load_tasks(self, ids: list[bytes | str]) -> list[Task]:
         """The tasks of ``ids`` still held, in that order."""
         found: list[Task] = []
-        for start in range(0, len(ids), _BATCH):
-            chunk = [self._k(f"task:{_text(task_id)}") for task_id in ids[start : start + _BATCH]]
+        for start in range(0, len(ids), BATCH):
+            chunk = [self._k(f"task:{text_of(task_id)}") for task_id in ids[start : start + BATCH]]
             found += [load_task(text) for text in self._redis.mget(chunk) if text is not None]
         return found
 
@@ -170,22 +194,22 @@ class RedisStore:
             pipe.zrange(self._k("task-accounts"), 0, -1)
             pipe.zrange(self._k("states:order"), 0, -1)
             with_tasks, with_state = pipe.execute()
-        return list(dict.fromkeys(_text(account) for account in [*with_tasks, *with_state]))
+        return list(dict.fromkeys(text_of(account) for account in [*with_tasks, *with_state]))
 
     # -- lanes ----------------------------------------------------------------
 
     def lane(self, account: str, model: str, concurrency: int) -> Lane:
-        field = _lane_field(account, model)
+        field = lane_field(account, model)
         text = self._redis.hget(self._k("lanes"), field)
         if text is None:
             text = self._ordered("lanes", field, dump_lane(Lane(concurrency)), keep=True)
         return load_lane(text)
 
     def save_lane(self, account: str, model: str, lane: Lane) -> None:
-        self._ordered("lanes", _lane_field(account, model), dump_lane(lane))
+        self._ordered("lanes", lane_field(account, model), dump_lane(lane))
 
     def queue(self, account: str, model: str, now: float) -> list[Task]:
-        key = self._k(f"queue:{_lane_field(account, model)}")
+        key = self._k(f"queue:{lane_field(account, model)}")
         with self.transaction():
             tasks = self._load_tasks(self._redis.lrange(key, 0, -1))
             done = 0  # finished tasks leave from the front, as MemoryStore's deque does
@@ -193,6 +217,7 @@ class RedisStore:
                 done += 1
             if done:
                 self._redis.ltrim(key, done, -1)
+                self._on_failure(lambda: self._redis.lpush(key, *[task.task_id for task in reversed(tasks[:done])]))
         return [task for task in tasks[done:] if task.canceled_at is None and task.ended_at > now]
 
     def lanes(self, account: str | None = None) -> Iterable[tuple[tuple[str, str], Lane]]:
@@ -226,18 +251,23 @@ class RedisStore:
     def save_job_book(self, account: str, book: JobBook) -> None:
         self._ordered("books", account, dump_job_book(book))
 
-    def _ordered(self, name: str, field: str, value: str, keep: bool = False) -> bytes:
+    def _ordered(self, name: str, field: str, value: str | bytes, keep: bool = False) -> bytes:
         """Write a record of the hash ``name``, which lists its records in the order first written; with
         ``keep``, an existing record wins. Returns the record kept."""
         keys = [self._k(name), self._k(f"{name}:order"), self._k("seq")]
-        return self._put_ordered(keys=keys, args=[field, value, "1" if keep else "0"])
+        kept, before, changed = self._put_ordered(keys=keys, args=[field, value, "1" if keep else "0"])
+        if changed:
+            self._on_failure(
+                lambda: self._drop_ordered(name, [field]) if before is None else self._ordered(name, field, before)
+            )
+        return kept
 
     def _ordered_items(self, name: str) -> list[tuple[str, bytes]]:
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.zrange(self._k(f"{name}:order"), 0, -1)
             pipe.hgetall(self._k(name))
             order, records = pipe.execute()
-        return [(_text(field), records[field]) for field in order if field in records]
+        return [(text_of(field), records[field]) for field in order if field in records]
 
     def _drop_ordered(self, name: str, fields: list[str]) -> None:
         if fields:
@@ -248,10 +278,21 @@ class RedisStore:
 
     def hit(self, key: str, limit: int, window: float, now: float) -> bool:
         keys = [self._k(f"win:{key}"), self._k("win-limits"), self._k("win-idle")]
-        return bool(self._hit(keys=keys, args=[key, limit, _number(window), _number(now), self._k("win:"), _number(now - window)]))
+        counted = bool(self._hit(keys=keys, args=[key, limit, number(window), number(now), self._k("win:"), number(now - window)]))
+        if counted:  # taken back: the newest hit of this time (any other process' of the same time is the same)
+            self._on_failure(lambda: self._redis.lrem(keys[0], -1, number(now)))
+        return counted
 
     def put_upload(self, key: str, data: bytes, expires_at: float, now: float) -> None:
-        self._put_upload(keys=[self._k("uploads")], args=[self._k("upload:"), key, data, _number(expires_at), _number(now)])
+        before = self._put_upload(keys=[self._k("uploads")], args=[self._k("upload:"), key, data, number(expires_at), number(now)])
+        self._on_failure(lambda: self._restore_upload(key, *before))
+
+    def _restore_upload(self, key: str, data: bytes | None, expires_at: bytes | None) -> None:
+        if data is None or expires_at is None:
+            self._drop_uploads([key])
+        else:
+            self._redis.hset(self._k(f"upload:{key}"), mapping={"d": data, "e": expires_at})
+            self._redis.zadd(self._k("uploads"), {key: float(expires_at)})
 
     def get_upload(self, key: str, now: float) -> bytes | None:
         data, expires_at = self._redis.hmget(self._k(f"upload:{key}"), ["d", "e"])
@@ -260,32 +301,23 @@ class RedisStore:
         return data
 
     def drop_uploads(self, prefix: str) -> int:
-        with self.transaction():
-            gone = [name for name in map(_text, self._redis.zrange(self._k("uploads"), 0, -1)) if name.startswith(prefix)]
+        with self._at_once():
+            gone = [name for name in map(text_of, self._redis.zrange(self._k("uploads"), 0, -1)) if name.startswith(prefix)]
             self._drop_uploads(gone)
         return len(gone)
 
     def _drop_uploads(self, names: list[str]) -> None:
-        for start in range(0, len(names), _BATCH):
-            chunk = names[start : start + _BATCH]
+        for start in range(0, len(names), BATCH):
+            chunk = names[start : start + BATCH]
             self._redis.delete(*[self._k(f"upload:{name}") for name in chunk])
             self._redis.zrem(self._k("uploads"), *chunk)
 
     # -- forgetting ------------------------------------------------------------
 
-    def purge(self, before: float) -> int:
-        with self.transaction():
-            ids = [_text(task_id) for task_id in self._redis.zrangebyscore(self._k("ends"), "-inf", f"({_number(before)}")]
-            self._forget(self._load_tasks(ids))
-            # A lane whose slots all freed before ``before`` plans like a new one: forget it.
-            idle = [field for field, text in self._ordered_items("lanes") if load_lane(text).idle_before(before)]
-            self._drop_ordered("lanes", idle)
-        return len(ids)
-
     def _forget(self, tasks: list[Task]) -> None:
         """Delete ``tasks`` and every index entry of theirs; an account left without tasks leaves the index."""
-        for start in range(0, len(tasks), _BATCH):
-            chunk = tasks[start : start + _BATCH]
+        for start in range(0, len(tasks), BATCH):
+            chunk = tasks[start : start + BATCH]
             ids = [task.task_id for task in chunk]
             sequences = self._redis.zmscore(self._k("tasks"), ids)
             with self._redis.pipeline(transaction=True) as pipe:
@@ -298,8 +330,8 @@ class RedisStore:
                 pipe.execute()
         gone = {task.task_id for task in tasks}
         for account, model in dict.fromkeys(task.lane for task in tasks if not task.call):
-            key = self._k(f"queue:{_lane_field(account, model)}")  # rebuilt once per lane, not searched per task
-            kept = [task_id for task_id in map(_text, self._redis.lrange(key, 0, -1)) if task_id not in gone]
+            key = self._k(f"queue:{lane_field(account, model)}")  # rebuilt once per lane, not searched per task
+            kept = [task_id for task_id in map(text_of, self._redis.lrange(key, 0, -1)) if task_id not in gone]
             with self._redis.pipeline(transaction=True) as pipe:
                 pipe.delete(key)
                 if kept:
@@ -309,96 +341,52 @@ class RedisStore:
             if not self._redis.exists(self._k(f"account:{account}")):
                 self._redis.zrem(self._k("task-accounts"), account)
 
-    def reset(self, account: str | None = None) -> None:
-        with self.transaction():
-            if account is None:
-                kept = {self._k(name).encode() for name in _KEPT}
-                pattern = _glob_escape(self._prefix) + "*"
-                doomed = [key for key in self._redis.scan_iter(match=pattern, count=_BATCH) if key not in kept]
-                for start in range(0, len(doomed), _BATCH):
-                    self._redis.unlink(*doomed[start : start + _BATCH])
-                return
-            ids = [member.split(b"|", 1)[1] for member in self._redis.zrange(self._k(f"account:{account}"), 0, -1)]
-            self._forget(self._load_tasks(ids))
-            fields = [field for field, _ in self._ordered_items("lanes") if json.loads(field)[0] == account]
-            self._drop_ordered("lanes", fields)  # their queues went with their tasks
-            windows = [name for name in map(_text, self._redis.hkeys(self._k("win-limits"))) if name.startswith(f"{account}|")]
-            if windows:
-                self._redis.delete(*[self._k(f"win:{name}") for name in windows])
-                self._redis.hdel(self._k("win-limits"), *windows)
-                self._redis.zrem(self._k("win-idle"), *windows)
-            self._drop_ordered("states", [account])
-            self._drop_ordered("books", [account])
+    def purge(self, before: float) -> int:
+        with self._at_once():
+            return redis_bulk.purge(self, before)
 
-    # -- snapshots ---------------------------------------------------------------
+    def reset(self, account: str | None = None) -> None:
+        with self._at_once():
+            redis_bulk.reset(self, account)
 
     def export(self) -> StoreState:
         with self.transaction():
-            windows = {}
-            for name, limit in self._redis.hgetall(self._k("win-limits")).items():
-                hits = self._redis.lrange(self._k(f"win:{_text(name)}"), 0, -1)
-                windows[_text(name)] = (int(limit), [float(hit) for hit in hits])
-            uploads = {}
-            for name in map(_text, self._redis.zrange(self._k("uploads"), 0, -1)):
-                data, expires_at = self._redis.hmget(self._k(f"upload:{name}"), ["d", "e"])
-                uploads[name] = (data, float(expires_at))
-            return StoreState(
-                tasks=self.tasks(),
-                lanes={tuple(json.loads(field)): load_lane(text) for field, text in self._ordered_items("lanes")},
-                windows=windows,
-                uploads=uploads,
-                accounts={account: load_account(text) for account, text in self._ordered_items("states")},
-                job_books={account: load_job_book(text) for account, text in self._ordered_items("books")},
-            )
+            return redis_bulk.export(self)
 
     def import_(self, state: StoreState) -> None:
-        with self.transaction():
-            self.reset()
-            tasks = sorted(state.tasks, key=lambda task: task.submitted_at)
-            for start in range(0, len(tasks), _BATCH):  # pipelined: a restore of many tasks takes seconds
-                with self._redis.pipeline(transaction=False) as pipe:
-                    for task in tasks[start : start + _BATCH]:
-                        self.add_task(task, client=pipe)
-                    pipe.execute()
-                self._refresh(keys=[self._k("lock")], args=[self._token, self._lock_ms])
-            for (account, model), lane in state.lanes.items():
-                self.save_lane(account, model, lane)
-            for key, (limit, hits) in state.windows.items():
-                self._redis.hset(self._k("win-limits"), key, limit)
-                kept = hits[-limit:] if limit > 0 else []
-                if kept:
-                    self._redis.rpush(self._k(f"win:{key}"), *map(_number, kept))
-                    self._redis.zadd(self._k("win-idle"), {key: kept[-1]})
-            for key, (data, expires_at) in state.uploads.items():
-                self._redis.hset(self._k(f"upload:{key}"), mapping={"d": data, "e": _number(expires_at)})
-                self._redis.zadd(self._k("uploads"), {key: expires_at})
-            for account, account_state in state.accounts.items():
-                self.save_account_state(account, account_state)
-            for account, book in state.job_books.items():
-                self.save_job_book(account, book)
+        with self._at_once():
+            redis_bulk.import_(self, state)
 
     # -- shared documents and counters ---------------------------------------------
 
     def get_meta(self, name: str) -> str | None:
         value = self._redis.hget(self._k("meta"), name)
-        return None if value is None else _text(value)
+        return None if value is None else text_of(value)
 
     def put_meta(self, name: str, value: str) -> None:
-        self._redis.hset(self._k("meta"), name, value)
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hget(self._k("meta"), name)
+            pipe.hset(self._k("meta"), name, value)
+            before = pipe.execute()[0]
+        self._on_failure(lambda: self._meta_back(name, before))
 
     def add_meta(self, name: str, value: str) -> str:
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.hsetnx(self._k("meta"), name, value)
             pipe.hget(self._k("meta"), name)
-            return _text(pipe.execute()[1])
+            added, kept = pipe.execute()
+        if added:
+            self._on_failure(lambda: self._meta_back(name, None))
+        return text_of(kept)
+
+    def _meta_back(self, name: str, before: bytes | None) -> None:
+        if before is None:
+            self._redis.hdel(self._k("meta"), name)
+        else:
+            self._redis.hset(self._k("meta"), name, before)
 
     def boot(self) -> int:
         return int(self._redis.incr(self._k("boots")))
 
     def close(self) -> None:
         self._redis.close()
-
-
-def _glob_escape(text: str) -> str:
-    """``text`` matched literally by Redis' glob patterns (SCAN MATCH)."""
-    return "".join(f"\\{char}" if char in "*?[]\\" else char for char in text)

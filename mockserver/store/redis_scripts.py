@@ -40,13 +40,16 @@ return 1
 
 # Keep an upload, first forgetting those expired by ``now`` (as MemoryStore's expiry heap does).
 # KEYS: the expiry index (zset: key -> expires at). ARGV: the uploads' key prefix, key, bytes, expires at, now.
+# Returns the bytes and expiry it had before (nils if none).
 PUT_UPLOAD = """
+local before = redis.call('HMGET', ARGV[1] .. ARGV[2], 'd', 'e')
 for _, name in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[5])) do
   redis.call('DEL', ARGV[1] .. name)
   redis.call('ZREM', KEYS[1], name)
 end
 redis.call('HSET', ARGV[1] .. ARGV[2], 'd', ARGV[3], 'e', ARGV[4])
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[2])
+return before
 """
 
 # A new task and its indexes. KEYS: the task, every task (zset by sequence), the account's tasks (zset by
@@ -65,17 +68,15 @@ redis.call('ZADD', KEYS[6], 'NX', seq, ARGV[5])
 
 # A record in a hash whose fields keep the order they were first written in (a zset of sequences).
 # KEYS: the hash, its order, the sequence. ARGV: field, value, "1" to keep an existing value (first
-# writer wins). Returns the value kept.
+# writer wins). Returns the value kept, the value before (nil if none) and 1 if anything changed.
 PUT_ORDERED = """
-if ARGV[3] == '1' then
-  local kept = redis.call('HGET', KEYS[1], ARGV[1])
-  if kept then return kept end
-end
+local before = redis.call('HGET', KEYS[1], ARGV[1])
+if before and ARGV[3] == '1' then return {before, before, 0} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
   redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
 end
-return ARGV[2]
+return {ARGV[2], before, 1}
 """
 
 # Release the store's lock only if it is still ours. KEYS: the lock. ARGV: our token.
