@@ -11,7 +11,6 @@ burst admit exactly the rate and the concurrency, and ``boot`` counts.
 
 from __future__ import annotations
 
-import math
 import random
 import threading
 from copy import deepcopy
@@ -21,6 +20,7 @@ import pytest
 
 from mockserver.domain.account_state import AccountState
 from mockserver.lifecycle.job import Job
+from mockserver.lifecycle.lanes import Lane
 from mockserver.lifecycle.task import Outcome
 from mockserver.settings.config import ModelLimits
 from mockserver.store import MemoryStore, Store
@@ -127,7 +127,7 @@ def test_account_state_round_trips_limits_and_usage(store):
 
 def test_lanes_are_created_once_listed_in_order_and_filtered_by_account(store):
     lane = store.lane("b", "m", 2)
-    assert lane.concurrency == 2 and lane.slots == [-math.inf, -math.inf]
+    assert lane.concurrency == 2 and lane.slots == Lane(2).slots
     lane.slots = [4.0, 5.0]
     store.save_lane("b", "m", lane)
     store.lane("a", "m", 1)
