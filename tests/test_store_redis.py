@@ -544,3 +544,14 @@ def test_only_the_outermost_unit_of_work_takes_back(open_redis):
                 store.put_meta("kept", "yes")
                 raise ValueError("caught inside the unit of work")
     assert store.get_meta("kept") == "yes"
+
+
+def test_another_threads_lone_write_is_not_taken_back_with_a_failed_unit_of_work(open_redis):
+    store = open_redis()
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            lone = threading.Thread(target=store.hit, args=("a|query", 1, 1.0, 0.0))  # a poll: no lock taken
+            lone.start()
+            lone.join()
+            raise RuntimeError("this unit of work fails")
+    assert not store.hit("a|query", 1, 1.0, now=0.0)  # the other thread's hit still counts

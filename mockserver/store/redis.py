@@ -76,6 +76,7 @@ class RedisStore:
         self._depth = 0
         self._token = b""
         self._undo: list[Callable[[], object]] | None = None  # how to take back the open unit of work's writes
+        self._holder = 0  # the thread whose unit of work is open (another thread's lone calls are not in it)
         self._hit = self._redis.register_script(scripts.HIT)
         self._put_upload = self._redis.register_script(scripts.PUT_UPLOAD)
         self._add_task = self._redis.register_script(scripts.ADD_TASK)
@@ -97,7 +98,7 @@ class RedisStore:
             outermost = self._depth == 0
             if outermost:
                 self._token = self._acquire()
-                self._undo = []
+                self._undo, self._holder = [], threading.get_ident()
             self._depth += 1
             try:
                 yield
@@ -115,7 +116,7 @@ class RedisStore:
 
     def _on_failure(self, action: Callable[[], object]) -> None:
         """Remember how to take back a write, if a unit of work is open (a lone call has nothing to undo)."""
-        if self._undo is not None:
+        if self._undo is not None and self._holder == threading.get_ident():
             self._undo.append(action)
 
     @contextmanager
