@@ -58,7 +58,7 @@ class StoreBusy(ApiError):
 class RedisStore:
     """The store in a Redis server, shared by every emulator pointed at it.
 
-    ``redis://host:port/db?prefix=dsmock:&lock_seconds=30&wait_seconds=10``: ``prefix`` begins every key
+    ``redis://host:port/db?prefix=dsmock:&lock_seconds=10&wait_seconds=10``: ``prefix`` begins every key
     of ours; ``lock_seconds`` bounds how long a crashed holder of the lock keeps the others out;
     ``wait_seconds`` how long a transaction waits for the lock before it fails with :class:`StoreBusy`.
     Keyword arguments win over the URL's parameters.
@@ -128,6 +128,11 @@ class RedisStore:
                 yield
             finally:
                 self._undo = undo
+
+    def _keep_lock(self) -> None:
+        """Hold the lock another ``lock_seconds`` (a long bulk call calls this between batches)."""
+        if self._depth:
+            self._refresh(keys=[self._k("lock")], args=[self._token, self._lock_ms])
 
     def _acquire(self) -> bytes:
         token = os.urandom(16).hex().encode()
@@ -318,6 +323,7 @@ class RedisStore:
     def _forget(self, tasks: list[Task]) -> None:
         """Delete ``tasks`` and every index entry of theirs; an account left without tasks leaves the index."""
         for start in range(0, len(tasks), BATCH):
+            self._keep_lock()
             chunk = tasks[start : start + BATCH]
             ids = [task.task_id for task in chunk]
             sequences = self._redis.zmscore(self._k("tasks"), ids)

@@ -2,7 +2,7 @@
 
 Each runs inside the store's lock and is applied at once (a unit of work that
 fails afterwards does not take it back); many records go in batches of
-:data:`~mockserver.store.redis.BATCH`.
+:data:`~mockserver.store.redis_layout.BATCH`, the lock kept alive between them.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def reset(store: RedisStore, account: str | None = None) -> None:
         pattern = _glob_escape(store._prefix) + "*"
         doomed = [key for key in store._redis.scan_iter(match=pattern, count=BATCH) if key not in kept]
         for start in range(0, len(doomed), BATCH):
+            store._keep_lock()
             store._redis.unlink(*doomed[start : start + BATCH])
         return
     ids = [member.split(b"|", 1)[1] for member in store._redis.zrange(store._k(f"account:{account}"), 0, -1)]
@@ -76,11 +77,11 @@ def import_(store: RedisStore, state: StoreState) -> None:
     reset(store)
     tasks = sorted(state.tasks, key=lambda task: task.submitted_at)
     for start in range(0, len(tasks), BATCH):  # pipelined: a restore of many tasks takes seconds
+        store._keep_lock()
         with store._redis.pipeline(transaction=False) as pipe:
             for task in tasks[start : start + BATCH]:
                 store.add_task(task, client=pipe)
             pipe.execute()
-        store._refresh(keys=[store._k("lock")], args=[store._token, store._lock_ms])
     for (account, model), lane in state.lanes.items():
         store.save_lane(account, model, lane)
     for key, (limit, hits) in state.windows.items():

@@ -1,6 +1,6 @@
 """The Redis store's URL: redis-py's own, plus our decisions as query parameters.
 
-``redis://host:port/db?prefix=dsmock:&lock_seconds=30&wait_seconds=10`` (each
+``redis://host:port/db?prefix=dsmock:&lock_seconds=10&wait_seconds=10`` (each
 optional; see :class:`mockserver.store.redis.RedisStore`). They are taken out
 before redis-py sees the URL, and a bad one is a clear error at start-up.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-DEFAULTS: dict[str, str | float] = {"prefix": "dsmock:", "lock_seconds": 30.0, "wait_seconds": 10.0}
+DEFAULTS: dict[str, str | float] = {"prefix": "dsmock:", "lock_seconds": 10.0, "wait_seconds": 10.0}
 
 
 def split_url(url: str, options: dict[str, str | float]) -> tuple[str, dict[str, str | float]]:
