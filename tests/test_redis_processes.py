@@ -15,13 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-import mockserver.store
 from redis_server import redis_url  # noqa: F401  (the fixture)
-
-if not hasattr(mockserver.store, "open_store"):  # this branch predates --store (issue 13's store branch)
-    pytest.skip("needs serve --store (mockserver.store.open_store)", allow_module_level=True)
-
-from test_durable_store import ASYNC, SUBMIT, serve  # noqa: E402,F401  (serve: the fixture)
+from test_durable_store import ASYNC, SUBMIT, serve  # noqa: F401  (serve: the fixture)
 
 ACCOUNT = {"id": "a", "keys": ["sk-a"], "limits": {"*": {"submit_per_second": 3, "concurrency": 1}}, "requests_per_second": 20}
 

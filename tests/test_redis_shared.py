@@ -18,7 +18,7 @@ import pytest
 from mockserver.domain.account_state import AccountState
 from mockserver.store import MemoryStore, Store
 from redis_server import redis_url  # noqa: F401  (the fixture)
-from test_store_redis import submit, task
+from test_store_contract import submit, task
 
 @pytest.fixture
 def open_redis(redis_url) -> Iterator[Callable[..., Store]]:  # noqa: F811

@@ -43,13 +43,15 @@ CREATE INDEX IF NOT EXISTS tasks_by_account ON tasks (account, submitted_at, seq
 CREATE INDEX IF NOT EXISTS tasks_by_lane ON tasks (account, model, ended_at) WHERE call = 0 AND canceled = 0;
 CREATE INDEX IF NOT EXISTS tasks_by_end ON tasks (finished_at);
 CREATE TABLE IF NOT EXISTS lanes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- lanes are listed in the order they were made
     account TEXT NOT NULL, model TEXT NOT NULL, busy_until REAL NOT NULL, doc TEXT NOT NULL,
-    PRIMARY KEY (account, model)
-) WITHOUT ROWID;
+    UNIQUE (account, model)
+);
 CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, n INTEGER NOT NULL, t REAL NOT NULL, lim INTEGER NOT NULL,
                                   PRIMARY KEY (key, n)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (key TEXT PRIMARY KEY, data BLOB NOT NULL, expires_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS uploads_by_expiry ON uploads (expires_at);
+CREATE TABLE IF NOT EXISTS owners (seq INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL UNIQUE);  -- with tasks, as first seen
 CREATE TABLE IF NOT EXISTS accounts (seq INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS job_books (account TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -59,7 +61,7 @@ _LATEST_AND_LIMITTH = """
 SELECT latest, (SELECT t FROM hits WHERE key = ?1 AND n = latest - ?2 + 1)
 FROM (SELECT MAX(n) AS latest FROM hits WHERE key = ?1)
 """
-_TABLES = ("tasks", "lanes", "hits", "uploads", "accounts", "job_books")
+_TABLES = ("tasks", "owners", "lanes", "hits", "uploads", "accounts", "job_books")
 
 
 class SqliteStore:
@@ -120,15 +122,16 @@ class SqliteStore:
             self._db.execute(
                 "INSERT INTO tasks (id, account, model, call, submitted_at, ended_at, canceled, finished_at, doc)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (task.task_id, task.account, task.model, *columns))
+            self._db.execute("INSERT OR IGNORE INTO owners (account) VALUES (?)", (task.account,))
             self._cache.put(("task", task.task_id), columns[-1])
 
     def save_task(self, task: Task) -> None:
         with self.transaction():
             columns = _columns(task)
-            self._db.execute(
+            saved = self._db.execute(
                 "UPDATE tasks SET call = ?, submitted_at = ?, ended_at = ?, canceled = ?, finished_at = ?, doc = ?"
-                " WHERE id = ?", (*columns, task.task_id))
-            self._cache.put(("task", task.task_id), columns[-1])
+                " WHERE id = ?", (*columns, task.task_id)).rowcount
+            self._cache.put(("task", task.task_id), columns[-1] if saved else None)  # a purged task stays gone
 
     def get_task(self, task_id: str) -> Task | None:
         doc = self._read(("task", task_id), "SELECT doc FROM tasks WHERE id = ?")
@@ -153,7 +156,7 @@ class SqliteStore:
         return [codec.load_task(doc) for (doc,) in self._all("SELECT doc FROM tasks ORDER BY submitted_at, seq")]
 
     def account_ids(self) -> list[str]:
-        owners = self._all("SELECT account FROM tasks GROUP BY account ORDER BY MIN(seq)")
+        owners = self._all("SELECT account FROM owners ORDER BY seq")
         states = self._all("SELECT account FROM accounts ORDER BY seq")
         return list(dict.fromkeys(account for (account,) in [*owners, *states]))
 
@@ -172,7 +175,8 @@ class SqliteStore:
 
     def save_lane(self, account: str, model: str, lane: Lane) -> None:
         with self.transaction():
-            self._db.execute("INSERT OR REPLACE INTO lanes VALUES (?, ?, ?, ?)",
+            self._db.execute("INSERT INTO lanes (account, model, busy_until, doc) VALUES (?, ?, ?, ?) ON CONFLICT"
+                             " (account, model) DO UPDATE SET busy_until = excluded.busy_until, doc = excluded.doc",
                              (account, model, max(lane.slots, default=-math.inf), codec.dump_lane(lane)))
 
     def queue(self, account: str, model: str, now: float) -> list[Task]:
@@ -181,7 +185,7 @@ class SqliteStore:
         return [codec.load_task(doc) for (doc,) in rows]
 
     def lanes(self, account: str | None = None) -> Iterable[tuple[tuple[str, str], Lane]]:
-        rows = self._all("SELECT account, model, doc FROM lanes WHERE ?1 IS NULL OR account = ?1", (account,))
+        rows = self._all("SELECT account, model, doc FROM lanes WHERE ?1 IS NULL OR account = ?1 ORDER BY seq", (account,))
         return [((owner, model), codec.load_lane(doc)) for owner, model, doc in rows]
 
     # -- accounts and fine-tune jobs ---------------------------------------------
@@ -258,7 +262,11 @@ class SqliteStore:
     def purge(self, before: float) -> int:
         self._cache.clear()
         with self.transaction():
-            gone = self._db.execute("DELETE FROM tasks WHERE finished_at < ?", (before,)).rowcount
+            owners = self._db.execute("DELETE FROM tasks WHERE finished_at < ? RETURNING account", (before,)).fetchall()
+            for account in {account for (account,) in owners}:  # an account left without tasks is seen anew later
+                self._db.execute("DELETE FROM owners WHERE account = ?1 AND NOT EXISTS"
+                                 " (SELECT 1 FROM tasks WHERE account = ?1)", (account,))
+            gone = len(owners)
             self._db.execute("DELETE FROM lanes WHERE busy_until < ?", (before,))  # plans like a new one
             return gone
 
@@ -269,7 +277,7 @@ class SqliteStore:
                 for table in _TABLES:
                     self._db.execute(f"DELETE FROM {table}")
                 return
-            for table in ("tasks", "lanes", "accounts", "job_books"):
+            for table in ("tasks", "owners", "lanes", "accounts", "job_books"):
                 self._db.execute(f"DELETE FROM {table} WHERE account = ?", (account,))
             prefix = f"{account}|"
             self._db.execute("DELETE FROM hits WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
