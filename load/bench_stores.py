@@ -1,9 +1,10 @@
-"""Benchmark: what one store call costs, per store, against the in-memory store measured in the same run.
+"""Benchmark: what one store call costs, per store (memory, SQLite, Redis), against the in-memory store in the same run.
 
 The calls of the hot paths: ``get_task`` (a poll's look-up), ``hit`` (every
 request's rate check) and one submit's unit of work (the lane, the account's
 usage and the task, in a transaction, as ``Emulator.commit`` does), with one
-Redis round trip (a PING) for scale. Redis runs
+Redis round trip (a PING) for scale. SQLite writes a new file in a temporary
+folder (WAL, ``synchronous=NORMAL``, as ``--store sqlite:///path`` opens it). Redis runs
 on loopback: a ``redis-server`` started here on a free port (as the tests do),
 or the one of ``--redis URL`` (its ``dsmock:`` keys are reset).
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -24,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 from redis_server import redis_server  # noqa: E402
 from test_lanes import make_task  # noqa: E402
 
-from mockserver.store import MemoryStore, Store  # noqa: E402
+from mockserver.store import MemoryStore, Store, open_store  # noqa: E402
 
 ROUNDS = 3  # the best of: the machine is shared
 
@@ -73,7 +75,10 @@ def main() -> None:
         redis_store = RedisStore(url)
         stack.callback(redis_store.close)
         redis_store.reset()
-        stores: dict[str, Store] = {"memory": MemoryStore(), "redis": redis_store}
+        folder = stack.enter_context(tempfile.TemporaryDirectory())
+        sqlite_store = open_store(f"sqlite://{folder}/bench.db")
+        stack.callback(sqlite_store.close)
+        stores: dict[str, Store] = {"memory": MemoryStore(), "sqlite": sqlite_store, "redis": redis_store}
         results = {name: measure(store, options.calls) for name, store in stores.items()}
         ping = per_call(options.calls, lambda n: redis_store._redis.ping())
         redis_store.reset()

@@ -161,18 +161,27 @@ class MemoryStore:
         return len(gone)
 
     def purge(self, before: float) -> int:
-        gone = [task for task in self._tasks.values() if task.finished_at < before]
-        for task in gone:
-            del self._tasks[task.task_id]
-        for account in {task.account for task in gone}:
-            self._by_account[account] = [task for task in self._by_account[account] if task.task_id in self._tasks]
-            if not self._by_account[account]:
+        # Only a task submitted before ``before`` can have finished before it: each account's oldest tasks
+        # are looked at, not all of them, so a purge costs what it forgets (plus the few old tasks still running).
+        gone = []
+        for account, owned in list(self._by_account.items()):
+            old = owned[: bisect.bisect_left(owned, before, key=_submitted)]
+            ended = [task for task in old if task.finished_at < before]
+            if not ended:
+                continue
+            gone += ended
+            for task in ended:
+                del self._tasks[task.task_id]
+            kept = [task for task in old if task.finished_at >= before] + owned[len(old):]
+            if kept:
+                self._by_account[account] = kept
+            else:
                 del self._by_account[account]
         for key in {task.lane for task in gone} & self._queues.keys():
-            kept = deque(task for task in self._queues[key] if task.task_id in self._tasks)
-            if kept:
-                self._queues[key] = kept
-            else:
+            queue = self._queues[key]  # in submission order: the forgotten ones are at its front
+            while queue and queue[0].task_id not in self._tasks:  # (one behind a task still running waits for the next purge)
+                queue.popleft()
+            if not queue:
                 del self._queues[key]
         # A lane whose slots all freed before ``before`` plans like a new one: forget it.
         for key in [key for key, lane in self._lanes.items() if lane.idle_before(before)]:
