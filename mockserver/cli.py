@@ -173,9 +173,7 @@ def serve(settings: Settings, log_level: str = "info", emulator: "Emulator | Non
     print(f"dashscope-mock {__version__} listening on {url}", flush=True)
     print(f"DASHSCOPE_HTTP_BASE_URL={url}/api/v1", flush=True)
     print("\n".join(banner.lines(settings, url, config_path, state_path)), flush=True)
-    text_format = loglines.Formatter("%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S%z")  # times say their zone
-    loglines.install(logging.getLogger("mockserver"), log_level.upper(),
-                     logging.Formatter("%(message)s") if settings.log_format == "json" else text_format)
+    loglines.install(logging.getLogger("mockserver"), log_level.upper(), loglines.Formatter(timed=settings.log_format != "json"))
     watch(app, _Server(config(app, settings, log_level))).run(sockets=[sock])
 
 

@@ -28,6 +28,7 @@ from ..domain.errors import ApiError
 from ..faults.effects import Effects, HttpError
 from ..faults.rules import Request
 from ..results.names import BUCKETS, task_of
+from ..server import loglines
 from ..support import streams
 from ..support.parsing import json_object
 from . import guard
@@ -211,7 +212,7 @@ def record(emulator: Emulator, **fields: Any) -> None:
     """Journal a request (which also counts it for the metrics) and log its line."""
     entry = emulator.journal.record(**fields)
     if requests_log.isEnabledFor(logging.INFO):
-        requests_log.info(entry.log_line(emulator.settings.log_format))
+        loglines.info(requests_log, entry.log_line(emulator.settings.log_format))
 
 
 def header(scope: Scope, name: bytes) -> str | None:
