@@ -14,16 +14,14 @@ handed to :meth:`Edge.answer`, so rules count each request once). The two paths
 answer byte for byte alike (``tests/test_fastpath.py``; the raw-HTTP tests pin the bytes).
 
 The downloads of result images that are already rendered take the same kind
-of shortcut (:mod:`.fastdownload`); every other download, and every OSS error,
-is the general path's.
+of shortcut (:mod:`.fastdownload`; every other download, and every OSS error,
+is the general path's), and so do submits (:mod:`.fastsubmit`).
 """
 
 from __future__ import annotations
 
-import re
 import time
 
-from starlette.datastructures import URL
 from starlette.types import Receive, Scope, Send
 
 from ..domain.accounts import Account, _bearer
@@ -32,15 +30,16 @@ from ..domain.errors import ApiError
 from ..faults.rules import Request
 from ..lifecycle.task import PENDING, RUNNING, Task
 from .compression import VARY, Compression
+from .dashscope import scope_base_url
 from .edge import RESULTS_PREFIXES, Arrival, Edge, record
 from .fastdownload import Downloads
+from .fastsubmit import Submits, submit_params
 from .gateway import envoy_headers, unexpected
 from .responses import JSON_UTF8, dumps, error_parts
 
 _TASKS = "/api/v1/tasks/"
 _RENDERED = 4096  # answers of waiting tasks kept rendered
 _JSON_UTF8 = JSON_UTF8.encode()
-_SIMPLE_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?")  # a Host that is its own netloc (else Starlette parses it)
 
 
 class FastPath:
@@ -53,6 +52,7 @@ class FastPath:
         self._directive = emulator.faults.header.encode()
         self._rendered: dict[str, tuple[Task, str, bytes]] = {}  # task id: (task, state, answer after "{")
         self.downloads = Downloads(emulator)
+        self.submits = Submits(edge, emulator, compression)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
@@ -62,6 +62,9 @@ class FastPath:
                 return
             if scope["path"].startswith(RESULTS_PREFIXES) and await self.downloads.serve(scope, send):
                 return
+        elif scope["type"] == "http" and (params := submit_params(scope)) is not None:
+            await self.submits.serve(scope, receive, send, params)
+            return
         await self.edge(scope, receive, send)
 
     async def _poll(self, scope: Scope, receive: Receive, send: Send, task_id: str) -> None:
@@ -139,7 +142,7 @@ class FastPath:
             cached = self._rendered.get(task_id)
             if cached is not None and cached[0] is task and cached[1] == status:
                 return cached[2]
-        tail = dumps(self.emulator.answer(task_id, task, status, _base_url(scope, host)))[1:]
+        tail = dumps(self.emulator.answer(task_id, task, status, scope_base_url(scope, host)))[1:]
         if waiting:
             if len(self._rendered) >= _RENDERED:
                 del self._rendered[next(iter(self._rendered))]  # the oldest entry
@@ -156,11 +159,3 @@ def _task_id(path: str) -> str | None:
     if task_id.endswith("/"):
         task_id = task_id[:-1]
     return task_id if task_id and "/" not in task_id else None
-
-
-def _base_url(scope: Scope, host: str | None) -> str:
-    """``scheme://host`` the request came to (the result URLs' default base), as Starlette's ``request.url`` has it."""
-    scheme = scope.get("scheme", "http")
-    if host is not None and _SIMPLE_HOST.fullmatch(host):
-        return f"{scheme}://{host}"
-    return f"{scheme}://{URL(scope=scope).netloc}"
