@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from mockserver.server.onewrite import HeldHead
+from mockserver.server.onewrite import JOIN_LIMIT, HeldHead
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
 
@@ -34,6 +34,15 @@ def test_the_head_goes_out_with_the_body():
     held.write(b"{}")
     held.write(b"more")  # a streamed body's next chunk goes straight on
     assert transport.writes == [HEAD + b"{}", b"more"]
+
+
+def test_a_big_body_follows_in_a_write_of_its_own():
+    transport = Transport()
+    held = HeldHead(transport)
+    held.write(HEAD)
+    big = b"x" * (JOIN_LIMIT + 1)
+    held.write(big)
+    assert transport.writes == [HEAD, big]
 
 
 def test_a_head_without_a_body_is_released_or_flushed_at_close():

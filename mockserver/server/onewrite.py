@@ -7,7 +7,8 @@ every small JSON answer. Under wrk that second call cost about as much as the
 whole poll route's Python. :class:`HeldHead` sits between uvicorn's protocol and
 the socket's transport: it keeps a response head back until the next write
 (the body's first bytes) and writes the two together; the bytes on the wire
-are the same, in the same order.
+are the same, in the same order. (A body over ``JOIN_LIMIT`` follows in a
+write of its own: copying it would cost more than the call saved.)
 
 A held head is written at once when there is no body to join it (a HEAD, 204
 or 304 answer: :meth:`HeldHead.release` on the response's end), and before
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+JOIN_LIMIT = 64 * 1024  # bodies up to this size go out in the head's write (copying 64 KiB costs about a system call)
 
 class HeldHead:
     """A transport proxy: everything goes straight to ``transport`` except a final response's head, held."""
@@ -32,7 +34,10 @@ class HeldHead:
 
     def write(self, data: bytes) -> None:
         if self._head is not None:
-            data, self._head = self._head + data, None
+            if len(data) > JOIN_LIMIT:  # copying a big body would cost more than the system call it saves
+                self.release()
+            else:
+                data, self._head = self._head + data, None
         elif _final_head(data):
             self._head = data
             return
