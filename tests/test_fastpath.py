@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-import zlib
 from typing import Any
 
 import pytest
 
+from asgi_calls import exchange, masked
 from mockserver.settings.config import Settings
 from mockserver.domain.emulator import Emulator
 from mockserver.http.app import create_app
@@ -33,22 +33,11 @@ def scope(path: str, headers: list[tuple[bytes, bytes]], method: str = "GET") ->
 
 
 async def call(app: Any, request: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(request, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    masked = set(TIMING)
-    if (b"content-encoding", b"gzip") in start["headers"]:  # the request ids differ: compare what is inside
-        body, masked = zlib.decompress(body, 31), masked | {b"content-length"}
-    headers = [(name, b"-" if name in masked else value) for name, value in start["headers"]]
-    return start["status"], headers, REQUEST_ID.sub(b"<request id>", body)
+    status, headers, body = await exchange(app, request)
+    hidden = set(TIMING)
+    if (b"content-encoding", b"gzip") in headers:  # the request ids differ: compare what is inside
+        hidden.add(b"content-length")
+    return status, masked(headers, hidden), REQUEST_ID.sub(b"<request id>", body)
 
 
 @pytest.fixture
