@@ -53,6 +53,9 @@ class HeldHead:
         self.release()
         self._transport.close()
 
+    def is_closing(self) -> bool:  # asked once per request: spared the lookup below
+        return self._transport.is_closing()
+
     def __getattr__(self, name: str) -> Any:  # is_closing, get_extra_info, abort, pause_reading...
         return getattr(self._transport, name)
 
