@@ -38,7 +38,7 @@ def instructions(name: str, command: list[str], cwd: Path, url: str, extra: list
     try:
         base = f"http://127.0.0.1:{port}"
         wait_up(base + "/", server, seconds=300)  # valgrind starts slowly
-        load = ["wrk", "-t1", "-c8", *extra, base + url]
+        load = ["wrk", "-t1", "-c8", "--timeout", "60s", *extra, base + url]  # slow under valgrind: wait for each answer
         subprocess.run([*load[:3], "-d3s", *load[3:]], capture_output=True, check=True)  # warm-up, not counted
         subprocess.run(["callgrind_control", "-i", "on", str(server.pid)], capture_output=True, check=True)
         report = subprocess.run([*load[:3], f"-d{seconds:g}s", *load[3:]], capture_output=True, text=True, check=True).stdout
@@ -50,6 +50,8 @@ def instructions(name: str, command: list[str], cwd: Path, url: str, extra: list
         server.wait(timeout=60)
     counted = max((int(line.split()[1]) for path in cwd.glob(f"{name}.callgrind*") for line in path.read_text().splitlines()
                    if line.startswith(("summary:", "totals:"))), default=0)
+    if not answers:
+        raise RuntimeError(f"{name}: no answer counted in {seconds:g} s (try a longer --duration)")
     return counted / answers, answers
 
 
