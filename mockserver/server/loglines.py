@@ -37,20 +37,21 @@ class Formatter(logging.Formatter):
 
     def line(self, created: float, message: str) -> str:
         """What :meth:`format` makes of a record of ``message`` created at ``created`` (no exception attached)."""
-        if not self.timed:
-            return message
-        return f"{self.formatTime(_Created(created), self.datefmt)} {message}"
+        return f"{self._stamp_of(int(created))} {message}" if self.timed else message
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
-        second = int(record.created)
+    def _stamp_of(self, second: int) -> str:
         if second != self._second:
             self._second = second
-            self._stamp = time.strftime(datefmt or self.default_time_format, self.converter(second))
-        return self._stamp if datefmt else self.default_msec_format % (self._stamp, record.msecs)
+            self._stamp = time.strftime(self.datefmt or self.default_time_format, self.converter(second))
+        return self._stamp
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
+        stamp = self._stamp_of(int(record.created))
+        return stamp if datefmt else self.default_msec_format % (stamp, record.msecs)
 
 
 class BatchedHandler(logging.Handler):
-    """Buffers formatted lines and writes them once per event-loop turn (at once outside a loop)."""
+    """Buffers formatted lines and writes them every ``FLUSH_SECONDS`` (at once outside an event loop)."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__()
@@ -95,16 +96,6 @@ class BatchedHandler(logging.Handler):
     def close(self) -> None:
         self.flush()
         super().close()
-
-
-class _Created:
-    """The two attributes of a record that :meth:`Formatter.formatTime` reads."""
-
-    __slots__ = ("created", "msecs")
-
-    def __init__(self, created: float) -> None:
-        self.created = created
-        self.msecs = int((created - int(created)) * 1000)
 
 
 def info(logger: logging.Logger, message: str) -> None:
