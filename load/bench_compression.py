@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
-from bench_http import CONFIG, KEY, free_port, start  # noqa: E402
+from bench_peers import CONFIG, KEY, free_port, wait_up  # noqa: E402
 
 from mockserver.http.compression import Compression  # noqa: E402
 
@@ -83,9 +84,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         Path(scratch, "bench.yaml").write_text(CONFIG)
         port = free_port()
-        mock = start([sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--config",
-                      str(Path(scratch, "bench.yaml")), "--log-level", "warning", "--speed", "inf"], port, scratch)
+        mock = subprocess.Popen([sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--config",
+                                 str(Path(scratch, "bench.yaml")), "--log-level", "warning", "--speed", "inf"],
+                                cwd=scratch, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
+            wait_up(f"http://127.0.0.1:{port}/", mock)
             base = f"http://127.0.0.1:{port}/api/v1"
             body = {"model": "wanx-v1", "input": {"prompt": "a cat"}, "parameters": {"n": 4}}
             submitted = httpx.post(f"{base}/services/aigc/text2image/image-synthesis", json=body,

@@ -80,6 +80,15 @@ BARE_APP = textwrap.dedent(
 )
 
 
+BARE_ARGS = ["-m", "uvicorn", "bare_app:app", "--host", "127.0.0.1", "--port", "$PORT", "--workers", "1",
+             "--no-access-log", "--log-level", "warning"]  # python's arguments for the bare app
+
+
+def ours_args(serve: str) -> list[str]:
+    """The emulator as users start it, from the snapshot :func:`prepare` wrote (``$PORT``: the port)."""
+    return [serve, "serve", "--port", "$PORT", "--clock", "manual", "--config", "bench.yaml", "--state", "state.json"]
+
+
 def prepare(scratch: Path) -> dict[str, str]:
     """Write the config, a state snapshot (a SUCCEEDED n=1 task, then a RUNNING n=4 task) and the bare app's bodies."""
     from mockserver.settings.config import Settings
@@ -227,9 +236,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
         paths = prepare(scratch)
-        uvicorn = [sys.executable, "-m", "uvicorn", "bare_app:app", "--host", "127.0.0.1", "--port", "$PORT",
-                   "--workers", "1", "--no-access-log", "--log-level", "warning"]
-        ours = [serve, "serve", "--port", "$PORT", "--clock", "manual", "--config", "bench.yaml", "--state", "state.json"]
+        uvicorn = [sys.executable, *BARE_ARGS]
+        ours = ours_args(serve)
         servers = [Server("starlette-bytes", uvicorn, scratch, args), Server("ours", ours, scratch, args),
                    Server("ours-quiet", [*ours, "--log-level", "warning"], scratch, args)]
         try:

@@ -203,9 +203,7 @@ def _worker(settings: Settings, log_level: str, sock: socket.socket) -> None:
 
 
 def _log_to_stderr(settings: Settings, log_level: str) -> None:
-    text_format = loglines.Formatter("%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S%z")  # times say their zone
-    loglines.install(logging.getLogger("mockserver"), log_level.upper(),
-                     logging.Formatter("%(message)s") if settings.log_format == "json" else text_format)
+    loglines.install(logging.getLogger("mockserver"), log_level.upper(), loglines.Formatter(timed=settings.log_format != "json"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-import zlib
 from typing import Any
 
 import pytest
 
+from asgi_calls import exchange, masked
 from mockserver.settings.config import Settings
 from mockserver.domain.emulator import Emulator
 from mockserver.http.app import create_app
@@ -33,22 +33,11 @@ def scope(path: str, headers: list[tuple[bytes, bytes]], method: str = "GET") ->
 
 
 async def call(app: Any, request: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(request, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    masked = set(TIMING)
-    if (b"content-encoding", b"gzip") in start["headers"]:  # the request ids differ: compare what is inside
-        body, masked = zlib.decompress(body, 31), masked | {b"content-length"}
-    headers = [(name, b"-" if name in masked else value) for name, value in start["headers"]]
-    return start["status"], headers, REQUEST_ID.sub(b"<request id>", body)
+    status, headers, body = await exchange(app, request)
+    hidden = set(TIMING)
+    if (b"content-encoding", b"gzip") in headers:  # the request ids differ: compare what is inside
+        hidden.add(b"content-length")
+    return status, masked(headers, hidden), REQUEST_ID.sub(b"<request id>", body)
 
 
 @pytest.fixture
@@ -168,8 +157,41 @@ def test_a_rendered_image_downloads_as_through_the_general_path(app):
         status, headers, body = answer
         return status, [(name, b"-" if name == b"x-oss-request-id" else value) for name, value in headers], body
 
-    assert same(answers[0]) == same(answers[1]) == same(first)
+    assert same(answers[0]) == same(answers[1]) == same(answers[2]) == same(first)  # the third: a remembered URL
     entries = [entry.as_dict() for entry in emulator.journal.select({"route": "download"})]
     assert [entry["request_id"] for entry in entries[1:]] == [value.decode() for value in oss_id]
     ignored = {"seq", "request_id", "latency_ms"}
     assert len({tuple((k, v) for k, v in entry.items() if k not in ignored) for entry in entries}) == 1
+
+
+def _download(app: Any) -> tuple[dict[str, Any], int]:
+    """A GET of the fixture task's first result image (the task has ended), and when its URL expires."""
+    emulator = app.state.emulator
+    emulator.clock.advance(120)
+    url = emulator.result_url(emulator.store.get_task(app.state.task_id), 0, "http://127.0.0.1:8580")
+    path, _, query = url.removeprefix("http://127.0.0.1:8580").partition("?")
+    expires = int(dict(part.split("=", 1) for part in query.split("&"))["Expires"])
+    return {**scope(path, [(b"host", b"127.0.0.1:8580")]), "query_string": query.encode(), "app": app}, expires
+
+
+def _get(app: Any, request: dict[str, Any]) -> tuple[int, bool]:
+    """(status, whether the fast path answered: the gateway of the general path leaves its request id in the state)"""
+    request = {**request, "state": {}}
+    status = asyncio.run(call(app, request))[0]
+    return status, "request_id" not in request["state"]
+
+
+def test_a_remembered_download_is_checked_again_against_the_clock(app):
+    request, expires = _download(app)
+    assert [_get(app, request), _get(app, request)] == [(200, False), (200, True)]  # rendered by the general path
+    app.state.emulator.clock.advance(expires - app.state.emulator.clock.now())
+    assert _get(app, request) == (200, True)  # the last second it is valid
+    app.state.emulator.clock.advance(1)
+    assert _get(app, request) == (403, False)  # expired: OSS's error, from the general path
+
+
+def test_a_remembered_download_is_checked_again_against_the_store(app):
+    request, _ = _download(app)
+    assert [_get(app, request), _get(app, request)] == [(200, False), (200, True)]
+    app.state.emulator.store.reset()
+    assert _get(app, request) == (404, False)  # the task is gone: no such key

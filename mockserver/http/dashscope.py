@@ -7,11 +7,14 @@ variant adds one); the gateway has already authenticated the request.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Awaitable, Callable
 
+from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from ..domain.emulator import Emulator
 from ..domain.errors import ApiError
@@ -20,6 +23,7 @@ from . import multimodal
 from .responses import JSON, JSON_UTF8, json_response
 
 _CLOSE = {"Connection": "close"}
+_SIMPLE_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?")  # a Host that is its own netloc (else Starlette parses it)
 Endpoint = Callable[[Request], Awaitable[Response]]
 SUBMIT_TIMEOUT = "298"  # x-dashscope-timeout on submits and synchronous calls (captured 2026)
 
@@ -30,13 +34,25 @@ def _emulator(request: Request) -> Emulator:
 
 def base_url(request: Request) -> str:
     """Where this request came in: the default base of the result URLs."""
-    return f"{request.url.scheme}://{request.url.netloc}"
+    return scope_base_url(request.scope, request.headers.get("host"))
+
+
+def scope_base_url(scope: Scope, host: str | None) -> str:
+    """``scheme://host`` the request came to, as Starlette's ``request.url`` has it (without building it when
+    the ``Host`` header is plain)."""
+    scheme = scope.get("scheme", "http")
+    if host is not None and _SIMPLE_HOST.fullmatch(host):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{URL(scope=scope).netloc}"
 
 
 async def read_body(request: Request, limit: int | None = None) -> bytes:
     """The body, refused with 413 as soon as it passes ``limit`` (default ``max_body_bytes``; never
     buffered whole) and with 408 when it is slower than ``body_timeout_seconds``. Both close the
     connection: the rest of the body is never read."""
+    buffered = request.scope.get("state", {}).get("body")
+    if buffered is not None:  # the edge read it whole already (a submit's, for fault matching)
+        return buffered
     settings = _emulator(request).settings
     try:
         return await read_capped(

@@ -28,6 +28,7 @@ from ..domain.errors import ApiError
 from ..faults.effects import Effects, HttpError
 from ..faults.rules import Request
 from ..results.names import BUCKETS, task_of
+from ..server import loglines
 from ..support import streams
 from ..support.parsing import json_object
 from . import guard
@@ -78,6 +79,12 @@ class Edge:
         await self._dashscope(scope, receive, send, route, task_id)
 
     async def _dashscope(self, scope: Scope, receive: Receive, send: Send, route: str, task_id: str | None) -> None:
+        arrival, receive = await self.arrive(scope, receive, route, task_id)
+        await self.answer(scope, receive, send, arrival)
+
+    async def arrive(self, scope: Scope, receive: Receive, route: str, task_id: str | None) -> tuple[Arrival, Receive]:
+        """What is known of a DashScope request before it is answered: its account, a submit's body (read, bounded,
+        and parsed into the scope's state), the fault effects chosen for it; and the ``receive`` to read it with."""
         emulator = self.emulator
         arrival = Arrival(route, task_id, emulator.clock.now(), time.perf_counter())
         state = scope.setdefault("state", {})
@@ -93,12 +100,14 @@ class Edge:
             )
             payload = _payload(body) if body is not None else None
             state["payload"] = payload  # parsed once: the submit route hands it to the emulator
+            if body is not None:
+                state["body"] = body  # read once: the route reads it from here
             arrival.model, prompt = _model_and_prompt(payload)
         arrival.effects = emulator.faults.for_request(
             Request(route, arrival.account, key or None, arrival.model, prompt),
             header(scope, emulator.faults.header.encode()),
         )
-        await self.answer(scope, receive, send, arrival)
+        return arrival, receive
 
     async def answer(self, scope: Scope, receive: Receive, send: Send, arrival: Arrival) -> None:
         """Serve a DashScope request whose fault effects are chosen, and journal it (the fast path hands on here)."""
@@ -125,7 +134,7 @@ class Edge:
             else:
                 await self.app(scope, receive, watch)
         finally:
-            state.pop("payload", None)  # uvicorn keeps a kept-alive connection's last scope: not its body
+            forget_body(state)
             # The submit and query routes say which task they answered for, and its status.
             answered_id, answered_status = state.get("task", (None, None))
             status = None if network in ("reset", "empty") else seen["status"]
@@ -211,7 +220,13 @@ def record(emulator: Emulator, **fields: Any) -> None:
     """Journal a request (which also counts it for the metrics) and log its line."""
     entry = emulator.journal.record(**fields)
     if requests_log.isEnabledFor(logging.INFO):
-        requests_log.info(entry.log_line(emulator.settings.log_format))
+        loglines.info(requests_log, entry.log_line(emulator.settings.log_format))
+
+
+def forget_body(state: dict[str, Any]) -> None:
+    """Drop a submit's body from the request's state once answered (uvicorn keeps a kept-alive connection's last scope)."""
+    state.pop("payload", None)
+    state.pop("body", None)
 
 
 def header(scope: Scope, name: bytes) -> str | None:

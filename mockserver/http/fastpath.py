@@ -14,17 +14,14 @@ handed to :meth:`Edge.answer`, so rules count each request once). The two paths
 answer byte for byte alike (``tests/test_fastpath.py``; the raw-HTTP tests pin the bytes).
 
 The downloads of result images that are already rendered take the same kind
-of shortcut (a valid signature, no conditional or range header); every other
-download, and every OSS error, is the general path's.
+of shortcut (:mod:`.fastdownload`; every other download, and every OSS error,
+is the general path's), and so do submits (:mod:`.fastsubmit`).
 """
 
 from __future__ import annotations
 
-import re
 import time
-from urllib.parse import parse_qsl
 
-from starlette.datastructures import URL
 from starlette.types import Receive, Scope, Send
 
 from ..domain.accounts import Account, _bearer
@@ -32,19 +29,17 @@ from ..domain.emulator import Emulator
 from ..domain.errors import ApiError
 from ..faults.rules import Request
 from ..lifecycle.task import PENDING, RUNNING, Task
-from ..results.names import task_of
-from ..support.timefmt import http_date
 from .compression import VARY, Compression
+from .dashscope import scope_base_url
 from .edge import RESULTS_PREFIXES, Arrival, Edge, record
+from .fastdownload import Downloads
+from .fastsubmit import Submits, submit_params
 from .gateway import envoy_headers, unexpected
-from .objects import object_headers
 from .responses import JSON_UTF8, dumps, error_parts
 
 _TASKS = "/api/v1/tasks/"
-_PLAIN_GET_ONLY = (b"range", b"if-none-match", b"if-modified-since")  # downloads with these go the general way
 _RENDERED = 4096  # answers of waiting tasks kept rendered
 _JSON_UTF8 = JSON_UTF8.encode()
-_SIMPLE_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?")  # a Host that is its own netloc (else Starlette parses it)
 
 
 class FastPath:
@@ -56,6 +51,8 @@ class FastPath:
         self.compression = compression  # the general path's compression layer, whose sender polls use too
         self._directive = emulator.faults.header.encode()
         self._rendered: dict[str, tuple[Task, str, bytes]] = {}  # task id: (task, state, answer after "{")
+        self.downloads = Downloads(emulator)
+        self.submits = Submits(edge, emulator, compression)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.emulator.sync()  # another worker may have moved the shared clock or fired a rule
@@ -64,8 +61,11 @@ class FastPath:
             if task_id is not None:
                 await self._poll(scope, receive, send, task_id)
                 return
-            if scope["path"].startswith(RESULTS_PREFIXES) and await self._download(scope, send):
+            if scope["path"].startswith(RESULTS_PREFIXES) and await self.downloads.serve(scope, send):
                 return
+        elif scope["type"] == "http" and (params := submit_params(scope)) is not None:
+            await self.submits.serve(scope, receive, send, params)
+            return
         await self.edge(scope, receive, send)
 
     async def _poll(self, scope: Scope, receive: Receive, send: Send, task_id: str) -> None:
@@ -143,47 +143,13 @@ class FastPath:
             cached = self._rendered.get(task_id)
             if cached is not None and cached[0] is task and cached[1] == status:
                 return cached[2]
-        tail = dumps(self.emulator.answer(task_id, task, status, _base_url(scope, host)))[1:]
+        tail = dumps(self.emulator.answer(task_id, task, status, scope_base_url(scope, host)))[1:]
         if waiting:
             if len(self._rendered) >= _RENDERED:
                 del self._rendered[next(iter(self._rendered))]  # the oldest entry
             self._rendered[task_id] = (task, status, tail)
         return tail
 
-
-    async def _download(self, scope: Scope, send: Send) -> bool:
-        """A plain GET of a rendered result image: a valid, unexpired signature, no conditional or range header,
-        no fault rule armed. False (nothing sent) for anything else: the general path answers it, errors too."""
-        emulator = self.emulator
-        arrived, started = emulator.clock.now(), time.perf_counter()
-        path = scope["path"]
-        bucket, _, key = path[1:].partition("/")
-        if (emulator.faults.rules.armed or scope.get("root_path") or "\n" in key
-                or any(name in _PLAIN_GET_ONLY for name, _ in scope["headers"])):
-            return False
-        query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))  # as Starlette reads it
-        expires = query.get("Expires")
-        if emulator.signer.verify(bucket, key, expires, query.get("OSSAccessKeyId"), query.get("Signature")) is not None:
-            return False
-        assert expires is not None
-        found = emulator.images.find(bucket, key, arrived) if arrived <= int(expires) else None
-        rendered = emulator.images.cached(found.spec) if found is not None else None
-        if found is None or rendered is None:
-            return False
-        emulator.ids.request_id()  # the gateway draws one for every request: seeded ids stay in step
-        headers = object_headers(rendered, found.last_modified)
-        headers.update({"content-md5": rendered.content_md5, "content-length": str(len(rendered.body))})
-        raw = [(name.encode(), value.encode("latin-1")) for name, value in headers.items()]
-        raw += [(b"content-type", rendered.media_type.encode()), (b"date", http_date(emulator.clock.now()).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": raw})
-        await send({"type": "http.response.body", "body": rendered.body})
-        task_id = task_of(path)
-        task = emulator.store.get_task(task_id) if task_id is not None else None
-        record(emulator, time=arrived, account=task.account if task else None, method="GET", path=path,
-               route="download", status=200, request_id=headers["x-oss-request-id"],
-               latency_ms=round((time.perf_counter() - started) * 1000, 3), task_id=task_id,
-               model=task.model if task else None)
-        return True
 
 
 def _task_id(path: str) -> str | None:
@@ -194,11 +160,3 @@ def _task_id(path: str) -> str | None:
     if task_id.endswith("/"):
         task_id = task_id[:-1]
     return task_id if task_id and "/" not in task_id else None
-
-
-def _base_url(scope: Scope, host: str | None) -> str:
-    """``scheme://host`` the request came to (the result URLs' default base), as Starlette's ``request.url`` has it."""
-    scheme = scope.get("scheme", "http")
-    if host is not None and _SIMPLE_HOST.fullmatch(host):
-        return f"{scheme}://{host}"
-    return f"{scheme}://{URL(scope=scope).netloc}"

@@ -80,16 +80,16 @@ class Gateway:
 def envoy_headers(emulator: Emulator, started: float, arrived: float, request_id: str) -> list[tuple[bytes, bytes]]:
     """The headers Alibaba's envoy adds to every DashScope answer."""
     cost = str(int((time.perf_counter() - started) * 1000)).encode()
-    headers = [
+    now = emulator.clock.now()
+    return [
         (b"req-cost-time", cost),
         (b"req-arrive-time", str(epoch_ms(arrived)).encode()),
-        (b"resp-start-time", str(epoch_ms(emulator.clock.now())).encode()),
+        (b"resp-start-time", str(epoch_ms(now)).encode()),
         (b"x-envoy-upstream-service-time", cost),
         (b"server", b"istio-envoy"),
-        _date(emulator),
+        (b"date", http_date(now).encode()),  # on the emulator's clock, so it agrees with task times and URL expiry
         (b"x-request-id", request_id.encode()),  # on successes too since the 2026 captures
     ]
-    return headers
 
 
 def unexpected(scope: Scope, request_id: str) -> None:

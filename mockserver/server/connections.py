@@ -12,6 +12,8 @@ wrapped:
   ``header_timeout_seconds`` is closed (the cost: one timer per connection
   while it waits for headers; none while a request runs).
 
+Each answer also leaves in one write (:mod:`.onewrite`).
+
 The body's own time is bounded where it is read (:mod:`mockserver.support.streams`).
 Repeated log lines (``Too many open files``, invalid requests) are
 rate-limited by :class:`RepeatFilter`, so an attack cannot fill the disk.
@@ -25,6 +27,8 @@ import time
 from typing import Any
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+from .onewrite import HeldHead
 
 log = logging.getLogger("mockserver")
 _BUSY_BODY = b'{"code":"ServiceUnavailable","message":"too many open connections; try again later"}'
@@ -49,7 +53,13 @@ def bounded_protocol(max_connections: int, header_seconds: float) -> type[asynci
                 transport.write(_BUSY)
                 transport.close()
                 return
+            self.transport = HeldHead(transport)  # type: ignore[assignment]  # answers leave in one write
             self._arm()
+
+        def on_response_complete(self) -> None:
+            if isinstance(self.transport, HeldHead):
+                self.transport.release()  # an answer without a body: its head goes now
+            super().on_response_complete()
 
         def data_received(self, data: bytes) -> None:
             if self._header_timer is None and self._between_requests():

@@ -8,7 +8,8 @@ that sent ``Expect: 100-continue`` gets the refusal instead of "100 Continue"
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterable, AsyncIterator
+import sys
+from typing import Any, AsyncIterable, AsyncIterator, Coroutine
 
 from starlette.types import Message, Receive, Scope
 
@@ -47,14 +48,24 @@ async def read_capped(
         await collect()
     else:
         try:
-            await asyncio.wait_for(collect(), seconds)
+            await _within(collect(), seconds)
         except asyncio.TimeoutError:
             raise TooSlow from None
     return b"".join(parts)
 
 
+async def _within(work: Coroutine[Any, Any, None], seconds: float) -> None:
+    """Run ``work`` in this task under a deadline (a timer, not a task of its own and the loop turns it costs:
+    the body is usually there already); ``wait_for`` where ``asyncio.timeout`` is missing (Python 3.10)."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            await work
+    else:
+        await asyncio.wait_for(work, seconds)
+
+
 async def buffer(scope: Scope, receive: Receive, limit: int, seconds: float) -> tuple[bytes | None, Receive]:
-    """The request's body (None when it is declared over ``limit``, passes it, or is too slow) and a
+    """The request's body (None when it is declared over ``limit``, passes it, is too slow, or the client left) and a
     ``receive`` that hands the same messages on, then raises what stopped the reading (the route's
     reader turns :class:`TooLarge` / :class:`TooSlow` into the 413 / 408)."""
     messages: list[Message] = []
@@ -65,6 +76,8 @@ async def buffer(scope: Scope, receive: Receive, limit: int, seconds: float) -> 
         body = await read_capped(_chunks(receive, messages), limit, declared, seconds)
     except (TooLarge, TooSlow) as error:
         problem = error
+    if messages and messages[-1]["type"] != "http.request":
+        body = None  # the client left before the end: the route's reader sees it leave
 
     async def replay() -> Message:
         if messages:

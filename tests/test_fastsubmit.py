@@ -1,0 +1,117 @@
+"""Submits in one pass (``mockserver/http/fastsubmit.py``) answer exactly as the general path does.
+
+Each submit goes once through the app as served (the fast path takes it) and
+once straight into the edge behind it (the general path), on one emulator:
+status, header names in order, header values and body must be the same, but
+for the ids and the timing headers, which differ per request. The journal
+records both alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import pytest
+
+from asgi_calls import exchange, masked
+from mockserver.domain.emulator import Emulator
+from mockserver.http.app import create_app
+from mockserver.http.fastpath import FastPath
+from mockserver.settings.config import Settings
+
+KEY = "sk-fast"
+UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+RESULT_URL = re.compile(rb"dashscope-result-[^\"]*")  # a result's folder and signature follow from its task id
+PER_REQUEST = {b"req-cost-time", b"x-envoy-upstream-service-time", b"x-request-id", b"eagleeye-traceid"}
+PATH = "/api/v1/services/aigc/text2image/image-synthesis"
+GOOD = b'{"model":"wanx-v1","input":{"prompt":"a cat"},"parameters":{"n":1}}'
+AUTH = [(b"host", b"127.0.0.1:8580"), (b"authorization", f"Bearer {KEY}".encode()), (b"x-dashscope-async", b"enable")]
+
+
+def request(path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> dict[str, Any]:
+    headers = [*headers, (b"content-length", str(len(body)).encode())]
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+            "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
+            "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8580), "state": {}}
+
+
+async def call(app: Any, scope: dict[str, Any], body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    status, headers, answer = await exchange(app, scope, body)
+    hidden = set(PER_REQUEST)
+    if (b"content-encoding", b"gzip") in headers or RESULT_URL.search(answer):  # the ids differ; so do the
+        hidden.add(b"content-length")  # number of a signature's %-escapes
+    return status, masked(headers, hidden), RESULT_URL.sub(b"<url>", UUID.sub(b"<id>", answer))
+
+
+@pytest.fixture
+def app():
+    settings = Settings(clock="manual", clock_start=1709260684.485, seed=5, reject_keys=["sk-revoked"])
+    return create_app(emulator=Emulator(settings))
+
+
+def both(app: Any, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[tuple, tuple]:
+    """The fast path's answer and the general path's to the same submit."""
+    fast = app.middleware_stack.app  # the overload guard wraps the fast path
+    assert isinstance(fast, FastPath)
+    app.state.emulator.clock.advance(1)  # a second apart: per-second limits never mix them
+    served_scope = {**request(path, headers, body), "app": app}
+    served = asyncio.run(call(app, served_scope, body))
+    assert "request_id" in served_scope["state"] and "body" not in served_scope["state"]  # answered, body forgotten
+    assert "endpoint" not in served_scope  # Starlette's router marks the scopes it routes: the fast path answered
+    general = asyncio.run(call(fast.edge, {**request(path, headers, body), "app": app}, body))
+    return served, general
+
+
+CASES = {
+    "accepted": (PATH, AUTH, GOOD),
+    "trailing slash": (PATH + "/", AUTH, GOOD),
+    "gzip": (PATH, [*AUTH, (b"accept-encoding", b"gzip")], GOOD),
+    "no key": (PATH, AUTH[:1] + AUTH[2:], GOOD),
+    "revoked key": (PATH, [AUTH[0], (b"authorization", b"Bearer sk-revoked"), AUTH[2]], GOOD),
+    "not json": (PATH, AUTH, b"{not json"),
+    "empty body": (PATH, AUTH, b""),
+    "unknown model": (PATH, AUTH, b'{"model":"no-such-model","input":{"prompt":"a cat"}}'),
+    "bad parameter": (PATH, AUTH, b'{"model":"wanx-v1","input":{"prompt":"a cat"},"parameters":{"n":99}}'),
+    "not async": (PATH, AUTH[:2], GOOD),
+    "wrong route": ("/api/v1/services/aigc/image2image/image-synthesis", AUTH, GOOD),
+    "other service": ("/api/v1/services/nosuch/text2image/image-synthesis", AUTH, GOOD),
+    "synchronous model": ("/api/v1/services/aigc/multimodal-generation/generation", AUTH[:2],
+                          b'{"model":"qwen-image-max","input":{"messages":[{"role":"user","content":[{"text":"a cat"}]}]}}'),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_submit_answers_as_through_the_general_path(app, case):
+    served, general = both(app, *CASES[case])
+    assert served == general
+    assert served[0] == (200 if case in ("accepted", "trailing slash", "gzip", "synchronous model") else served[0])
+    if case == "no key":
+        assert served[0] == 401
+
+
+def test_too_large_a_body_is_refused_alike(app):
+    app.state.emulator.settings.max_body_bytes = 64
+    served, general = both(app, PATH, AUTH, GOOD + b" " * 100)
+    assert served == general and served[0] == 413
+
+
+def test_the_journal_records_both_paths_alike(app):
+    for case in ("accepted", "no key", "not json"):
+        both(app, *CASES[case])
+    ignored = {"seq", "time", "request_id", "latency_ms", "task_id"}
+    entries = [{k: v for k, v in entry.as_dict().items() if k not in ignored}
+               for entry in app.state.emulator.journal.select({"route": "submit"})]
+    assert entries[0] == entries[1] and entries[2] == entries[3] and entries[4] == entries[5]
+    assert entries[0]["task_status"] == "PENDING" and entries[2]["code"] == "InvalidApiKey" and entries[4]["status"] == 400
+    tasks = [entry.task_id for entry in app.state.emulator.journal.select({"route": "submit", "status": 200})]
+    assert len(set(tasks)) == 2 and all(app.state.emulator.store.get_task(task_id) for task_id in tasks)
+
+
+def test_a_faulted_submit_goes_the_general_way(app):
+    directive = app.state.emulator.faults.header.encode()
+    served, general = both(app, PATH, [*AUTH, (directive, b"http=Throttling.RateQuota")], GOOD)
+    assert served == general and served[0] == 429  # the gateway answers the fault, before any routing
+    served, general = both(app, PATH, [*AUTH, (directive, b"pending=10m")], GOOD)  # shapes the task, not the answer
+    assert served == general and served[0] == 200
