@@ -1,5 +1,6 @@
-"""The overload guard on a live server: past max_in_flight, DashScope's routes answer 429 Throttling at once;
-the control plane (health too) is still served."""
+"""The overload guard on a live server: past max_in_flight, DashScope's routes answer 429 Throttling at once and
+result downloads 503 ActiveRequestLimitExceeded; the control plane (health too) is still served. Refusals are
+counted in the metrics, not journaled."""
 
 from __future__ import annotations
 
@@ -11,11 +12,20 @@ KEY = "sk-overload"
 SUBMIT = "/api/v1/services/aigc/text2image/image-synthesis"
 
 
-def in_flight(server) -> float:
+def metric(server, prefix: str) -> float:
+    """The value of the one sample whose line starts with ``prefix`` (0 when there is none yet)."""
     for line in server.client.get("/__mock/metrics").text.splitlines():
-        if line.startswith("dashscope_mock_requests_in_flight "):
+        if line.startswith(prefix + " "):
             return float(line.split()[1])
-    raise AssertionError("no in-flight gauge")
+    return 0.0
+
+
+def in_flight(server) -> float:
+    return metric(server, "dashscope_mock_requests_in_flight")
+
+
+def names(response) -> list[bytes]:
+    return [name.lower() for name, _ in response.headers.raw]
 
 
 def test_past_the_limit_api_routes_get_429_and_health_still_answers(make_server):
@@ -47,7 +57,20 @@ def test_past_the_limit_api_routes_get_429_and_health_still_answers(make_server)
                                   "request_id": refused.headers["x-request-id"]}
         assert refused.headers["content-type"] == "application/json"
         assert refused.headers["server"] == "istio-envoy"
+        # The same headers in the same order as the general path's 429 Throttling (a fault directive's), plain
+        # and gzipped (httpx asks for gzip unless told otherwise).
+        refusals = {}
+        for encoding in ("identity", "gzip"):
+            headers = {"Authorization": f"Bearer {KEY}", "Accept-Encoding": encoding}
+            refusals[encoding] = server.client.get("/api/v1/tasks/any-task", headers=headers)
+            assert refusals[encoding].status_code == 429 and refusals[encoding].json()["code"] == "Throttling"
+            assert (refusals[encoding].headers.get("content-encoding") == "gzip") == (encoding == "gzip")
         assert server.submit(key=KEY).status_code == 429
+        download = server.client.get("/dashscope-result-bj/1d/ab/20261201/whatever.png")
+        assert download.status_code == 503 and download.headers["server"] == "AliyunOSS"
+        assert "<Code>ActiveRequestLimitExceeded</Code>" in download.text
+        assert "<Message>Max active request limit is exceeded.</Message>" in download.text
+        assert f"<RequestId>{download.headers['x-oss-request-id']}</RequestId>" in download.text
         assert server.client.get("/__mock/health").json()["status"] == "ok"  # the control plane is served
         extra.close()
 
@@ -60,8 +83,25 @@ def test_past_the_limit_api_routes_get_429_and_health_still_answers(make_server)
     while in_flight(server) > 1:  # the closed connection's request ends
         assert time.monotonic() < deadline
     assert server.query("any-task", key=KEY).status_code == 200  # below the limit again
-    refusals = server.client.get("/__mock/requests", params={"code": "Throttling"}).json()["requests"]
-    assert [(entry["route"], entry["status"]) for entry in refusals] == [("query", 429), ("submit", 429)]
+    for encoding, refused in refusals.items():  # the headers, in the order the general path sends them
+        assert names(refused) == names(general_throttling(server.url, encoding)), encoding
+    # Counted in the metrics (3 polls, 1 submit, 1 download), never journaled: a flood must not evict what was served.
+    assert metric(server, 'dashscope_mock_overload_refusals_total{route="query"}') == 3
+    assert metric(server, 'dashscope_mock_overload_refusals_total{route="submit"}') == 1
+    assert metric(server, 'dashscope_mock_overload_refusals_total{route="download"}') == 1
+    assert metric(server, 'dashscope_mock_throttled_total{account="none",reason="Throttling"}') == 4
+    journaled = server.client.get("/__mock/requests", params={"code": "Throttling"}).json()["requests"]
+    assert [entry["fault"] for entry in journaled] == ["http:Throttling", "http:Throttling"]  # the directives' only
+
+
+def general_throttling(url: str, encoding: str):
+    """The general path's 429 Throttling on a server below its limit: a fault directive asks for it."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {KEY}", "Accept-Encoding": encoding, "X-Mock-Directive": "http=Throttling"}
+    answer = httpx.get(f"{url}/api/v1/tasks/any-task", headers=headers)
+    assert answer.status_code == 429 and answer.json()["code"] == "Throttling"
+    return answer
 
 
 

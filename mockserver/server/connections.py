@@ -10,7 +10,12 @@ wrapped:
   closed at once (the cost: one accept and one write, then its descriptor is free);
 - a connection waiting for request headers longer than
   ``header_timeout_seconds`` is closed (the cost: one timer per connection
-  while it waits for headers; none while a request runs).
+  while it waits for headers; none while a request runs);
+- a request the overload guard refuses (:meth:`mockserver.http.overload.Overload.wire`)
+  is answered here, the moment its headers are parsed, before uvicorn makes
+  an ASGI task for it: that is what makes a refusal much cheaper than the
+  cheapest answer (with the h11 protocol, which has no such hook, the guard's
+  ASGI layer refuses instead).
 
 The body's own time is bounded where it is read (:mod:`mockserver.support.streams`).
 Repeated log lines (``Too many open files``, invalid requests) are
@@ -22,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Callable, Optional
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
@@ -35,8 +40,11 @@ _BUSY = (
 _FD_RESERVE = 64  # descriptors kept for files, the listening socket and outgoing downloads
 
 
-def bounded_protocol(max_connections: int, header_seconds: float) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol class (httptools when installed, else h11) with both bounds."""
+Refuse = Callable[[dict, int, bool], Optional[bytes]]  # (scope, requests in flight, keep-alive): the answer, or None
+
+
+def bounded_protocol(max_connections: int, header_seconds: float, refuse: Refuse | None = None) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol class (httptools when installed, else h11) with both bounds and the early refusal."""
 
     class Bounded(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
         _header_timer: asyncio.TimerHandle | None = None
@@ -61,6 +69,18 @@ def bounded_protocol(max_connections: int, header_seconds: float) -> type[asynci
                 self._header_timer.cancel()
                 self._header_timer = None
             super().connection_lost(exc)
+
+        def _start_asgi_task(self, cycle: Any, app: Any) -> None:  # httptools' protocol starts each request here
+            answer = refuse(cycle.scope, len(self.tasks), cycle.keep_alive) if refuse is not None else None
+            if answer is None:
+                super()._start_asgi_task(cycle, app)
+                return
+            cycle.response_started = cycle.response_complete = True  # the rest of its body is read and dropped
+            self.transport.write(answer)
+            if cycle.keep_alive:
+                self.on_response_complete()  # the next request (a pipelined one too) goes on as after any answer
+            else:
+                self.transport.close()
 
         def _between_requests(self) -> bool:
             cycle = getattr(self, "cycle", None)
