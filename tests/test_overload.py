@@ -66,6 +66,7 @@ def test_past_the_limit_api_routes_get_429_and_health_still_answers(make_server)
             assert refusals[encoding].status_code == 429 and refusals[encoding].json()["code"] == "Throttling"
             assert (refusals[encoding].headers.get("content-encoding") == "gzip") == (encoding == "gzip")
         assert server.submit(key=KEY).status_code == 429
+        check_raw_refusals(host, int(port))
         download = server.client.get("/dashscope-result-bj/1d/ab/20261201/whatever.png")
         assert download.status_code == 503 and download.headers["server"] == "AliyunOSS"
         assert "<Code>ActiveRequestLimitExceeded</Code>" in download.text
@@ -85,13 +86,44 @@ def test_past_the_limit_api_routes_get_429_and_health_still_answers(make_server)
     assert server.query("any-task", key=KEY).status_code == 200  # below the limit again
     for encoding, refused in refusals.items():  # the headers, in the order the general path sends them
         assert names(refused) == names(general_throttling(server.url, encoding)), encoding
-    # Counted in the metrics (3 polls, 1 submit, 1 download), never journaled: a flood must not evict what was served.
-    assert metric(server, 'dashscope_mock_overload_refusals_total{route="query"}') == 3
+    # Counted in the metrics (3 polls, 1 submit, 1 download; and the raw ones: 3 polls, 1 download), never journaled: a flood must not evict what was served.
+    assert metric(server, 'dashscope_mock_overload_refusals_total{route="query"}') == 6
     assert metric(server, 'dashscope_mock_overload_refusals_total{route="submit"}') == 1
-    assert metric(server, 'dashscope_mock_overload_refusals_total{route="download"}') == 1
-    assert metric(server, 'dashscope_mock_throttled_total{account="none",reason="Throttling"}') == 4
+    assert metric(server, 'dashscope_mock_overload_refusals_total{route="download"}') == 2
+    assert metric(server, 'dashscope_mock_throttled_total{account="none",reason="Throttling"}') == 7
     journaled = server.client.get("/__mock/requests", params={"code": "Throttling"}).json()["requests"]
     assert [entry["fault"] for entry in journaled] == ["http:Throttling", "http:Throttling"]  # the directives' only
+
+
+def raw(sock: socket.socket, request: bytes) -> tuple[bytes, list[bytes], bytes]:
+    """Send one request; read one answer: its status line, header names in order, body."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.split(b"\r\n")
+    length = next(int(line.split(b":")[1]) for line in lines if line.lower().startswith(b"content-length:"))
+    while len(body) < length and not request.startswith(b"HEAD"):
+        body += sock.recv(65536)
+    return lines[0], [line.split(b":")[0] for line in lines[1:]], body
+
+
+def check_raw_refusals(host: str, port: int) -> None:
+    """Plain GETs are refused without the HTTP parser, others with it: the same bytes either way, kept alive."""
+    with socket.create_connection((host, port)) as sock:
+        auth = f"Host: {host}\r\nAuthorization: Bearer {KEY}\r\n".encode()
+        plain = raw(sock, b"GET /api/v1/tasks/any-task HTTP/1.1\r\n" + auth + b"\r\n")
+        parsed = raw(sock, b"GET /api/v1/tasks/any%2Dtask HTTP/1.1\r\n" + auth + b"\r\n")  # escaped: the parser's way
+        for status, names, body in (plain, parsed):
+            assert status == b"HTTP/1.1 429 Too Many Requests"
+            assert json.loads(body)["message"] == "Requests throttling triggered."
+        assert plain[1] == parsed[1]
+        status, names, body = raw(sock, b"HEAD /dashscope-result-bj/x.png HTTP/1.1\r\n" + auth + b"\r\n")
+        assert status == b"HTTP/1.1 503 Service Unavailable" and body == b"" and b"x-oss-ec" in names
+        status, names, _ = raw(sock, b"GET /api/v1/tasks/t HTTP/1.1\r\n" + auth + b"Connection: close\r\n\r\n")
+        assert status.endswith(b"429 Too Many Requests") and names[-1] == b"connection"
+        assert sock.recv(100) == b""  # closed, as asked
 
 
 def general_throttling(url: str, encoding: str):

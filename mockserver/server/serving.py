@@ -53,7 +53,7 @@ def config(app: ASGIApp, settings: Settings, log_level: str = "warning") -> uvic
     connections.quiet_repeats()
     guard = getattr(getattr(app, "state", None), "overload", None)
     protocol = connections.bounded_protocol(connections.fd_capped(settings.max_connections), settings.header_timeout_seconds,
-                                            guard.wire if guard is not None else None)
+                                            guard)
     return uvicorn.Config(
         app, http=protocol, log_level=log_level, access_log=False, server_header=False, date_header=False,
         timeout_keep_alive=settings.keep_alive_seconds,
