@@ -23,16 +23,25 @@
 Needs wrk, gcc and taskset (``apt-get install wrk gcc util-linux``); Linux only.
 Nothing is downloaded: the generator is compiled from the source beside this script.
 
-What it shows, and why (the figures are in docs/load-testing.md): with the
-guard, the polls past the limit get 429 ``Throttling`` at once instead of
-waiting, so latency stays bounded and memory flat; goodput is what the server
-has left after answering the refusals. A refusal is written before uvicorn
-makes a task for the request, yet reading a request and writing any answer
-costs a Python server a fixed share of what a fast-path poll costs (the
-``refusal/poll`` column), and at twice capacity every second brings one
-capacity's worth of refusals: goodput ~ (1 - 2x) / (1 - x) of capacity for a
-cost ratio x. On routes whose answers cost more than a refusal by far (result
-downloads that render, submits), the same guard keeps goodput at capacity.
+What it shows, and why (the table and its reading are in docs/load-testing.md,
+"Overload"). Measured 2026-12-01 on the shared 2-core machine, busy (load 4-9),
+``python load/overload.py --duration 30``::
+
+    setting            capacity refusal/poll  sent/s goodput of cap    429s  5xx timeouts broken  p50_ms  p99_ms   rss_MiB genlag99
+    max_in_flight=0        9091         0.56   14974    9651   1.06       0    0   255924      0  4565.1  4994.7   73>97        6.7
+    max_in_flight=256     14711         0.90   15574    3825   0.26  316065    0   451837      0  1998.4  4853.1   74>81        5.1
+
+The generator kept its schedule (genlag99: its own lag, p99, ms), so the server
+was the limit. Without the guard every poll is served late (p50 4.6 s, most
+past 5 s) and memory grows; with it memory stays flat and the polls past the
+limit get 429 ``Throttling`` at once, but the target (goodput >= 90% of
+capacity, no timeouts) is not met: at twice capacity a refusal costing a share
+x of a poll leaves at most (1 - 2x) / (1 - x) of capacity for goodput, and 90%
+needs x < 0.09. A refusal here is written to the socket before the HTTP parser
+runs (no ASGI task, no journal entry), yet reading a request and writing any
+answer costs a Python server about half a fast-path poll or more
+(``refusal/poll``, noisy on a busy machine). The guard pays off where an answer
+costs far more than a refusal: renders of result images, submits.
 """
 
 from __future__ import annotations

@@ -32,10 +32,10 @@ ASGI layer counts the requests inside the app itself and refuses the same way.
 from __future__ import annotations
 
 import time
+from http import HTTPStatus
 from typing import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from ..domain.emulator import Emulator
 from ..domain.errors import ApiError
@@ -48,6 +48,7 @@ from .responses import error_parts
 
 API_PREFIX = "/api/"
 _PLACEHOLDER = "request-id-placeholder"
+_STATUS_LINES = {status: b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode()) for status in (429, 503)}
 Headers = list[tuple[bytes, bytes]]
 Answer = tuple[int, Headers, bytes]
 
@@ -91,7 +92,7 @@ class Overload:
         if answer is None:
             return None
         status, headers, body = answer
-        lines = [STATUS_LINE[status], *(b"%s: %s\r\n" % pair for pair in headers)]
+        lines = [_STATUS_LINES[status], *(b"%s: %s\r\n" % pair for pair in headers)]
         if not keep_alive:
             lines.append(b"connection: close\r\n")
         lines.append(b"\r\n")
