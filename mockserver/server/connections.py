@@ -17,7 +17,7 @@ wrapped:
   the socket gave is answered without the HTTP parser at all (what clients
   poll and download with), anything else the moment the parser has its
   headers. A refusal must cost far less than the answer it saves (with the h11
-  protocol, which has neither hook, the guard's ASGI layer refuses instead).
+  protocol, which has no task hook, the guard's ASGI layer refuses the rest).
 
 The body's own time is bounded where it is read (:mod:`mockserver.support.streams`).
 Repeated log lines (``Too many open files``, invalid requests) are
