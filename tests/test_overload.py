@@ -147,3 +147,25 @@ def test_the_readme_configuration_example_loads(tmp_path):
     (tmp_path / "mock.yaml").write_text(block)
     settings = Settings.from_file(tmp_path / "mock.yaml")
     assert settings.max_in_flight == 256 and settings.accounts[0].id == "team-a"
+
+
+def test_past_max_renders_in_flight_a_download_that_needs_a_render_is_refused(make_server):
+    import httpx
+
+    server = make_server(max_renders_in_flight=2)
+    task_id = server.submit(key=KEY, parameters={"n": 2}).json()["output"]["task_id"]
+    server.advance(3600)
+    cached, fresh = [result["url"] for result in server.query(task_id, key=KEY).json()["output"]["results"]]
+    assert httpx.get(cached).status_code == 200  # rendered once, now in the cache
+    server.emulator.images.rendering = 2  # two downloads waiting for their renders, as a burst of them leaves it
+    try:
+        refused = httpx.get(fresh)
+        assert refused.status_code == 503 and refused.headers["server"] == "AliyunOSS"
+        assert refused.headers["x-oss-ec"] == "0002-00000503"
+        assert "<Code>ActiveRequestLimitExceeded</Code>" in refused.text
+        assert httpx.get(cached).status_code == 200  # a cached image costs no render: still served
+    finally:
+        server.emulator.images.rendering = 0
+    assert httpx.get(fresh).status_code == 200
+    downloads = server.client.get("/__mock/requests", params={"route": "download"}).json()["requests"]
+    assert [entry["status"] for entry in downloads] == [200, 503, 200, 200]
