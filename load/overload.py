@@ -1,24 +1,30 @@
-"""Overload: the poll route at twice its capacity, open loop, with the overload guard on and off.
+"""Overload: the poll route and result downloads at twice their capacity, open loop, with the guard off and on.
 
 1. Capacity: the emulator (pinned to one core, as ``bench_peers.py`` runs it)
-   is polled closed-loop by ``wrk -t1 -c32`` on the other core: the median
-   req/s of ``--runs`` runs of 10 s. The same wrk against a server whose guard
-   refuses everything (``max_in_flight: 1``) gives what refusals a second the
-   server can answer: their cost against a poll's (``refusal/poll``).
+   is driven closed-loop by ``wrk -t1 -c32`` on the other core: the median
+   req/s of ``--runs`` runs of 10 s. Routes: ``poll`` (``GET /api/v1/tasks/{id}``
+   of a RUNNING task, the fast path) and ``download`` (a result image with the
+   image cache off, ``image_cache_mb: 0``: every download renders a 1024x1024
+   placeholder, the emulator's dearest answer). The same wrk against a server
+   whose guard refuses every poll (``max_in_flight: 1``) gives the refusals it
+   answers a second: a refusal's cost against a poll's.
 2. Overload: ``openloop`` (``load/openloop.c``, compiled here with gcc, pinned to
-   the other core) sends polls at twice that capacity for ``--duration``
+   the other core) sends requests at twice that capacity for ``--duration``
    seconds, each at its own due time whatever the answers do, over a pool of
-   ``--conns`` keep-alive connections; a poll waits in the generator's queue
+   ``--conns`` keep-alive connections; a request waits in the generator's queue
    when every connection is busy, and its latency counts from its due time. A
-   poll unanswered 5 s after its due time is a timeout.
-3. Reported per setting (``max_in_flight`` 0 = no guard, and the default):
-   goodput (200s within 5 s, a second) against the capacity, 429s, 5xx,
-   timeouts, broken connections, p50/p99 latency of the 200s, the server's
-   memory before and after, and the generator's own lag (p99 of how late it
-   sent polls that had a free connection: near zero means the generator kept
-   its schedule and the server was the limit).
+   request unanswered 5 s after its due time is a timeout.
+3. Reported per route and setting (guard off: ``max_in_flight: 0`` and, for
+   downloads, ``max_renders_in_flight: 0``; guard on: the defaults, 256 and 32):
+   goodput (200s within 5 s, a second) against the capacity, the refusals
+   (429 ``Throttling`` for polls, OSS's 503 ``ActiveRequestLimitExceeded`` for
+   downloads), other 5xx, timeouts, connections broken mid-answer, requests
+   sent again after a kept-alive connection closed under them, p50/p99 latency
+   of the 200s, the server's memory before and after, and the generator's own
+   lag (p99 of how late it sent requests that had a free connection: small
+   means the generator kept its schedule and the server was the limit).
 
-    python load/overload.py [--duration 30] [--guards 0,256] [--runs 3]
+    python load/overload.py [--duration 30] [--routes poll,download] [--runs 3]
 
 Needs wrk, gcc and taskset (``apt-get install wrk gcc util-linux``); Linux only.
 Nothing is downloaded: the generator is compiled from the source beside this script.
@@ -79,8 +85,8 @@ def compile_generator(scratch: Path) -> Path:
     return binary
 
 
-def start(name: str, guard: int, scratch: Path, config: dict, args: argparse.Namespace) -> Server:
-    (scratch / f"{name}.yaml").write_text(yaml.safe_dump({**config, "max_in_flight": guard}))
+def start(name: str, settings: dict, scratch: Path, config: dict, args: argparse.Namespace) -> Server:
+    (scratch / f"{name}.yaml").write_text(yaml.safe_dump({**config, **settings}))
     command = ["dashscope-mock", "serve", "--port", "$PORT", "--clock", "manual", "--config", f"{name}.yaml",
                "--state", "state.json", "--log-level", "warning"]
     server = Server(name, command, scratch, args)
@@ -104,10 +110,18 @@ def open_loop(binary: Path, server: Server, path: str, rate: float, args: argpar
     return result
 
 
+# Per route: the guard off, then on (the defaults). Downloads with the image cache off: every one renders.
+SETTINGS = {
+    "poll": {"guard off": {"max_in_flight": 0}, "guard on": {}},
+    "download": {"guard off": {"max_in_flight": 0, "max_renders_in_flight": 0, "image_cache_mb": 0},
+                 "guard on": {"image_cache_mb": 0}},
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=30)
-    parser.add_argument("--guards", default="0,256", help="max_in_flight settings to compare (0: no guard)")
+    parser.add_argument("--routes", default="poll,download", help="poll (GET /api/v1/tasks/{id}), download (a render)")
     parser.add_argument("--runs", type=int, default=3, help="wrk runs of 10 s for each capacity (the median)")
     parser.add_argument("--conns", dest="gen_conns", type=int, default=512,
                         help="the generator's connections (the server's cap is 1000)")
@@ -120,38 +134,47 @@ def main() -> None:
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the generator inherits it: one descriptor a connection
     args.conns = 32  # wrk's connections (bench_peers.wrk reads it)
+    routes = args.routes.split(",")
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
         binary = compile_generator(scratch)
         paths = prepare(scratch)
+        paths["download"] = paths["image"]
         config = yaml.safe_load((scratch / "bench.yaml").read_text())
-        poll = paths["poll"]
-        server = start("refuse-all", 1, scratch, config, args)
-        try:
-            refusals = capacity(server, poll, args)
-        finally:
-            server.stop()
-        rows = []
-        for guard in (int(value) for value in args.guards.split(",")):
-            server = start(f"max_in_flight={guard}", guard, scratch, config, args)
+        refusals = float("nan")
+        if "poll" in routes:
+            server = start("refuse-all", {"max_in_flight": 1}, scratch, config, args)
             try:
-                polls = capacity(server, poll, args)
-                print(f"# {server.name}: capacity {polls:.0f} polls/s (wrk -c32, median of {args.runs} x 10 s), "
-                      f"refusals {refusals:.0f}/s; open loop at {2 * polls:.0f}/s for {args.duration:g} s",
-                      file=sys.stderr, flush=True)
-                rows.append((server.name, polls, open_loop(binary, server, poll, 2 * polls, args)))
+                refusals = capacity(server, paths["poll"], args)
             finally:
                 server.stop()
-    print(f"# poll route, open loop at 2x capacity for {args.duration:g} s over {args.gen_conns} connections; timeout "
-          f"{TIMEOUT:g} s; server on CPU {args.srv_cpu}, generator (load/openloop.c) on CPU {args.gen_cpu}")
-    print(f"# refusals the server answers a second (wrk -c32, max_in_flight 1): {refusals:.0f}")
-    print(f"{'setting':<18}{'capacity':>9}{'refusal/poll':>13}{'sent/s':>8}{'goodput':>8}{'of cap':>7}{'429s':>8}"
-          f"{'5xx':>5}{'timeouts':>9}{'broken':>7}{'p50_ms':>8}{'p99_ms':>8}{'rss_MiB':>10}{'genlag99':>9}")
-    for name, polls, r in rows:
+        rows = []
+        for route in routes:
+            for name, settings in SETTINGS[route].items():
+                server = start(f"{route}-{name.replace(' ', '-')}", settings, scratch, config, args)
+                try:
+                    served = capacity(server, paths[route], args)
+                    print(f"# {route}, {name}: capacity {served:.0f}/s (wrk -c32, median of {args.runs} x 10 s); open "
+                          f"loop at {2 * served:.0f}/s for {args.duration:g} s", file=sys.stderr, flush=True)
+                    rows.append((route, name, served, open_loop(binary, server, paths[route], 2 * served, args)))
+                finally:
+                    server.stop()
+    print(f"# open loop at 2x capacity for {args.duration:g} s over {args.gen_conns} connections; timeout {TIMEOUT:g} s; "
+          f"server on CPU {args.srv_cpu}, generator (load/openloop.c) on CPU {args.gen_cpu}")
+    print(f"# poll refusals the server answers a second (wrk -c32, max_in_flight 1): {refusals:.0f}; refused: 429 "
+          f"Throttling (poll), 503 ActiveRequestLimitExceeded (download); 5xx: other 5xx")
+    print(f"{'route':<9}{'setting':<10}{'capacity':>9}{'sent/s':>8}{'goodput':>8}{'of cap':>7}{'refused':>8}{'5xx':>5}"
+          f"{'timeouts':>9}{'broken':>7}{'resent':>7}{'p50_ms':>8}{'p99_ms':>8}{'rss_MiB':>10}{'genlag99':>9}")
+    for route, name, served, r in rows:
         goodput = r["ok"] / args.duration
-        print(f"{name:<18}{polls:>9.0f}{polls / refusals:>13.2f}{r['sent'] / args.duration:>8.0f}{goodput:>8.0f}"
-              f"{goodput / polls:>7.2f}{r['s429']:>8}{r['s5xx']:>5}{r['timeouts']:>9}{r['broken']:>7}{r['p50_ms']:>8.1f}"
-              f"{r['p99_ms']:>8.1f}{r['rss'][0]:>5.0f}>{r['rss'][1]:<4.0f}{r['lag_p99_ms']:>9.1f}")
+        refused = r["s429"] if route == "poll" else r["s503"]
+        other_5xx = r["s5xx"] - (r["s503"] if route == "download" else 0)
+        print(f"{route:<9}{name:<10}{served:>9.0f}{r['sent'] / args.duration:>8.0f}{goodput:>8.1f}{goodput / served:>7.2f}"
+              f"{refused:>8}{other_5xx:>5}{r['timeouts']:>9}{r['broken']:>7}{r.get('resent', 0):>7}{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}"
+              f"{r['rss'][0]:>5.0f}>{r['rss'][1]:<4.0f}{r['lag_p99_ms']:>9.1f}")
+    if "poll" in routes:
+        polls = next(served for route, name, served, _ in rows if route == "poll")
+        print(f"# a poll refusal costs {polls / refusals:.2f} of a poll (capacity / refusals a second)")
 
 
 if __name__ == "__main__":

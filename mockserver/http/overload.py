@@ -1,4 +1,4 @@
-"""Graceful overload: past ``max_in_flight`` requests in flight, DashScope's routes and the result downloads answer at once.
+"""Graceful overload: past ``max_in_flight`` requests in flight, DashScope's routes and result downloads answer at once.
 
 Without it an overloaded emulator queues work until clients time out, and
 answers nobody in time. With it, a request that finds ``max_in_flight``
