@@ -7,15 +7,17 @@
    image cache off, ``image_cache_mb: 0``: every download renders a 1024x1024
    placeholder, the emulator's dearest answer). The same wrk against a server
    whose guard refuses every poll (``max_in_flight: 1``) gives the refusals it
-   answers a second: a refusal's cost against a poll's.
+   answers a second: a refusal's cost against a poll's. Capacities are
+   measured with the guard off (wrk counts refusals as answers).
 2. Overload: ``openloop`` (``load/openloop.c``, compiled here with gcc, pinned to
-   the other core) sends requests at twice that capacity for ``--duration``
+   the other core) sends requests at twice that capacity, to a server with the
+   guard off and then to one with it on, for ``--duration``
    seconds, each at its own due time whatever the answers do, over a pool of
    ``--conns`` keep-alive connections; a request waits in the generator's queue
    when every connection is busy, and its latency counts from its due time. A
    request unanswered 5 s after its due time is a timeout.
 3. Reported per route and setting (guard off: ``max_in_flight: 0`` and, for
-   downloads, ``max_renders_in_flight: 0``; guard on: the defaults, 256 and 32):
+   downloads, ``max_renders_in_flight: 0``; guard on: the defaults, 256 and 8):
    goodput (200s within 5 s, a second) against the capacity, the refusals
    (429 ``Throttling`` for polls, OSS's 503 ``ActiveRequestLimitExceeded`` for
    downloads), other 5xx, timeouts, connections broken mid-answer, requests
@@ -100,6 +102,15 @@ def capacity(server: Server, path: str, args: argparse.Namespace) -> float:
     return statistics.median(wrk(url, args, 10, extra)[0] for _ in range(args.runs))
 
 
+def refusal_rate(path: str, scratch: Path, config: dict, args: argparse.Namespace) -> float:
+    """Refusals a second, from a server whose guard refuses every poll (``max_in_flight: 1``)."""
+    server = start("refuse-all", {"max_in_flight": 1}, scratch, config, args)
+    try:
+        return capacity(server, path, args)
+    finally:
+        server.stop()
+
+
 def open_loop(binary: Path, server: Server, path: str, rate: float, args: argparse.Namespace) -> dict:
     before, ticks = rss_mib(server.process.pid), cpu_ticks(server.process.pid)
     command = ["taskset", "-c", str(args.gen_cpu), str(binary), "127.0.0.1", str(server.port), path,
@@ -142,20 +153,20 @@ def main() -> None:
         paths["download"] = paths["image"]
         config = yaml.safe_load((scratch / "bench.yaml").read_text())
         refusals = float("nan")
-        if "poll" in routes:
-            server = start("refuse-all", {"max_in_flight": 1}, scratch, config, args)
-            try:
-                refusals = capacity(server, paths["poll"], args)
-            finally:
-                server.stop()
         rows = []
         for route in routes:
+            served = float("nan")
             for name, settings in SETTINGS[route].items():
                 server = start(f"{route}-{name.replace(' ', '-')}", settings, scratch, config, args)
                 try:
-                    served = capacity(server, paths[route], args)
-                    print(f"# {route}, {name}: capacity {served:.0f}/s (wrk -c32, median of {args.runs} x 10 s); open "
-                          f"loop at {2 * served:.0f}/s for {args.duration:g} s", file=sys.stderr, flush=True)
+                    if name == "guard off":  # the route's capacity, on a server that refuses nothing
+                        served = capacity(server, paths[route], args)
+                        if route == "poll":  # and the refusals' right after, so neighbours' load weighs on both alike
+                            refusals = refusal_rate(paths["poll"], scratch, config, args)
+                        print(f"# {route}: capacity {served:.0f}/s (wrk -c32, median of {args.runs} x 10 s); open loop "
+                              f"at {2 * served:.0f}/s for {args.duration:g} s", file=sys.stderr, flush=True)
+                    else:  # the same warm-up as the capacity's (first renders grow memory once), nothing measured
+                        wrk(server.base + paths[route], args, 3, ["-H", f"Authorization: Bearer {KEY}"])
                     rows.append((route, name, served, open_loop(binary, server, paths[route], 2 * served, args)))
                 finally:
                     server.stop()

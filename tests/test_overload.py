@@ -24,6 +24,16 @@ def in_flight(server) -> float:
     return metric(server, "dashscope_mock_requests_in_flight")
 
 
+def served_soon(server) -> bool:
+    """Whether a poll is served (not refused) within 10 s. The scrape just before may still count as in flight
+    for a moment after its answer went out (its task ends a little later); a refusal meanwhile is fine."""
+    deadline = time.monotonic() + 10
+    while (answer := server.query("any-task", key=KEY)).status_code == 429:
+        if time.monotonic() > deadline:
+            return False
+    return answer.status_code == 200
+
+
 def names(response) -> list[bytes]:
     return [name.lower() for name, _ in response.headers.raw]
 
@@ -42,8 +52,7 @@ def test_past_the_limit_api_routes_get_429_and_health_still_answers(make_server)
         while in_flight(server) < 2:  # the held submit and the scrape itself
             assert time.monotonic() < deadline, "the held submit never reached the server"
 
-        refused = server.query("any-task", key=KEY)  # the held submit and this one: 2, and 2 is the most
-        assert refused.status_code == 200
+        assert served_soon(server)  # the held submit and this one: 2, and 2 is the most
         # A control-plane call whose body is still coming: the guard never refuses it, so it is surely in flight.
         extra = socket.create_connection((host, int(port)))
         extra.sendall(f"POST /__mock/faults HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
@@ -83,14 +92,15 @@ def test_past_the_limit_api_routes_get_429_and_health_still_answers(make_server)
     deadline = time.monotonic() + 10
     while in_flight(server) > 1:  # the closed connection's request ends
         assert time.monotonic() < deadline
-    assert server.query("any-task", key=KEY).status_code == 200  # below the limit again
+    assert served_soon(server)  # below the limit again
     for encoding, refused in refusals.items():  # the headers, in the order the general path sends them
         assert names(refused) == names(general_throttling(server.url, encoding)), encoding
     # Counted in the metrics (3 polls, 1 submit, 1 download; and the raw ones: 3 polls, 1 download), never journaled: a flood must not evict what was served.
     assert metric(server, 'dashscope_mock_overload_refusals_total{route="query"}') == 6
     assert metric(server, 'dashscope_mock_overload_refusals_total{route="submit"}') == 1
     assert metric(server, 'dashscope_mock_overload_refusals_total{route="download"}') == 2
-    assert metric(server, 'dashscope_mock_throttled_total{account="none",reason="Throttling"}') == 7
+    assert metric(server, 'dashscope_mock_throttled_total{account="none",reason="Throttling"}') == metric(
+        server, 'dashscope_mock_overload_refusals_total{route="query"}') + 1
     journaled = server.client.get("/__mock/requests", params={"code": "Throttling"}).json()["requests"]
     assert [entry["fault"] for entry in journaled] == ["http:Throttling", "http:Throttling"]  # the directives' only
 

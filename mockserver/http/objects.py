@@ -12,7 +12,8 @@ emulator's clock is ``Request has expired.``; then the object must exist
 ``max_renders_in_flight`` downloads waiting for a render, another one that needs
 a render gets OSS's 503 ``ActiveRequestLimitExceeded`` at once instead of a
 place in a queue that would outlast the client's timeout (a render takes ~80 ms
-of a core: 32 of them are a few seconds' work).
+of a core; more renders at once add no throughput and their threads take the GIL
+from the event loop).
 
 ``Range`` follows OSS's default: one satisfiable range gives 206; anything
 else gives the whole object with 200, unless the client sends
