@@ -8,9 +8,9 @@ grows past ``journal_size`` entries (the oldest go first), unlike WireMock's.
 from __future__ import annotations
 
 import itertools
-from bisect import bisect_right
 import json
 import threading
+from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass, fields as dataclass_fields
 from typing import Any, Iterable, Iterator, Mapping
