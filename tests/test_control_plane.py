@@ -149,6 +149,55 @@ def test_journal_is_bounded(make_server):
     assert [entry["seq"] for entry in entries["requests"]] == [4, 5, 6, 7, 8]
 
 
+def pages(server, **params) -> list[dict]:
+    """Every entry, page by page (``after``/``limit``/``next``), as a client of the paging reads them."""
+    entries, after = [], 0
+    while after is not None:
+        page = server.client.get("/__mock/requests", params={**params, "after": after}).json()
+        entries += page["requests"]
+        after = page["next"]
+    return entries
+
+
+def test_journal_pages_return_every_entry_exactly_once(make_server):
+    server = make_server(journal_size=40)
+    for index in range(47):  # past the journal's size: the first 7 are gone, the pages start at the oldest kept
+        server.query(f"t{index}", key=KEY if index % 3 else "sk-else")
+    whole = server.client.get("/__mock/requests").json()["requests"]
+    assert [entry["seq"] for entry in whole] == list(range(8, 48))
+    for limit in (1, 7, 40, 10000):
+        assert pages(server, limit=limit) == whole
+    mine = server.client.get("/__mock/requests", params={"key": KEY}).json()["requests"]
+    assert pages(server, limit=5, key=KEY) == mine and len(mine) == 27
+    page = server.client.get("/__mock/requests", params={"after": 45, "limit": 5}).json()
+    assert [entry["seq"] for entry in page["requests"]] == [46, 47] and page["next"] is None
+    server.client.post("/__mock/reset", json={"key": "sk-else"})  # one account's entries leave: gaps in the seqs
+    assert pages(server, limit=4) == mine
+    for bad in ({"after": 0, "limit": 0}, {"after": 0, "limit": 10001}, {"after": -1}, {"after": "x"}):
+        answer = server.client.get("/__mock/requests", params=bad)
+        assert answer.status_code == 400 and answer.json()["code"] == "InvalidParameter", bad
+
+
+def test_the_load_summary_reads_the_journal_by_pages_and_sees_what_was_dropped(make_server, monkeypatch):
+    from mockserver.loadtest import observe
+
+    monkeypatch.setattr(observe, "JOURNAL_PAGE", 3)
+    server = make_server(journal_size=10)
+    plane = observe.ControlPlane(server.url)
+    try:
+        mark = plane.mark()
+        for index in range(8):
+            server.query(f"t{index}", key=KEY)
+        entries, complete = plane.journal_after(mark.seq)
+        assert [entry["task_id"] for entry in entries] == [f"t{index}" for index in range(8)] and complete
+        for index in range(8, 14):  # 14 past the mark, 10 kept: the run's first four are gone
+            server.query(f"t{index}", key=KEY)
+        entries, complete = plane.journal_after(mark.seq)
+        assert [entry["task_id"] for entry in entries] == [f"t{index}" for index in range(4, 14)] and not complete
+    finally:
+        plane.close()
+
+
 def test_journal_filters_and_counts(server):
     task_id = task_of(server.submit(key=KEY))
     server.query(task_id, key=KEY)

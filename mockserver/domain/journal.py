@@ -10,9 +10,10 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass, fields as dataclass_fields
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from ..lifecycle.task import Task
 from ..support.timefmt import shown_time
@@ -72,6 +73,15 @@ class Journal:
             self.tally.count(entry)
             return entry
 
+    def refused(self, route: str, status: int, code: str | None) -> None:
+        """Count a request the overload guard refused, in the tally only: never kept in the ring buffer.
+
+        A flood of refusals would otherwise evict the requests that were served,
+        and cost the overloaded server an entry each.
+        """
+        with self._lock:
+            self.tally.refused(route, status, code)
+
     def __len__(self) -> int:
         return len(self._entries)
 
@@ -84,13 +94,32 @@ class Journal:
         """Entries whose fields equal every given filter; ``since``/``until`` bound the time."""
         with self._lock:
             entries = list(self._entries)
+        return list(self._matching(entries, filters))
+
+    def page(self, after: int, limit: int, filters: Mapping[str, Any]) -> tuple[list[Entry], int | None]:
+        """Up to ``limit`` entries with ``seq`` above ``after`` that match ``filters``, oldest first, and the
+        ``after`` that asks for the next page (None: there is no more now).
+
+        Reads only from ``after`` on, so paging through a full journal costs
+        each entry once, not the whole buffer a page.
+        """
+        with self._lock:
+            start = bisect_right(self._entries, after, key=_seq)  # seqs grow (with gaps where one account was cleared)
+            window = list(itertools.islice(self._entries, start, None))
+        matching = self._matching(window, filters)
+        shown = list(itertools.islice(matching, limit + 1))
+        if len(shown) > limit:
+            return shown[:limit], shown[limit - 1].seq
+        return shown, None
+
+    def _matching(self, entries: Iterable[Entry], filters: Mapping[str, Any]) -> Iterator[Entry]:
         since, until = filters.get("since"), filters.get("until")
         wanted = {key: filters[key] for key in _FILTERS if filters.get(key) is not None}
-        return [
+        return (
             entry for entry in entries
             if (since is None or entry.time >= since) and (until is None or entry.time <= until)
             and all(getattr(entry, key) == value for key, value in wanted.items())
-        ]
+        )
 
     def clear(self, account: str | None = None) -> None:
         with self._lock:
@@ -100,6 +129,10 @@ class Journal:
                 kept = [entry for entry in self._entries if entry.account != account]
                 self._entries.clear()
                 self._entries.extend(kept)
+
+
+def _seq(entry: Entry) -> int:
+    return entry.seq
 
 
 def timeline(task: Task | None, entries: Iterable[Entry], now: float) -> list[dict[str, Any]]:

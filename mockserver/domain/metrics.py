@@ -3,7 +3,8 @@
 Nothing here runs per request except :meth:`Tally.count`, which the journal
 calls as it records an entry, under its own lock: a handful of dict
 increments. So the request counters cannot disagree with the journal (they
-count the same entries), and everything else (tasks by state, queues,
+count the same entries, plus the overload guard's refusals, which
+:meth:`Tally.refused` counts without an entry), and everything else (tasks by state, queues,
 transition times) is computed from the store when Prometheus scrapes.
 
 Labels stay bounded: the first ``max_accounts`` accounts seen get a label of
@@ -41,6 +42,7 @@ class Tally:
         self.throttled: Counter[tuple[str, str]] = Counter()  # 429s: (code, account)
         self.submits: Counter[tuple[str, str]] = Counter()  # accepted submits: (model, account)
         self.faults: Counter[str] = Counter()  # "http:<code>" / "network:<kind>"
+        self.refusals: Counter[str] = Counter()  # the overload guard's, by route (never journaled)
 
     def account(self, account: str | None) -> str:
         """The account's label: itself while there is room, else ``other``."""
@@ -68,10 +70,17 @@ class Tally:
         if entry.fault is not None:
             self.faults[entry.fault] += 1
 
+    def refused(self, route: str, status: int, code: str | None) -> None:
+        """Count one refusal of the overload guard (unauthenticated: no account)."""
+        self.requests[(route, status, NONE)] += 1
+        if status == 429:
+            self.throttled[(code or OTHER, NONE)] += 1
+        self.refusals[route] += 1
+
     def snapshot(self) -> dict[str, dict[Any, int]]:
         """Copies of the counters (taken under the journal's lock by :meth:`Journal.totals`)."""
         return {"requests": dict(self.requests), "throttled": dict(self.throttled),
-                "submits": dict(self.submits), "faults": dict(self.faults)}
+                "submits": dict(self.submits), "faults": dict(self.faults), "refusals": dict(self.refusals)}
 
 
 class Collector:
@@ -85,7 +94,7 @@ class Collector:
         emulator = self.emulator
         totals = emulator.journal.totals()
         requests = CounterMetricFamily("dashscope_mock_requests", "DashScope requests and result downloads answered, "
-                                       "by route and HTTP status (none: a network fault sent nothing)",
+                                       "by route and HTTP status (none: a network fault sent nothing); the overload guard's refusals included",
                                        labels=["route", "status", "account"])
         for (route, status, account), value in sorted(totals["requests"].items(), key=str):
             requests.add_metric([route, NONE if status is None else str(status), account], value)
@@ -115,6 +124,12 @@ class Collector:
         for fault, value in sorted(totals["faults"].items()):
             faults.add_metric([fault], value)
         yield faults
+        refusals = CounterMetricFamily("dashscope_mock_overload_refusals", "requests the overload guard refused "
+                                       "(429 Throttling, 503 on downloads): counted above too, never journaled",
+                                       labels=["route"])
+        for route, value in sorted(totals["refusals"].items()):
+            refusals.add_metric([route], value)
+        yield refusals
         yield from self._tasks()
         yield GaugeMetricFamily("dashscope_mock_journal_entries", "entries the request journal holds",
                                 value=len(emulator.journal))

@@ -18,7 +18,8 @@ from ..faults.rules import Rule
 from .control import _bad, _emulator, _json
 from .responses import json_response
 
-_NUMBER_FILTERS = {"status": int, "since": float, "until": float, "limit": int}
+_NUMBER_FILTERS = {"status": int, "since": float, "until": float, "limit": int, "after": int}
+PAGE_LIMIT, MAX_PAGE_LIMIT = 1000, 10000  # entries a page of the journal (``after=``) holds by default, and at most
 _TEXT_FILTERS = ("task_id", "account", "route", "method", "model", "fault", "task_status", "code")
 
 
@@ -83,7 +84,14 @@ async def requests_list(request: Request) -> Response:
     filters = _filters(request)
     if isinstance(filters, Response):
         return filters
-    entries = _emulator(request).journal.select(filters)
+    journal = _emulator(request).journal
+    if "after" in filters:  # a page: the oldest ``limit`` past entry number ``after``, and where the next starts
+        limit = filters.get("limit", PAGE_LIMIT)
+        if not 1 <= limit <= MAX_PAGE_LIMIT or filters["after"] < 0:
+            return _bad(f"after must be >= 0 and limit from 1 to {MAX_PAGE_LIMIT}")
+        page, following = journal.page(filters["after"], limit, filters)
+        return json_response({"requests": [entry.as_dict() for entry in page], "next": following})
+    entries = journal.select(filters)
     limit = filters.get("limit")
     shown = entries[-limit:] if limit else entries  # the newest ``limit``, oldest first
     return json_response({"total": len(entries), "requests": [entry.as_dict() for entry in shown]})

@@ -81,12 +81,12 @@ class _Responder:
         body, more = message.get("body", b""), message.get("more_body", False)
         if self._start is not None:  # the first body message
             start, self._start = self._start, None
-            compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
             if not more:
-                packed = compressor.compress(body) + compressor.flush()
+                packed = gzip(body)
                 await self._send(_encoded(start, len(packed)))
                 await self._send({"type": "http.response.body", "body": packed})
                 return
+            compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
             self._compressor = compressor
             await self._send(_encoded(start, None))
         assert self._compressor is not None
@@ -95,6 +95,12 @@ class _Responder:
             packed += self._compressor.flush()
             self._compressor = None
         await self._send({"type": "http.response.body", "body": packed, "more_body": more})
+
+
+def gzip(body: bytes) -> bytes:
+    """A whole body gzipped as this layer gzips one (the overload guard's refusals too)."""
+    compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
+    return compressor.compress(body) + compressor.flush()
 
 
 def accepts_gzip(header: str | None) -> bool:

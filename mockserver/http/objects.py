@@ -8,7 +8,12 @@ without the three signing fields is anonymous access to a private bucket
 (``AccessDenied``); a signature that does not sign this key and expiry is
 ``SignatureDoesNotMatch``; a valid signature past its ``Expires`` on the
 emulator's clock is ``Request has expired.``; then the object must exist
-(``NoSuchKey``). Images are rendered on first download, off the event loop.
+(``NoSuchKey``). Images are rendered on first download, off the event loop; past
+``max_renders_in_flight`` downloads waiting for a render, another one that needs
+a render gets OSS's 503 ``ActiveRequestLimitExceeded`` at once instead of a
+place in a queue that would outlast the client's timeout (a render takes ~80 ms
+of a core; more renders at once add no throughput and their threads take the GIL
+from the event loop).
 
 ``Range`` follows OSS's default: one satisfiable range gives 206; anything
 else gives the whole object with 200, unless the client sends
@@ -63,10 +68,19 @@ async def get_object(request: Request) -> Response:
     found = emulator.images.find(bucket, key, now)
     if found is None:
         return oss.error_response(oss.NO_SUCH_KEY, bucket, [("Key", key)], head=head)
-    try:
-        rendered = emulator.images.cached(found.spec) or await run_in_threadpool(emulator.images.render, found.spec)
-    except VideoUnavailable as missing:  # the optional video extra is not installed: say what to install
-        return Response(str(missing), 501, media_type="text/plain")
+    images = emulator.images
+    rendered = images.cached(found.spec)
+    if rendered is None:
+        limit = emulator.settings.max_renders_in_flight
+        if limit and images.rendering >= limit:  # renders are the dearest answer: past the bound, refuse at once
+            return oss.error_response(oss.ACTIVE_REQUESTS, bucket, head=head)
+        images.rendering += 1
+        try:
+            rendered = await run_in_threadpool(images.render, found.spec)
+        except VideoUnavailable as missing:  # the optional video extra is not installed: say what to install
+            return Response(str(missing), 501, media_type="text/plain")
+        finally:
+            images.rendering -= 1
     return _object_response(request, bucket, rendered, found.last_modified, head)
 
 

@@ -50,6 +50,9 @@ INVALID_ARGUMENT = OssError(400, "InvalidArgument", "{reason}", "0016-00000001")
 ALREADY_EXISTS = OssError(
     409, "FileAlreadyExists", "The object you specified already exists and can not be overwritten.", "0026-00000011"
 )
+# Too many requests in flight (the overload guard, mockserver.http.overload): OSS's documented 503 code and
+# message for concurrent requests over the limit; its EC is a decision.
+ACTIVE_REQUESTS = OssError(503, "ActiveRequestLimitExceeded", "Max active request limit is exceeded.", "0002-00000503")
 METHOD_NOT_ALLOWED = OssError(405, "MethodNotAllowed", "The specified method is not allowed against this resource.", "0003-00000002")
 
 
@@ -74,10 +77,10 @@ def method_not_allowed(bucket: str, allowed: list[str]):
     return endpoint, [method for method in OTHER_METHODS + ["GET", "HEAD"] if method not in allowed]
 
 
-def error_response(
-    error: OssError, bucket: str, extra: list[tuple[str, str]] | None = None, *, head: bool = False, **fields: str
-) -> Response:
-    """The XML error; ``extra`` elements go between ``<HostId>`` and ``<EC>``, in OSS's order."""
+def error_parts(
+    error: OssError, bucket: str, extra: list[tuple[str, str]] | None = None, **fields: str
+) -> tuple[int, dict[str, str], bytes]:
+    """``(status, headers, body)`` of the XML error; ``extra`` elements go between ``<HostId>`` and ``<EC>``, in OSS's order."""
     rid = request_id()
     message = error.message.format(**fields) if fields else error.message
     elements = [("Code", error.code), ("Message", message), ("RequestId", rid), ("HostId", f"{bucket}.{REGION_HOSTS.get(bucket, REGION_HOST)}")]
@@ -87,5 +90,12 @@ def error_response(
     lines += [f"  <{name}>{escape(value)}</{name}>" for name, value in elements]
     lines.append("</Error>")
     body = ("\n".join(lines) + "\n").encode()
-    headers = {**oss_headers(rid), "x-oss-ec": error.ec, "content-length": str(len(body))}
-    return Response(b"" if head else body, error.status, headers=headers, media_type="application/xml")
+    return error.status, {**oss_headers(rid), "x-oss-ec": error.ec, "content-length": str(len(body))}, body
+
+
+def error_response(
+    error: OssError, bucket: str, extra: list[tuple[str, str]] | None = None, *, head: bool = False, **fields: str
+) -> Response:
+    """The XML error as a response (headers only for a ``HEAD``)."""
+    status, headers, body = error_parts(error, bucket, extra, **fields)
+    return Response(b"" if head else body, status, headers=headers, media_type="application/xml")

@@ -18,6 +18,7 @@ from ..lifecycle.task import Task
 from .jobs import job_of
 
 _TASKS = TypeAdapter(list[Task])
+JOURNAL_PAGE = 10000  # journal entries a request reads (the control plane's most)
 
 
 @dataclass
@@ -72,6 +73,26 @@ class ControlPlane:
     def count(self, since: float, **filters: Any) -> int:
         return int(self._get("/__mock/requests/count", since=since, **filters)["count"])
 
+    def journal_after(self, seq: int) -> tuple[list[dict[str, Any]], bool]:
+        """Every journal entry past entry number ``seq``, a page at a time, and whether none was missing.
+
+        Pages (``after=``, documented in docs/control-plane.md) keep each answer
+        small however big the journal is. Entry numbers grow by one, so a page
+        that does not start right after the last one read means the ring buffer
+        dropped entries before they were read (``journal_size`` too small).
+        """
+        entries: list[dict[str, Any]] = []
+        after: int | None = seq
+        complete = True
+        while after is not None:
+            page = self._get("/__mock/requests", after=after, limit=JOURNAL_PAGE)
+            rows = page["requests"]
+            if rows and rows[0]["seq"] != after + 1:
+                complete = False
+            entries += rows
+            after = page["next"]
+        return entries, complete
+
     def seen(self, mark: Mark, run_id: str, account: str | None = None) -> Seen:
         """Everything the journal and the state hold about the run that began at ``mark``.
 
@@ -79,9 +100,8 @@ class ControlPlane:
         tasks are the run's by the marker in their prompts, whatever account sent them.
         """
         now = self.now()
-        entries = self._get("/__mock/requests")["requests"]  # every entry kept, to see whether any was dropped
-        complete = not entries or entries[0]["seq"] <= mark.seq + 1
-        ours = [entry for entry in entries if entry["seq"] > mark.seq and account in (None, entry["account"])]
+        entries, complete = self.journal_after(mark.seq)
+        ours = [entry for entry in entries if account in (None, entry["account"])]
         jobs_of_tasks: dict[str, str] = {}
         tasks: dict[str, Task] = {}
         for task in _TASKS.validate_python(self._get("/__mock/state")["tasks"]):

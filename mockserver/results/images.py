@@ -53,6 +53,7 @@ class ResultImages:
         self._font = font
         self._catalog = catalog
         self._cache: ByteLRU[Spec, Rendered] = ByteLRU(cache_bytes)
+        self.rendering = 0  # downloads waiting for a render now (mockserver.http.objects bounds it)
 
     def name(self, task: Task, index: int) -> ObjectName:
         """Where image ``index`` of ``task`` lives (URLs of text layers continue the numbering)."""

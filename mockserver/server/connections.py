@@ -10,7 +10,14 @@ wrapped:
   closed at once (the cost: one accept and one write, then its descriptor is free);
 - a connection waiting for request headers longer than
   ``header_timeout_seconds`` is closed (the cost: one timer per connection
-  while it waits for headers; none while a request runs).
+  while it waits for headers; none while a request runs);
+- a request the overload guard refuses (:meth:`mockserver.http.overload.Overload.wire`)
+  is answered here, before uvicorn makes an ASGI task for it: while the
+  server is over the limit, a whole bodyless ``GET``/``HEAD`` alone in what
+  the socket gave is answered without the HTTP parser at all (what clients
+  poll and download with), anything else the moment the parser has its
+  headers. A refusal must cost far less than the answer it saves (with the h11
+  protocol, which has no task hook, the guard's ASGI layer refuses the rest).
 
 Each answer also leaves in one write (:mod:`.onewrite`).
 
@@ -24,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Optional, Protocol
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
@@ -39,8 +46,20 @@ _BUSY = (
 _FD_RESERVE = 64  # descriptors kept for files, the listening socket and outgoing downloads
 
 
-def bounded_protocol(max_connections: int, header_seconds: float) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol class (httptools when installed, else h11) with both bounds."""
+_NOT_PLAIN = (b"content-length", b"transfer-encoding", b"upgrade", b"expect")  # the parser's business
+
+
+class Guard(Protocol):
+    """The overload guard as the protocol sees it (:class:`mockserver.http.overload.Overload`)."""
+
+    limit: int  # requests in flight from which it may refuse (0: never)
+
+    def wire(self, scope: dict, others: int, keep_alive: bool) -> Optional[bytes]:
+        """The whole answer when the request is refused, else None."""
+
+
+def bounded_protocol(max_connections: int, header_seconds: float, guard: Guard | None = None) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol class (httptools when installed, else h11) with both bounds and the early refusal."""
 
     class Bounded(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
         _header_timer: asyncio.TimerHandle | None = None
@@ -62,15 +81,71 @@ def bounded_protocol(max_connections: int, header_seconds: float) -> type[asynci
             super().on_response_complete()
 
         def data_received(self, data: bytes) -> None:
+            if guard is not None and guard.limit and len(self.tasks) >= guard.limit and self._between_requests():
+                if self._refused_plain(data):
+                    return
             if self._header_timer is None and self._between_requests():
                 self._arm()  # the first bytes of the next request on a kept-alive connection
             super().data_received(data)
+
+        def _refused_plain(self, data: bytes) -> bool:
+            """Refuse a whole bodyless HTTP/1.1 ``GET``/``HEAD`` that ``data`` holds alone, without the parser.
+
+            Anything else (a body, a pipelined second request, a percent-escaped
+            path, ``Upgrade``/``Expect``) returns False and goes the parser's
+            way, as does a request the guard serves.
+            """
+            end = data.find(b"\r\n\r\n")
+            if end != len(data) - 4:
+                return False
+            lines = data[:end].split(b"\r\n")
+            request_line = lines[0].split(b" ")
+            if len(request_line) != 3 or request_line[0] not in (b"GET", b"HEAD") or request_line[2] != b"HTTP/1.1":
+                return False
+            path = request_line[1].partition(b"?")[0]
+            headers = []
+            keep_alive = True
+            for line in lines[1:]:
+                name, colon, value = line.partition(b":")
+                name, value = name.lower(), value.strip()
+                if not colon or name != name.strip() or name in _NOT_PLAIN:
+                    return False
+                if name == b"connection":
+                    keep_alive = b"close" not in value.lower()
+                headers.append((name, value))
+            if not path.startswith(b"/") or b"%" in path or not path.isascii():
+                return False
+            scope = {"type": "http", "method": request_line[0].decode(), "path": path.decode(), "headers": headers}
+            answer = guard.wire(scope, len(self.tasks), keep_alive) if guard is not None else None
+            if answer is None:
+                return False
+            if self._header_timer is not None:  # answered: the next request's headers get their full time
+                self._header_timer.cancel()
+                self._header_timer = None
+            self.transport.write(answer)
+            if keep_alive:
+                self.on_response_complete()  # keep-alive timer, as after any answer
+            else:
+                self.transport.close()
+            return True
 
         def connection_lost(self, exc: Exception | None) -> None:
             if self._header_timer is not None:
                 self._header_timer.cancel()
                 self._header_timer = None
             super().connection_lost(exc)
+
+        def _start_asgi_task(self, cycle: Any, app: Any) -> None:  # httptools' protocol starts each request here
+            answer = guard.wire(cycle.scope, len(self.tasks), cycle.keep_alive) if guard is not None else None
+            if answer is None:
+                super()._start_asgi_task(cycle, app)
+                return
+            cycle.response_started = cycle.response_complete = True  # the rest of its body is read and dropped
+            self.transport.write(answer)
+            if cycle.keep_alive:
+                self.on_response_complete()  # the next request (a pipelined one too) goes on as after any answer
+            else:
+                self.transport.close()
 
         def _between_requests(self) -> bool:
             cycle = getattr(self, "cycle", None)

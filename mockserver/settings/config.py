@@ -85,6 +85,7 @@ class Settings(_Config):
     workers: int = Field(1, ge=1, le=64)  # processes serving one port; more than 1 needs a sqlite or redis store
     metrics_accounts: int = Field(20, ge=0)  # accounts with a label of their own in /__mock/metrics; the rest are "other"
     max_in_flight: int = Field(256, ge=0)  # DashScope requests served at once; past it 429 Throttling at once (0: no guard)
+    max_renders_in_flight: int = Field(8, ge=0)  # result images rendering at once; past it a download is 503 (0: no bound)
     log_format: Literal["text", "json"] = "text"  # the per-request log line (logger mockserver.requests)
     # input images (mockserver.inputs): any host / loopback hosts only (others accepted unfetched) / none
     fetch_inputs: Literal["any", "loopback", "none"] = "loopback"
