@@ -14,7 +14,11 @@ The emulator runs as users start it (``dashscope-mock serve``, from the state
 snapshot of one task, limits raised so nothing is throttled), once with its
 default log level (a log line per request) and once with ``--log-level warning``.
 
-    python load/bench_peers.py [--runs 3] [--duration 10] [--routes poll,image,submit]
+    python load/bench_peers.py [--runs 3] [--duration 10] [--routes poll,image,submit] [--stores]
+
+``--stores`` adds the emulator over SQLite (one worker and two) and over Redis
+(a throwaway ``redis-server`` on loopback, when it is installed): issue 13's
+rows, read against ``ours`` (the memory store) in the same run.
 
 Needs wrk (``apt-get install wrk``) and taskset; Linux only (it reads /proc).
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -44,7 +49,7 @@ CONFIG = f"""\
 accounts:
   - id: bench
     keys: [{KEY}]
-    limits: {{"*": {{submit_per_second: 100000000, concurrency: 100000}}}}
+    limits: {{"*": {{submit_per_second: 100000000, concurrency: 64}}}}
     requests_per_second: 100000000
 """
 SUBMIT_PATH = "/api/v1/services/aigc/text2image/image-synthesis"
@@ -143,9 +148,11 @@ def free_port() -> int:
 
 
 def cpu_ticks(pid: int) -> int:
-    """utime + stime of a process, in clock ticks."""
+    """utime + stime of a process and of its children still running (``--workers``), in clock ticks."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(child) for child in children.read_text().split()] if children.exists() else []
+    return int(fields[11]) + int(fields[12]) + sum(cpu_ticks(kid) for kid in kids)
 
 
 def wait_up(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
@@ -218,15 +225,36 @@ def measure(servers: list[Server], cwd: Path, paths: dict[str, str], args: argpa
     return rows
 
 
+def store_servers(ours: list[str], scratch: Path, args: argparse.Namespace, stack: contextlib.ExitStack) -> list[Server]:
+    """The emulator over SQLite (one worker, then two on the server's cores) and over Redis on loopback.
+
+    Each starts from the same snapshot (``--state`` fills the store). On a machine with two cores the two
+    workers share the server's one core: their row shows what coordinating through the store costs, not
+    how it scales (give ``--srv-cpu 0-3`` on a bigger machine for that).
+    """
+    servers = [Server("ours-sqlite", [*ours, "--store", f"sqlite://{scratch}/one.db"], scratch, args),
+               Server("ours-sqlite-2w", [*ours, "--store", f"sqlite://{scratch}/two.db", "--workers", "2"], scratch, args)]
+    if shutil.which("redis-server"):
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from redis_server import redis_server  # a throwaway server on a free port, as the tests start it
+
+        servers.append(Server("ours-redis", [*ours, "--store", stack.enter_context(redis_server())], scratch, args))
+    else:
+        print("# redis-server not installed (apt-get install redis-server): no Redis row", file=sys.stderr)
+    return servers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--conns", type=int, default=32)
-    parser.add_argument("--srv-cpu", type=int, default=0)
+    parser.add_argument("--srv-cpu", default="0", help="the server's cores, as taskset takes them (0, or 0-3)")
     parser.add_argument("--gen-cpu", type=int, default=1)
     parser.add_argument("--routes", default="poll,image,submit")
+    parser.add_argument("--stores", action="store_true",
+                        help="add the emulator on SQLite (one worker and two) and on Redis (when redis-server is installed)")
     args = parser.parse_args()
     args.routes = args.routes.split(",")
     for tool in ("wrk", "taskset"):
@@ -240,6 +268,9 @@ def main() -> None:
         ours = ours_args(serve)
         servers = [Server("starlette-bytes", uvicorn, scratch, args), Server("ours", ours, scratch, args),
                    Server("ours-quiet", [*ours, "--log-level", "warning"], scratch, args)]
+        redis = contextlib.ExitStack()
+        if args.stores:
+            servers += store_servers(ours, scratch, args, redis)
         try:
             for server in servers:
                 wait_up(server.base + "/", server.process)
@@ -247,6 +278,7 @@ def main() -> None:
         finally:
             for server in servers:
                 server.stop()
+            redis.close()
     import platform
     import uvicorn as uv
 

@@ -8,7 +8,6 @@ here and renders what comes back; it holds no behaviour of its own.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -36,11 +35,10 @@ from .checks import answer
 from .clock import Clock
 from .errors import ApiError
 from .finetunes import FineTuneJobs
-from .ids import IdFactory
 from .journal import Journal, timeline
 from .listing import Listing
 from .metrics import Tally
-from .sharing import Sharing
+from .sharing import Sharing, process_ids, url_secret
 
 HOUR = 3600.0
 _PURGE_EVERY = 512  # submits between sweeps of expired tasks
@@ -86,14 +84,9 @@ class Emulator:
         self.catalog = catalog or default_catalog()
         self.store: Store = store or open_store(self.settings.store)
         self.clock = clock or Clock(self.settings.clock, rate=self.settings.clock_rate, start=self.settings.clock_start)
-        boot = self.store.boot()  # a restart or another worker: a seeded id stream of its own, so no id repeats
-        seed = self.settings.seed
-        self.ids = IdFactory(seed if boot == 1 or seed is None else f"{seed}/{boot}")
+        self.ids = process_ids(self.store, self.settings.seed)
         self.accounts = Accounts(self.settings)
-        secret = self.settings.url_secret or secrets.token_hex(16)
-        if self.store.shared and not self.settings.url_secret:  # URLs one process signed verify in every other
-            secret = self.store.add_meta("url_secret", secret)
-        self.sign_with(secret.encode())
+        self.sign_with(url_secret(self.store, self.settings.url_secret).encode())
         self._submits = 0
         settings = self.settings
         self.faults = Faults(self.catalog.errors, settings.faults, settings.seed, settings.directives, settings.directive_header)

@@ -8,15 +8,21 @@ wrote it), re-reads it at the start of every request (:meth:`Sharing.pull`:
 another process may have advanced the clock or fired a rule), and changes it
 only inside a store transaction that re-reads it first, so two processes
 firing one counted rule or advancing the clock at once never lose a change.
-On the in-memory store nothing of this runs.
+On the in-memory store nothing of this runs. A process's ids and URL secret
+are settled against the store once, when it starts.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 from contextlib import contextmanager
 from typing import Iterator, Protocol
 
 from ..store import Store
+from .ids import IdFactory
+
+log = logging.getLogger("mockserver")
 
 
 class Document(Protocol):
@@ -69,6 +75,26 @@ class Sharing:
             document.changing = shared.changing
 
     def pull(self) -> None:
-        """Catch up with what other processes changed (at the start of a request)."""
-        for shared in self._shared:
-            shared.pull()
+        """Catch up with what other processes changed (at the start of a request).
+
+        A store that cannot be read here is left to fail the request's own store calls, which answer
+        DashScope's 500 ``InternalError``; this only says so in the log."""
+        try:
+            for shared in self._shared:
+                shared.pull()
+        except Exception as error:  # the back end is down or locked (sqlite3's, redis' own errors)
+            log.warning("cannot read the shared clock and fault rules from the store: %s", error)
+
+
+def process_ids(store: Store, seed: int | None) -> IdFactory:
+    """This process's ids: a seed's stream as given on a store's first start; on a restart or in another
+    worker a stream of its own (the seed and the start's number), so no id is handed out twice."""
+    boot = store.boot()
+    return IdFactory(seed if boot == 1 or seed is None else f"{seed}/{boot}")
+
+
+def url_secret(store: Store, configured: str | None) -> str:
+    """The secret result URLs are signed with: the configured one, else a random one kept in a shared store,
+    so a URL one process signed verifies in every other and after a restart."""
+    secret = configured or secrets.token_hex(16)
+    return store.add_meta("url_secret", secret) if store.shared and not configured else secret
