@@ -69,6 +69,7 @@ class Sharing:
     """Binds a process's clock and fault rules to the store's copies."""
 
     def __init__(self, store: Store, **documents: Document) -> None:
+        self._store = store
         self._shared = [_Shared(store, name, document) for name, document in documents.items()]
         for shared, document in zip(self._shared, documents.values()):
             shared.adopt()
@@ -80,6 +81,7 @@ class Sharing:
         A store that cannot be read here is left to fail the request's own store calls, which answer
         DashScope's 500 ``InternalError``; this only says so in the log."""
         try:
+            self._store.begin_request()
             for shared in self._shared:
                 shared.pull()
         except Exception as error:  # the back end is down or locked (sqlite3's, redis' own errors)

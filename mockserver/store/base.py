@@ -127,4 +127,7 @@ class Store(Protocol):
         """Count a process starting on this store: 1 for the first ever (a seeded id stream starts afresh
         only then, so restarts and workers never repeat an id)."""
 
+    def begin_request(self) -> None:
+        """A request starts: a store may serve the request's reads as of now (a cache checked once)."""
+
     def close(self) -> None: ...

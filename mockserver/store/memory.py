@@ -251,5 +251,8 @@ class MemoryStore:
     def boot(self) -> int:
         return 1  # nothing outlives the process
 
+    def begin_request(self) -> None:
+        """Every read is of the objects themselves: nothing to check."""
+
     def close(self) -> None:
         """Nothing to release."""

@@ -8,10 +8,9 @@ through while it is held: the other processes' units of work wait, and every
 single call is atomic by itself (one command, a ``MULTI`` or a Lua script of
 :mod:`mockserver.store.redis_scripts`). Each write returns what it replaced,
 so an exception leaving the unit of work takes its writes back before the
-lock is released. The rate limit check is one script, so it is exact across
-processes without the lock. A task is read back in one ``GET``. Times follow
-the emulator's clock, never Redis' own expiry, so a manual clock means the
-same here as in memory.
+lock is released. The rate limit check is one script (exact across processes
+without the lock); a task is read back in one ``GET``. Times follow the
+emulator's clock, never Redis' expiry: a manual clock means what it does in memory.
 """
 
 from __future__ import annotations
@@ -394,6 +393,9 @@ class RedisStore:
 
     def boot(self) -> int:
         return int(self._redis.incr(self._k("boots")))
+
+    def begin_request(self) -> None:  # every read goes to the server: nothing to check
+        return
 
     def close(self) -> None:
         self._redis.close()

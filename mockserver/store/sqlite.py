@@ -16,6 +16,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Iterable, Iterator
 
 from ..domain.account_state import AccountState
@@ -56,11 +57,15 @@ CREATE TABLE IF NOT EXISTS accounts (seq INTEGER PRIMARY KEY AUTOINCREMENT, acco
 CREATE TABLE IF NOT EXISTS job_books (account TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 """
-# A key's latest hit number, and the time of the ``limit``-th latest hit (None while fewer were counted).
-_LATEST_AND_LIMITTH = """
-SELECT latest, (SELECT t FROM hits WHERE key = ?1 AND n = latest - ?2 + 1)
-FROM (SELECT MAX(n) AS latest FROM hits WHERE key = ?1)
+# A hit, counted unless the ``limit``-th latest one is still in the window: one statement, so on its own it is
+# one atomic transaction (an INSERT takes the write lock before it reads). Parameters: key, limit, now, window.
+_HIT = """
+INSERT INTO hits (key, n, t, lim)
+SELECT ?1, IFNULL(latest, 0) + 1, ?3, ?2 FROM (SELECT MAX(n) AS latest FROM hits WHERE key = ?1)
+WHERE NOT EXISTS (SELECT 1 FROM hits WHERE key = ?1 AND n = IFNULL(latest, 0) - ?2 + 1 AND ?3 - t < ?4)
 """
+# The read cache was checked at the start of this request (Store.begin_request): (store, cache epoch).
+_CHECKED: ContextVar[tuple[int, int] | None] = ContextVar("dashscope_mock_sqlite_checked", default=None)
 _TABLES = ("tasks", "owners", "lanes", "hits", "uploads", "accounts", "job_books")
 
 
@@ -137,9 +142,17 @@ class SqliteStore:
         doc = self._read(("task", task_id), "SELECT doc FROM tasks WHERE id = ?")
         return codec.load_task(doc) if doc is not None else None
 
+    def begin_request(self) -> None:
+        """Check the read cache once for the whole request (its reads see the store as of its start)."""
+        with self._lock:
+            self._cache.check()
+            _CHECKED.set((id(self), self._cache.epoch))
+
     def _read(self, key: tuple[str, str], sql: str) -> str | None:
         """One record's text, from the read cache while no other process has written (``PRAGMA data_version``)."""
         with self._lock:
+            if _CHECKED.get() != (id(self), self._cache.epoch):  # not checked in this request (or emptied since)
+                self._cache.check()
             found = self._cache.get(key)
             if found is _MISSING:
                 row = self._db.execute(sql, (key[1],)).fetchone()
@@ -225,15 +238,11 @@ class SqliteStore:
         latest is still in the window, so it reads one row and writes one, whatever the limit."""
         if limit <= 0:
             return False
-        with self.transaction():
+        with self._lock:
             self._hits += 1
             if self._hits % _SWEEP_EVERY == 0:  # hits out of every window allow anything: forget them
                 self._db.execute("DELETE FROM hits WHERE t <= ?", (now - window,))
-            n, oldest = self._db.execute(_LATEST_AND_LIMITTH, (key, limit)).fetchone()
-            if oldest is not None and now - oldest < window:
-                return False
-            self._db.execute("INSERT INTO hits VALUES (?, ?, ?, ?)", (key, (n or 0) + 1, now, limit))
-            return True
+            return self._db.execute(_HIT, (key, limit, now, window)).rowcount == 1
 
     def _windows(self) -> dict[str, tuple[int, list[float]]]:
         windows: dict[str, tuple[int, list[float]]] = {}
@@ -349,13 +358,16 @@ class _ReadCache:
         self._db = db
         self._records: OrderedDict[tuple[str, str], str | None] = OrderedDict()
         self._version = -1
+        self.epoch = 0  # counts the times the cache was emptied
 
-    def get(self, key: tuple[str, str]) -> object:
+    def check(self) -> None:
+        """Empty the cache if another process committed since the last check."""
         version = self._db.execute("PRAGMA data_version").fetchone()[0]
         if version != self._version:
-            self._records.clear()
+            self.clear()
             self._version = version
-            return _MISSING
+
+    def get(self, key: tuple[str, str]) -> object:
         found = self._records.get(key, _MISSING)
         if found is not _MISSING:
             self._records.move_to_end(key)
@@ -368,6 +380,7 @@ class _ReadCache:
 
     def clear(self) -> None:
         self._records.clear()
+        self.epoch += 1
 
 
 def _columns(task: Task) -> tuple[object, ...]:
