@@ -4,6 +4,7 @@ share exact limits. Real processes (``python -m mockserver serve``) on loopback,
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -235,3 +236,12 @@ def test_the_store_url_is_checked_like_any_setting():
     assert Settings(store="sqlite:///var/tmp/dsmock.db").store == "sqlite:///var/tmp/dsmock.db"
     with pytest.raises(ValueError, match="use one of"):
         Settings(store="sqlite://")
+
+
+def test_a_sqlite_store_takes_only_its_fsync_policy():
+    from mockserver.settings.config import Settings
+
+    assert Settings(store="sqlite:///var/tmp/x.db?synchronous=full").store.endswith("full")
+    for bad in ("sqlite:///var/tmp/x.db?synchronous=sometimes", "sqlite:///var/tmp/x.db?journal=off"):
+        with pytest.raises(ValueError, match=re.escape("the only option of a sqlite store is synchronous=off|normal|full")):
+            Settings(store=bad)

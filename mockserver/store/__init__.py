@@ -10,12 +10,19 @@ from .memory import MemoryStore
 __all__ = ["MemoryStore", "Store", "StoreState", "check_url", "open_store"]
 
 SCHEMES = ("memory", "sqlite:///path", "redis://host:port/db")
+SYNCHRONOUS = ("OFF", "NORMAL", "FULL")  # SQLite's fsync policy: NORMAL survives kill -9, FULL a power cut too
 
 
 def check_url(url: str) -> str:
     """``url`` if it names a store (see :data:`SCHEMES`), else ValueError saying what is allowed."""
     scheme = url.split(":", 1)[0] if ":" in url else url
-    if url == "memory" or (scheme == "sqlite" and url.startswith("sqlite://") and _sqlite_path(url)):
+    if scheme == "sqlite" and url.startswith("sqlite://") and _sqlite_path(url):
+        options = parse_qs(urlsplit(url).query)
+        unknown = set(options) - {"synchronous"}
+        if unknown or _synchronous(url) not in SYNCHRONOUS:
+            raise ValueError(f"store {url!r}: the only option of a sqlite store is synchronous={'|'.join(SYNCHRONOUS).lower()}")
+        return url
+    if url == "memory":
         return url
     if scheme in ("redis", "rediss") and urlsplit(url).hostname:
         return url
@@ -24,20 +31,23 @@ def check_url(url: str) -> str:
 
 def open_store(url: str = "memory") -> Store:
     """The store a ``--store`` URL names: ``memory`` (the default), ``sqlite:///var/tmp/dsmock.db`` (the path
-    after ``sqlite://``; ``?synchronous=full`` fsyncs each commit), ``redis://127.0.0.1:6379/0``."""
+    after ``sqlite://``; ``?synchronous=full`` fsyncs each commit, ``?synchronous=off`` never does), ``redis://127.0.0.1:6379/0``."""
     check_url(url)
     if url == "memory":
         return MemoryStore()
     if url.startswith("sqlite:"):
         from .sqlite import SqliteStore
 
-        options = parse_qs(urlsplit(url).query)
-        return SqliteStore(_sqlite_path(url), synchronous=options.get("synchronous", ["NORMAL"])[0].upper())
+        return SqliteStore(_sqlite_path(url), synchronous=_synchronous(url))
     try:
         from .redis import RedisStore
     except ImportError as error:
         raise ValueError(f"store {url!r} needs the redis client: pip install 'dashscope-mock[redis]' ({error})") from None
     return RedisStore(url)
+
+
+def _synchronous(url: str) -> str:
+    return parse_qs(urlsplit(url).query).get("synchronous", ["NORMAL"])[-1].upper()
 
 
 def _sqlite_path(url: str) -> str:
