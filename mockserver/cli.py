@@ -28,6 +28,7 @@ from .server import banner, loglines
 from .server.serving import config, listen, url_of, watch
 from .server.workers import supervise
 from .settings.config import DEFAULT_PORT, Settings
+from .store import StoreError
 from .settings.config_errors import SettingsError, load
 from .support.suggest import did_you_mean
 
@@ -226,14 +227,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dashscope-mock: {error}", file=sys.stderr)
         return 2
     emulator = None
-    if args.state:
-        try:
-            emulator = _restored(settings, args.state)
-        except (OSError, ValueError) as error:  # a SnapshotError, or a file that is not JSON
-            print(f"dashscope-mock: cannot start from {args.state}: {error}", file=sys.stderr)
-            return 2
     try:
+        if args.state:
+            try:
+                emulator = _restored(settings, args.state)
+            except (OSError, ValueError) as error:  # a SnapshotError, or a file that is not JSON
+                print(f"dashscope-mock: cannot start from {args.state}: {error}", file=sys.stderr)
+                return 2
         serve(settings, args.log_level, emulator, args.config, args.state)
+    except StoreError as error:
+        print(f"dashscope-mock: {error}", file=sys.stderr)
+        return 2
     except OSError as error:
         print(f"dashscope-mock: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
         return 1

@@ -245,3 +245,15 @@ def test_a_sqlite_store_takes_only_its_fsync_policy():
     for bad in ("sqlite:///var/tmp/x.db?synchronous=sometimes", "sqlite:///var/tmp/x.db?journal=off"):
         with pytest.raises(ValueError, match=re.escape("the only option of a sqlite store is synchronous=off|normal|full")):
             Settings(store=bad)
+
+
+def test_a_store_that_cannot_be_opened_is_said_plainly(tmp_path, capsys):
+    from mockserver.cli import main
+
+    missing = tmp_path / "no-such-folder" / "dsmock.db"
+    assert main(["serve", "--port", "0", "--store", f"sqlite://{missing}"]) == 2
+    assert capsys.readouterr().err == f"dashscope-mock: cannot open the store sqlite://{missing}: unable to open database file\n"
+    closed = _free_port()  # nothing listens there
+    assert main(["serve", "--port", "0", "--store", f"redis://127.0.0.1:{closed}/0"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"dashscope-mock: cannot open the store redis://127.0.0.1:{closed}/0: ") and "Traceback" not in error

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 from .base import Store, StoreState
 from .memory import MemoryStore
 
-__all__ = ["MemoryStore", "Store", "StoreState", "check_url", "open_store"]
+__all__ = ["MemoryStore", "Store", "StoreError", "StoreState", "check_url", "open_store"]
 
 SCHEMES = ("memory", "sqlite:///path", "redis://host:port/db")
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL")  # SQLite's fsync policy: NORMAL survives kill -9, FULL a power cut too
@@ -35,15 +35,27 @@ def open_store(url: str = "memory") -> Store:
     check_url(url)
     if url == "memory":
         return MemoryStore()
-    if url.startswith("sqlite:"):
-        from .sqlite import SqliteStore
-
-        return SqliteStore(_sqlite_path(url), synchronous=_synchronous(url))
     try:
-        from .redis import RedisStore
+        if url.startswith("sqlite:"):
+            from .sqlite import SqliteStore
+
+            store: Store = SqliteStore(_sqlite_path(url), synchronous=_synchronous(url))
+        else:
+            from .redis import RedisStore
+
+            store = RedisStore(url)
+        store.get_meta("boots")  # reach it now: a wrong path or a server that is down fails here, said plainly
     except ImportError as error:
-        raise ValueError(f"store {url!r} needs the redis client: pip install 'dashscope-mock[redis]' ({error})") from None
-    return RedisStore(url)
+        raise StoreError(f"the store {url} needs the redis client: pip install 'dashscope-mock[redis]' ({error})") from None
+    except ValueError:
+        raise
+    except Exception as error:  # sqlite3's or redis' own error: the message says what is wrong
+        raise StoreError(f"cannot open the store {url}: {error}") from None
+    return store
+
+
+class StoreError(RuntimeError):
+    """A store that cannot be opened (a path that cannot be written, a server that does not answer)."""
 
 
 def _synchronous(url: str) -> str:
