@@ -257,3 +257,17 @@ def test_a_store_that_cannot_be_opened_is_said_plainly(tmp_path, capsys):
     assert main(["serve", "--port", "0", "--store", f"redis://127.0.0.1:{closed}/0"]) == 2
     error = capsys.readouterr().err
     assert error.startswith(f"dashscope-mock: cannot open the store redis://127.0.0.1:{closed}/0: ") and "Traceback" not in error
+
+
+def test_a_file_one_emulator_serves_is_not_opened_by_another(serve, tmp_path, capsys):
+    """One worker locks its file once (no per-transaction locking): a second emulator is told so at start-up."""
+    from mockserver.cli import main
+
+    store = f"sqlite://{tmp_path / 'dsmock.db'}"
+    first = serve("--store", store)
+    with first.client() as client:
+        assert _submit(client).status_code == 200
+    assert main(["serve", "--port", "0", "--store", store]) == 2
+    assert capsys.readouterr().err == (f"dashscope-mock: cannot open the store {store}: database is locked (another "
+                                       "emulator serves this file: one process a file, or --workers to share it)\n")
+    first.stop()

@@ -82,7 +82,7 @@ class Emulator:
     ) -> None:
         self.settings = settings or Settings()
         self.catalog = catalog or default_catalog()
-        self.store: Store = store or open_store(self.settings.store)
+        self.store: Store = store or open_store(self.settings.store, alone=self.settings.workers == 1)
         self.clock = clock or Clock(self.settings.clock, rate=self.settings.clock_rate, start=self.settings.clock_start)
         self.ids = process_ids(self.store, self.settings.seed)
         self.accounts = Accounts(self.settings)

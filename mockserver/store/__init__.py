@@ -29,9 +29,12 @@ def check_url(url: str) -> str:
     raise ValueError(f"store {url!r}: use one of {', '.join(SCHEMES)}")
 
 
-def open_store(url: str = "memory") -> Store:
+def open_store(url: str = "memory", *, alone: bool = False) -> Store:
     """The store a ``--store`` URL names: ``memory`` (the default), ``sqlite:///var/tmp/dsmock.db`` (the path
-    after ``sqlite://``; ``?synchronous=full`` fsyncs each commit, ``?synchronous=off`` never does), ``redis://127.0.0.1:6379/0``."""
+    after ``sqlite://``; ``?synchronous=full`` fsyncs each commit, ``?synchronous=off`` never does), ``redis://127.0.0.1:6379/0``.
+
+    ``alone``: this process is the only one that will use the store (one worker), so a SQLite file is locked
+    for it once (another process opening it is told the file is in use) instead of at every transaction."""
     check_url(url)
     if url == "memory":
         return MemoryStore()
@@ -39,7 +42,7 @@ def open_store(url: str = "memory") -> Store:
         if url.startswith("sqlite:"):
             from .sqlite import SqliteStore
 
-            store: Store = SqliteStore(_sqlite_path(url), synchronous=_synchronous(url))
+            store: Store = SqliteStore(_sqlite_path(url), synchronous=_synchronous(url), alone=alone)
         else:
             from .redis import RedisStore
 
@@ -50,7 +53,8 @@ def open_store(url: str = "memory") -> Store:
     except ValueError:
         raise
     except Exception as error:  # sqlite3's or redis' own error: the message says what is wrong
-        raise StoreError(f"cannot open the store {url}: {error}") from None
+        held = " (another emulator serves this file: one process a file, or --workers to share it)" if "locked" in str(error) else ""
+        raise StoreError(f"cannot open the store {url}: {error}{held}") from None
     return store
 
 

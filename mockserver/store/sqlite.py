@@ -26,6 +26,7 @@ from ..lifecycle.task import Task
 from . import codec
 from .base import StoreState
 
+_OPEN_WAIT = 2.0  # seconds a start waits for a file another process is writing
 _SWEEP_EVERY = 4096  # rate-limited requests between sweeps of idle rate logs
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -74,17 +75,21 @@ class SqliteStore:
 
     shared = True
 
-    def __init__(self, path: str, *, synchronous: str = "NORMAL", busy_timeout: float = 30.0) -> None:
+    def __init__(self, path: str, *, synchronous: str = "NORMAL", busy_timeout: float = 30.0, alone: bool = False) -> None:
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
+        # A file another emulator holds is said at start-up after a short wait, not after busy_timeout.
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=_OPEN_WAIT)
         self._lock = threading.RLock()  # one connection: threads of this process take turns
         self._depth = 0
         self._hits = 0
-        self._cache = _ReadCache(self._db)
+        self._cache = _ReadCache(self._db, alone)
         with self._lock:
+            if alone:  # the one process on the file: its locks are taken once, not per transaction (no shm, no fcntl)
+                self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
 
     # -- units of work --------------------------------------------------------
 
@@ -354,14 +359,17 @@ class _ReadCache:
     """Records this process read or wrote, valid until another process commits (``PRAGMA data_version``
     changes only then), so one process on its own file reads each record from SQLite once."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, alone: bool) -> None:
         self._db = db
+        self._alone = alone  # nobody else can commit: the cache never goes stale
         self._records: OrderedDict[tuple[str, str], str | None] = OrderedDict()
         self._version = -1
         self.epoch = 0  # counts the times the cache was emptied
 
     def check(self) -> None:
         """Empty the cache if another process committed since the last check."""
+        if self._alone:
+            return
         version = self._db.execute("PRAGMA data_version").fetchone()[0]
         if version != self._version:
             self.clear()
