@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from ..domain.account_state import AccountState
 from ..lifecycle.job import JobBook
@@ -133,7 +133,7 @@ class SqliteStore:
                 "INSERT INTO tasks (id, account, model, call, submitted_at, ended_at, canceled, finished_at, doc)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (task.task_id, task.account, task.model, *columns))
             self._db.execute("INSERT OR IGNORE INTO owners (account) VALUES (?)", (task.account,))
-            self._cache.put(("task", task.task_id), columns[-1])
+            self._cache.put(("task", task.task_id), task)
 
     def save_task(self, task: Task) -> None:
         with self.transaction():
@@ -141,11 +141,12 @@ class SqliteStore:
             saved = self._db.execute(
                 "UPDATE tasks SET call = ?, submitted_at = ?, ended_at = ?, canceled = ?, finished_at = ?, doc = ?"
                 " WHERE id = ?", (*columns, task.task_id)).rowcount
-            self._cache.put(("task", task.task_id), columns[-1] if saved else None)  # a purged task stays gone
+            self._cache.put(("task", task.task_id), task if saved else None)  # a purged task stays gone
 
     def get_task(self, task_id: str) -> Task | None:
-        doc = self._read(("task", task_id), "SELECT doc FROM tasks WHERE id = ?")
-        return codec.load_task(doc) if doc is not None else None
+        """The task, one object per task while the cache holds it (as the memory store hands out its own):
+        a poll decodes nothing, and what is rendered once per task and state is found again by identity."""
+        return self._read(("task", task_id), "SELECT doc FROM tasks WHERE id = ?", codec.load_task)  # type: ignore[return-value]
 
     def begin_request(self) -> None:
         """Check the read cache once for the whole request (its reads see the store as of its start)."""
@@ -153,17 +154,18 @@ class SqliteStore:
             self._cache.check()
             _CHECKED.set((id(self), self._cache.epoch))
 
-    def _read(self, key: tuple[str, str], sql: str) -> str | None:
-        """One record's text, from the read cache while no other process has written (``PRAGMA data_version``)."""
+    def _read(self, key: tuple[str, str], sql: str, decode: Callable[[str], object] = str) -> object:
+        """One record (its text, or ``decode``'s object), from the read cache while no other process has
+        written (``PRAGMA data_version``); None when there is none."""
         with self._lock:
             if _CHECKED.get() != (id(self), self._cache.epoch):  # not checked in this request (or emptied since)
                 self._cache.check()
             found = self._cache.get(key)
             if found is _MISSING:
                 row = self._db.execute(sql, (key[1],)).fetchone()
-                found = row[0] if row is not None else None
+                found = decode(row[0]) if row is not None else None
                 self._cache.put(key, found)
-            return found  # type: ignore[return-value]
+            return found
 
     def account_tasks(self, account: str, since: float = -math.inf, until: float = math.inf) -> Iterable[Task]:
         rows = self._all("SELECT doc FROM tasks WHERE account = ? AND submitted_at BETWEEN ? AND ?"
@@ -326,7 +328,7 @@ class SqliteStore:
     # -- shared documents ---------------------------------------------------------------
 
     def get_meta(self, name: str) -> str | None:
-        return self._read(("meta", name), "SELECT value FROM meta WHERE name = ?")
+        return self._read(("meta", name), "SELECT value FROM meta WHERE name = ?")  # type: ignore[return-value]
 
     def put_meta(self, name: str, value: str) -> None:
         with self.transaction():
@@ -362,7 +364,7 @@ class _ReadCache:
     def __init__(self, db: sqlite3.Connection, alone: bool) -> None:
         self._db = db
         self._alone = alone  # nobody else can commit: the cache never goes stale
-        self._records: OrderedDict[tuple[str, str], str | None] = OrderedDict()
+        self._records: OrderedDict[tuple[str, str], object] = OrderedDict()  # text, a Task, or None: none there
         self._version = -1
         self.epoch = 0  # counts the times the cache was emptied
 
@@ -381,7 +383,7 @@ class _ReadCache:
             self._records.move_to_end(key)
         return found
 
-    def put(self, key: tuple[str, str], record: str | None) -> None:
+    def put(self, key: tuple[str, str], record: object) -> None:
         self._records[key] = record
         if len(self._records) > _CACHED:
             self._records.popitem(last=False)
