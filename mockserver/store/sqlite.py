@@ -6,7 +6,10 @@ throttle, queue place and insert are atomic across workers, and it is answered
 only after ``COMMIT``. WAL with ``synchronous=NORMAL``: a committed transaction
 is in the log before ``COMMIT`` returns, so killing the process loses nothing
 acknowledged (a power cut may lose the last few; ``?synchronous=full`` in the
-URL fsyncs every commit). Records are JSON text from :mod:`.codec`.
+URL fsyncs every commit). Records are JSON text from :mod:`.codec`, read
+through a cache of decoded records that another process's commit empties. A
+single worker holds the file alone (``locking_mode=EXCLUSIVE``): its locks are
+taken once, not per transaction.
 """
 
 from __future__ import annotations
@@ -71,7 +74,8 @@ _TABLES = ("tasks", "owners", "lanes", "hits", "uploads", "accounts", "job_books
 
 
 class SqliteStore:
-    """Everything in one SQLite file (``sqlite:///path``), shared by every process that opens it."""
+    """Everything in one SQLite file (``sqlite:///path``): held by one process (``alone``), or shared by the
+    workers that open it."""
 
     shared = True
 
