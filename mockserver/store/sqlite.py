@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
-from collections import OrderedDict
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Callable, Iterable, Iterator
@@ -28,6 +27,7 @@ from ..lifecycle.lanes import Lane
 from ..lifecycle.task import Task
 from . import codec
 from .base import StoreState
+from .read_cache import MISSING, ReadCache
 
 _OPEN_WAIT = 2.0  # seconds a start waits for a file another process is writing
 _SWEEP_EVERY = 4096  # rate-limited requests between sweeps of idle rate logs
@@ -86,7 +86,7 @@ class SqliteStore:
         self._lock = threading.RLock()  # one connection: threads of this process take turns
         self._depth = 0
         self._hits = 0
-        self._cache = _ReadCache(self._db, alone)
+        self._cache = ReadCache(self._db, alone)
         with self._lock:
             if alone:  # the one process on the file: its locks are taken once, not per transaction (no shm, no fcntl)
                 self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
@@ -165,7 +165,7 @@ class SqliteStore:
             if _CHECKED.get() != (id(self), self._cache.epoch):  # not checked in this request (or emptied since)
                 self._cache.check()
             found = self._cache.get(key)
-            if found is _MISSING:
+            if found is MISSING:
                 row = self._db.execute(sql, (key[1],)).fetchone()
                 found = decode(row[0]) if row is not None else None
                 self._cache.put(key, found)
@@ -355,46 +355,6 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-
-_MISSING = object()
-_CACHED = 4096  # records the read cache keeps
-
-
-class _ReadCache:
-    """Records this process read or wrote, valid until another process commits (``PRAGMA data_version``
-    changes only then), so one process on its own file reads each record from SQLite once."""
-
-    def __init__(self, db: sqlite3.Connection, alone: bool) -> None:
-        self._db = db
-        self._alone = alone  # nobody else can commit: the cache never goes stale
-        self._records: OrderedDict[tuple[str, str], object] = OrderedDict()  # text, a Task, or None: none there
-        self._version = -1
-        self.epoch = 0  # counts the times the cache was emptied
-
-    def check(self) -> None:
-        """Empty the cache if another process committed since the last check."""
-        if self._alone:
-            return
-        version = self._db.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._version:
-            self.clear()
-            self._version = version
-
-    def get(self, key: tuple[str, str]) -> object:
-        found = self._records.get(key, _MISSING)
-        if found is not _MISSING:
-            self._records.move_to_end(key)
-        return found
-
-    def put(self, key: tuple[str, str], record: object) -> None:
-        self._records[key] = record
-        if len(self._records) > _CACHED:
-            self._records.popitem(last=False)
-
-    def clear(self) -> None:
-        self._records.clear()
-        self.epoch += 1
 
 
 def _columns(task: Task) -> tuple[object, ...]:
