@@ -100,14 +100,13 @@ class Journal:
         """Up to ``limit`` entries with ``seq`` above ``after`` that match ``filters``, oldest first, and the
         ``after`` that asks for the next page (None: there is no more now).
 
-        Reads only from ``after`` on, so paging through a full journal costs
-        each entry once, not the whole buffer a page.
+        Finds ``after`` by binary search and reads on only until the page is full, so paging through a full
+        journal costs each entry about once, not the whole buffer a page.
         """
-        with self._lock:
+        with self._lock:  # held while reading: the ring buffer must not move under the iterator
             start = bisect_right(self._entries, after, key=_seq)  # seqs grow (with gaps where one account was cleared)
-            window = list(itertools.islice(self._entries, start, None))
-        matching = self._matching(window, filters)
-        shown = list(itertools.islice(matching, limit + 1))
+            matching = self._matching(itertools.islice(self._entries, start, None), filters)
+            shown = list(itertools.islice(matching, limit + 1))
         if len(shown) > limit:
             return shown[:limit], shown[limit - 1].seq
         return shown, None

@@ -134,26 +134,7 @@ class Edge:
             else:
                 await self.app(scope, receive, watch)
         finally:
-            forget_body(state)
-            # The submit and query routes say which task they answered for, and its status.
-            answered_id, answered_status = state.get("task", (None, None))
-            status = None if network in ("reset", "empty") else seen["status"]
-            record(
-                self.emulator,
-                time=arrival.time,
-                account=arrival.account,
-                method=scope["method"],
-                path=scope["path"],
-                route=arrival.route,
-                status=status,
-                request_id=state.get("request_id"),
-                latency_ms=round((time.perf_counter() - arrival.started) * 1000, 3),
-                task_id=arrival.task_id or answered_id,
-                task_status=answered_status,
-                model=arrival.model,
-                fault=_fault_name(effects),
-                code=state.get("code") if status is not None and status >= 400 else None,
-            )
+            journal(self.emulator, scope, arrival, None if network in ("reset", "empty") else seen["status"], effects)
 
     async def _download(self, scope: Scope, receive: Receive, send: Send, task_id: str | None) -> None:
         """A result image's GET/HEAD, journaled under its task, so timelines show downloads.
@@ -214,6 +195,29 @@ class Arrival:
     account: str | None = None  # None: not authenticated
     model: str | None = None  # a submit's
     effects: Effects | None = None  # the HTTP effects of the fault rules and directives
+
+
+def journal(emulator: Emulator, scope: Scope, arrival: Arrival, status: int | None, effects: Effects | None = None) -> None:
+    """Journal a DashScope request the edge admitted, once answered (``status`` None: nothing was sent)."""
+    state = scope.setdefault("state", {})
+    forget_body(state)
+    answered_id, answered_status = state.get("task", (None, None))  # the submit and query routes say which task
+    record(
+        emulator,
+        time=arrival.time,
+        account=arrival.account,
+        method=scope["method"],
+        path=scope["path"],
+        route=arrival.route,
+        status=status,
+        request_id=state.get("request_id"),
+        latency_ms=round((time.perf_counter() - arrival.started) * 1000, 3),
+        task_id=arrival.task_id or answered_id,
+        task_status=answered_status,
+        model=arrival.model,
+        fault=_fault_name(effects),
+        code=state.get("code") if status is not None and status >= 400 else None,
+    )
 
 
 def record(emulator: Emulator, **fields: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Awaitable, Callable
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,37 +45,53 @@ class Gateway:
         if scope["path"].startswith(self.passthrough):
             await self.app(scope, receive, _dated(send, emulator))
             return
-        response_started = False
+        answering = Answering(emulator, send, request_id, arrived, started)
 
-        async def send_with_headers(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-                headers = list(message.get("headers", []))
-                headers += envoy_headers(emulator, started, arrived, request_id)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        try:
+        async def route() -> None:
             if scope["path"].startswith(API_PREFIX):
                 try:
                     state["account"] = account_of(scope, emulator)
                 except ApiError as error:
-                    await error_response(emulator.catalog.errors, error, request_id, state)(scope, receive, send_with_headers)
+                    await error_response(emulator.catalog.errors, error, request_id, state)(scope, receive, answering.send)
                     return
                 fault = state.get("fault")  # a synchronous error the edge's fault rules chose
                 if fault is not None:
-                    await fault_response(emulator.catalog.errors, fault, request_id, state)(scope, receive, send_with_headers)
+                    await fault_response(emulator.catalog.errors, fault, request_id, state)(scope, receive, answering.send)
                     return
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, receive, answering.send)
+
+        await answering.run(scope, receive, route)
+
+
+class Answering:
+    """One request's answer through the gateway: its headers added to the answer's start, and an unexpected
+    exception turned into the catalog's 500 ``InternalError`` (logged, never a traceback on the wire)."""
+
+    def __init__(self, emulator: Emulator, send: Send, request_id: str, arrived: float, started: float) -> None:
+        self._emulator, self._send, self._request_id = emulator, send, request_id
+        self._arrived, self._started = arrived, started
+        self.status: int | None = None  # the answer's, once it started
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            headers = [*message.get("headers", []), *envoy_headers(self._emulator, self._started, self._arrived, self._request_id)]
+            message = {**message, "headers": headers}
+        await self._send(message)
+
+    async def run(self, scope: Scope, receive: Receive, route: Callable[[], Awaitable[None]]) -> None:
+        """Answer through ``route``, as the gateway answers any request."""
+        try:
+            await route()
         except ClientDisconnect:  # the client left before its body was whole: nobody to answer, nothing broke
-            log.debug("client left during its request: %s %s (request %s)", scope["method"], scope["path"], request_id)
+            log.debug("client left during its request: %s %s (request %s)", scope["method"], scope["path"], self._request_id)
         except Exception:
-            unexpected(scope, request_id)
-            if response_started:
+            unexpected(scope, self._request_id)
+            if self.status is not None:
                 raise
-            response = error_response(emulator.catalog.errors, ApiError("InternalError"), request_id, state)
-            await response(scope, receive, send_with_headers)
+            state = scope.setdefault("state", {})
+            response = error_response(self._emulator.catalog.errors, ApiError("InternalError"), self._request_id, state)
+            await response(scope, receive, self.send)
 
 
 def envoy_headers(emulator: Emulator, started: float, arrived: float, request_id: str) -> list[tuple[bytes, bytes]]:

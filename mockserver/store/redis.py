@@ -38,7 +38,6 @@ from .redis_layout import BATCH, lane_field, number, text_of
 from .redis_options import split_url
 
 
-
 class StoreBusy(ApiError):
     """Another process held the Redis store's lock for longer than we may wait.
 
