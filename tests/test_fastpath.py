@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import zlib
+from http import HTTPStatus
 from typing import Any
 
 import pytest
@@ -62,8 +64,24 @@ def app():
     return app
 
 
+def wired(app: Any, request: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The fast path's answer at the socket (:meth:`FastPath.wire`), read back as :func:`call` reads an answer."""
+    answer = app.state.fastpath.wire(request, True)
+    assert answer is not None and answer[1] is True  # answered, and the connection stays open
+    head, _, body = answer[0].partition(b"\r\n\r\n")
+    status_line, *lines = head.split(b"\r\n")
+    assert status_line.startswith(b"HTTP/1.1 ") and status_line.endswith(HTTPStatus(int(status_line[9:12])).phrase.encode())
+    headers = [tuple(line.split(b": ", 1)) for line in lines]
+    assert len(body) == int(dict(headers)[b"content-length"])
+    if (b"content-encoding", b"gzip") in headers:
+        body = zlib.decompress(body, 31)
+    hidden = TIMING | ({b"content-length"} if (b"content-encoding", b"gzip") in headers else set())
+    return int(status_line[9:12]), masked(headers, hidden), REQUEST_ID.sub(b"<request id>", body)
+
+
 def both(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> tuple[tuple, tuple]:
-    """The answer of the fast path and the general path's to the same poll."""
+    """The answer of the fast path and the general path's to the same poll; the fast path's answer at the socket
+    is checked to be the same as its ASGI answer."""
     fast = app.middleware_stack.app  # the overload guard wraps the fast path
     assert isinstance(fast, FastPath)
     app.state.emulator.clock.advance(1)  # a second apart: the per-second query limit never mixes them
@@ -71,6 +89,7 @@ def both(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> tuple[tuple
     served = asyncio.run(call(app, request))
     assert "request_id" not in request["state"]  # the gateway's mark: the fast path answered
     general = asyncio.run(call(fast.edge, {**scope(path, headers), "app": app}))
+    assert wired(app, scope(path, headers)) == served
     return served, general
 
 
@@ -122,7 +141,10 @@ def test_throttled_polls_answer_alike(app):
         app.state.emulator.clock.advance(1)
         answered = [asyncio.run(call(target, {**scope(path, AUTH), "app": app})) for _ in range(5)]
         answers.append([(status, [name for name, _ in headers], body) for status, headers, body in answered])
-    assert answers[0] == answers[1]  # a second apart: the same but for the times in the headers
+    app.state.emulator.clock.advance(1)
+    answered = [wired(app, scope(path, AUTH)) for _ in range(5)]
+    answers.append([(status, [name for name, _ in headers], body) for status, headers, body in answered])
+    assert answers[0] == answers[1] == answers[2]  # a second apart: the same but for the times in the headers
     assert [status for status, _, _ in answers[0]] == [200, 200, 200, 200, 429]
 
 
@@ -133,8 +155,9 @@ def test_the_journal_records_both_paths_alike(app):
     ignored = {"seq", "time", "request_id", "latency_ms"}
     entries = [{k: v for k, v in entry.as_dict().items() if k not in ignored}
                for entry in app.state.emulator.journal.select({"route": "query"})]
-    assert entries[0] == entries[1] and entries[2] == entries[3]
-    assert entries[2]["status"] == 401 and entries[2]["code"] == "InvalidApiKey"
+    assert len(entries) == 6  # fast, general and at the socket, twice
+    assert entries[0] == entries[1] == entries[2] and entries[3] == entries[4] == entries[5]
+    assert entries[3]["status"] == 401 and entries[3]["code"] == "InvalidApiKey"
 
 
 def test_a_rendered_image_downloads_as_through_the_general_path(app):

@@ -69,8 +69,10 @@ def create_app(settings: Settings | None = None, *, emulator: Emulator | None = 
     # before any of it (through the same compression); the overload guard counts every request, outermost.
     compressed = Compression(app.build_middleware_stack(), enabled=emulator.settings.compression, skip=OSS_PREFIXES)
     edge = Edge(ControlLog(compressed, emulator.settings.log_format), emulator)
-    overload = Overload(FastPath(edge, emulator, compressed), emulator, compressed)
+    fastpath = FastPath(edge, emulator, compressed)
+    overload = Overload(fastpath, emulator, compressed)
     app.middleware_stack = overload
+    app.state.fastpath = fastpath  # mockserver.server.serving hands it to the protocol: plain polls at the socket
     app.state.overload = overload  # mockserver.server.serving.watch hands it the server's count of requests in flight
     app.state.metrics = registry(emulator, overload.in_flight)
     return app

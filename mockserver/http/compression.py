@@ -23,6 +23,7 @@ It is pure ASGI and touches only what it must:
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,6 +33,7 @@ VARY = b"Origin,Access-Control-Request-Method,Access-Control-Request-Headers, Ac
 _LEVEL = 1  # the cheapest level: bodies are small JSON, and the bytes decode the same at any level
 _GZIP_WBITS = 31  # zlib's gzip container (a 10-byte header with mtime 0: the same input gives the same bytes)
 _UNTOUCHED_STATUSES = frozenset({204, 206, 304})
+HeaderList = list[tuple[bytes, bytes]]
 
 
 class Compression:
@@ -54,6 +56,16 @@ class Compression:
         """Whether this layer gzips the answer to such a request (else it only adds ``vary``)."""
         return self.enabled and method != "HEAD" and accepts_gzip(accept_encoding)
 
+    def whole(self, method: str, accept_encoding: str | None, status: int, headers: HeaderList,
+              body: bytes) -> tuple[HeaderList, bytes]:
+        """A whole answer's headers (none of them ``vary``) and body as this layer sends them: for answers made
+        without ASGI messages."""
+        headers = [*headers, (b"vary", VARY)]
+        if self.wants(method, accept_encoding) and _compressible(status, headers):
+            body = gzip(body)
+            headers = _encoded(headers, len(body))
+        return headers, body
+
 
 class _Responder:
     """Holds a response's start until its first body message shows whether (and how) to compress."""
@@ -67,10 +79,8 @@ class _Responder:
     async def send(self, message: Message) -> None:
         kind = message["type"]
         if kind == "http.response.start":
-            headers = [(name, value) for name, value in message.get("headers", []) if name.lower() != b"vary"]
-            headers.append((b"vary", VARY))
-            message = {**message, "headers": headers}
-            if not (self._wanted and _compressible(message)):
+            message = {**message, "headers": _varied(message.get("headers", []))}
+            if not (self._wanted and _compressible(message["status"], message["headers"])):
                 await self._send(message)
                 return
             self._start = message
@@ -83,12 +93,12 @@ class _Responder:
             start, self._start = self._start, None
             if not more:
                 packed = gzip(body)
-                await self._send(_encoded(start, len(packed)))
+                await self._send({**start, "headers": _encoded(start["headers"], len(packed))})
                 await self._send({"type": "http.response.body", "body": packed})
                 return
             compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
             self._compressor = compressor
-            await self._send(_encoded(start, None))
+            await self._send({**start, "headers": _encoded(start["headers"], None)})
         assert self._compressor is not None
         packed = self._compressor.compress(body)
         if not more:
@@ -124,11 +134,18 @@ def accepts_gzip(header: str | None) -> bool:
     return weights.get("*", 0.0) > 0
 
 
-def _compressible(start: Message) -> bool:
-    if start["status"] < 200 or start["status"] in _UNTOUCHED_STATUSES:
+def _varied(headers: Iterable[tuple[bytes, bytes]]) -> HeaderList:
+    """The headers with the gateway's ``vary`` (in place of any the app set)."""
+    varied = [(name, value) for name, value in headers if name.lower() != b"vary"]
+    varied.append((b"vary", VARY))
+    return varied
+
+
+def _compressible(status: int, headers: HeaderList) -> bool:
+    if status < 200 or status in _UNTOUCHED_STATUSES:
         return False
     content_type = b""
-    for name, value in start.get("headers", []):
+    for name, value in headers:
         lowered = name.lower()
         if lowered == b"content-encoding":
             return False  # already encoded
@@ -137,18 +154,17 @@ def _compressible(start: Message) -> bool:
     return content_type.startswith(b"text/") or b"json" in content_type or b"xml" in content_type
 
 
-def _encoded(start: Message, length: int | None) -> Message:
-    """The start message of the gzip-encoded answer: its length (None: streamed), a weak ETag."""
-    headers = []
-    for name, value in start.get("headers", []):
+def _encoded(headers: HeaderList, length: int | None) -> HeaderList:
+    """The gzip-encoded answer's headers: its length (None: streamed), a weak ETag."""
+    encoded = []
+    for name, value in headers:
         lowered = name.lower()
         if lowered == b"content-length":
             continue
         if lowered == b"etag" and not value.startswith(b"W/"):
             value = b"W/" + value
-        headers.append((name, value))
-    headers.append((b"content-encoding", b"gzip"))
+        encoded.append((name, value))
+    encoded.append((b"content-encoding", b"gzip"))
     if length is not None:
-        headers.append((b"content-length", str(length).encode()))
-    return {**start, "headers": headers}
-
+        encoded.append((b"content-length", str(length).encode()))
+    return encoded

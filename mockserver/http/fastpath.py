@@ -29,7 +29,8 @@ from ..domain.emulator import Emulator
 from ..domain.errors import ApiError
 from ..faults.rules import Request
 from ..lifecycle.task import PENDING, RUNNING, Task
-from .compression import VARY, Compression
+from ..server.wire import http_bytes
+from .compression import Compression
 from .dashscope import scope_base_url
 from .edge import RESULTS_PREFIXES, Arrival, Edge, record
 from .fastdownload import Downloads
@@ -40,6 +41,8 @@ from .responses import JSON_UTF8, dumps, error_parts
 _TASKS = "/api/v1/tasks/"
 _RENDERED = 4096  # answers of waiting tasks kept rendered
 _JSON_UTF8 = JSON_UTF8.encode()
+_Asked = tuple[str | None, str | None, str | None, str | None]  # authorization, directive, host, accept-encoding
+_Note = tuple[str | None, str, str | None, str | None]  # the journal's account, request id, task status, code
 
 
 class FastPath:
@@ -68,11 +71,50 @@ class FastPath:
             return
         await self.edge(scope, receive, send)
 
+    def wire(self, scope: Scope, keep_alive: bool) -> tuple[bytes, bool] | None:
+        """A plain poll answered at the socket, before uvicorn makes an ASGI task for it
+        (:mod:`mockserver.server.wire`): the whole answer's bytes, or None for anything else, a poll a fault may
+        shape included (the ASGI path serves those, the same way as ever)."""
+        if scope["method"] != "GET":
+            return None
+        task_id = _task_id(scope["path"])
+        if task_id is None:
+            return None
+        emulator = self.emulator
+        emulator.sync()  # another worker may have moved the shared clock or fired a rule
+        arrived, started = emulator.clock.now(), time.perf_counter()
+        asked = self._asked(scope["headers"])
+        if asked[1] is not None or emulator.faults.rules.armed:
+            return None
+        auth = _authenticated(emulator, asked[0])
+        status, headers, body, note = self._served(scope, task_id, auth, asked, arrived, started)
+        answer = http_bytes(status, headers, body, keep_alive)
+        self._journal(scope, task_id, status, note, arrived, started)
+        return answer
+
     async def _poll(self, scope: Scope, receive: Receive, send: Send, task_id: str) -> None:
         emulator = self.emulator
         arrived, started = emulator.clock.now(), time.perf_counter()
+        asked = self._asked(scope["headers"])
+        auth = _authenticated(emulator, asked[0])
+        if asked[1] is not None or emulator.faults.rules.armed:
+            account_id = auth.id if isinstance(auth, Account) else None
+            request = Request("query", account_id, _bearer(asked[0]) or None)
+            effects = emulator.faults.for_request(request, asked[1])
+            if effects is not None:  # a fault shapes this answer: the general path serves it
+                scope.setdefault("state", {})["auth"] = auth
+                arrival = Arrival("query", task_id, arrived, started, account_id, None, effects)
+                await self.edge.answer(scope, receive, send, arrival)
+                return
+        status, headers, body, note = self._served(scope, task_id, auth, asked, arrived, started)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        self._journal(scope, task_id, status, note, arrived, started)
+
+    def _asked(self, headers: list[tuple[bytes, bytes]]) -> _Asked:
+        """One pass over the request's headers for the four a poll reads."""
         authorization = directive = host = accept_encoding = None
-        for name, value in scope["headers"]:  # one pass over the headers for the four this route reads
+        for name, value in headers:
             if name == b"authorization" and authorization is None:
                 authorization = value.decode("latin-1")
             elif name == self._directive and directive is None:
@@ -81,20 +123,13 @@ class FastPath:
                 host = value.decode("latin-1")
             elif name == b"accept-encoding" and accept_encoding is None:
                 accept_encoding = value.decode("latin-1")
-        try:
-            auth: Account | ApiError = emulator.authenticate(authorization)
-        except ApiError as error:
-            auth = error
-        account_id = auth.id if isinstance(auth, Account) else None
-        if directive is not None or emulator.faults.rules.armed:
-            request = Request("query", account_id, _bearer(authorization) or None)
-            effects = emulator.faults.for_request(request, directive)
-            if effects is not None:  # a fault shapes this answer: the general path serves it
-                scope.setdefault("state", {})["auth"] = auth
-                arrival = Arrival("query", task_id, arrived, started, account_id, None, effects)
-                await self.edge.answer(scope, receive, send, arrival)
-                return
+        return authorization, directive, host, accept_encoding
 
+    def _served(self, scope: Scope, task_id: str, auth: Account | ApiError, asked: _Asked, arrived: float,
+                started: float) -> tuple[int, list[tuple[bytes, bytes]], bytes, _Note]:
+        """The poll's answer (status, headers, body, as the general path would send them) and what the journal
+        takes of it: the throttle and the task read happen here (``Emulator.poll``)."""
+        emulator = self.emulator
         request_id = emulator.ids.request_id()
         task_status = code = None
         extra: list[tuple[bytes, bytes]] = []
@@ -103,7 +138,7 @@ class FastPath:
                 raise auth
             task, task_status = emulator.poll(auth, task_id)
             status, media = 200, _JSON_UTF8
-            body = b'{"request_id":"%s",%s' % (request_id.encode(), self._answer(task_id, task, task_status, scope, host))
+            body = b'{"request_id":"%s",%s' % (request_id.encode(), self._answer(task_id, task, task_status, scope, asked[2]))
         except Exception as exception:
             if not isinstance(exception, ApiError):
                 unexpected(scope, request_id)
@@ -113,14 +148,14 @@ class FastPath:
             extra = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in exception.headers.items()]
         headers = [*extra, (b"content-length", str(len(body)).encode()), (b"content-type", media)]
         headers += envoy_headers(emulator, started, arrived, request_id)
-        if self.compression.wants("GET", accept_encoding):
-            send = self.compression.sender(scope, send)  # gzip, exactly as the general path's layer does
-        else:
-            headers.append((b"vary", VARY))  # all that layer does to an answer it leaves as it is
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        headers, body = self.compression.whole("GET", asked[3], status, headers, body)
+        account_id = auth.id if isinstance(auth, Account) else None
+        return status, headers, body, (account_id, request_id, task_status, code)
+
+    def _journal(self, scope: Scope, task_id: str, status: int, note: _Note, arrived: float, started: float) -> None:
+        account_id, request_id, task_status, code = note
         record(
-            emulator,
+            self.emulator,
             time=arrived,
             account=account_id,
             method="GET",
@@ -150,6 +185,14 @@ class FastPath:
             self._rendered[task_id] = (task, status, tail)
         return tail
 
+
+
+def _authenticated(emulator: Emulator, authorization: str | None) -> Account | ApiError:
+    """The request's account, or the 401 to answer (raised later, in the route's order)."""
+    try:
+        return emulator.authenticate(authorization)
+    except ApiError as error:
+        return error
 
 
 def _task_id(path: str) -> str | None:

@@ -32,23 +32,22 @@ ASGI layer counts the requests inside the app itself and refuses the same way.
 from __future__ import annotations
 
 import time
-from http import HTTPStatus
 from typing import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..domain.emulator import Emulator
 from ..domain.errors import ApiError
+from ..server.wire import http_bytes
 from ..support.timefmt import http_date
 from . import oss
-from .compression import VARY, Compression, gzip
+from .compression import Compression
 from .edge import RESULTS_PREFIXES, _classify
 from .gateway import envoy_headers
 from .responses import error_parts
 
 API_PREFIX = "/api/"
 _PLACEHOLDER = "request-id-placeholder"
-_STATUS_LINES = {status: b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode()) for status in (429, 503)}
 Headers = list[tuple[bytes, bytes]]
 Answer = tuple[int, Headers, bytes]
 
@@ -86,19 +85,13 @@ class Overload:
         self.emulator.journal.refused(route, answer[0], "Throttling" if answer[0] == 429 else None)
         return answer
 
-    def wire(self, scope: Scope, others: int, keep_alive: bool) -> bytes | None:
-        """The whole HTTP/1.1 answer of a refused request, as uvicorn would write it; None when it is served."""
+    def wire(self, scope: Scope, others: int, keep_alive: bool) -> tuple[bytes, bool] | None:
+        """The whole HTTP/1.1 answer of a refused request, as uvicorn would write it (:func:`http_bytes`); None
+        when it is served."""
         answer = self.refusal(scope, others)
         if answer is None:
             return None
-        status, headers, body = answer
-        lines = [_STATUS_LINES[status], *(b"%s: %s\r\n" % pair for pair in headers)]
-        if not keep_alive:
-            lines.append(b"connection: close\r\n")
-        lines.append(b"\r\n")
-        if scope["method"] != "HEAD":
-            lines.append(body)
-        return b"".join(lines)
+        return http_bytes(*answer, keep_alive, head=scope["method"] == "HEAD")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -126,14 +119,9 @@ class Overload:
             if name == b"accept-encoding":
                 accept_encoding = value.decode("latin-1")
                 break
-        envoy = envoy_headers(emulator, started, arrived, request_id)
-        if self.compression.wants(scope["method"], accept_encoding):
-            body = gzip(body)
-            headers = [(b"content-type", self._media), *envoy, (b"vary", VARY), (b"content-encoding", b"gzip"),
-                       (b"content-length", str(len(body)).encode())]
-        else:
-            headers = [(b"content-length", str(len(body)).encode()), (b"content-type", self._media), *envoy,
-                       (b"vary", VARY)]
+        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", self._media),
+                   *envoy_headers(emulator, started, arrived, request_id)]
+        headers, body = self.compression.whole(scope["method"], accept_encoding, self._status, headers, body)
         return self._status, headers, body
 
     def _oss_busy(self, path: str) -> Answer:

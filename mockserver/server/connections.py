@@ -12,12 +12,16 @@ wrapped:
   ``header_timeout_seconds`` is closed (the cost: one timer per connection
   while it waits for headers; none while a request runs);
 - a request the overload guard refuses (:meth:`mockserver.http.overload.Overload.wire`)
-  is answered here, before uvicorn makes an ASGI task for it: while the
-  server is over the limit, a whole bodyless ``GET``/``HEAD`` alone in what
-  the socket gave is answered without the HTTP parser at all (what clients
-  poll and download with), anything else the moment the parser has its
-  headers. A refusal must cost far less than the answer it saves (with the h11
-  protocol, which has no task hook, the guard's ASGI layer refuses the rest).
+  is answered here, before uvicorn makes an ASGI task for it: a whole
+  bodyless ``GET``/``HEAD`` alone in what the socket gave without the HTTP
+  parser at all (what clients poll and download with), anything else the
+  moment the parser has its headers. A refusal must cost far less than the
+  answer it saves (with the h11 protocol, which has no task hook, the guard's
+  ASGI layer refuses the rest);
+- a plain poll the app's fast path answers synchronously
+  (:meth:`mockserver.http.fastpath.FastPath.wire`) is answered the same way,
+  at the socket: see :mod:`.wire`. A pipelined request that the end of an
+  ASGI answer starts goes the ASGI way, so answers never nest.
 
 Each answer also leaves in one write (:mod:`.onewrite`).
 
@@ -31,11 +35,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Optional, Protocol
+from typing import Any, Protocol
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from .onewrite import HeldHead
+from .wire import WireApp, plain_request
 
 log = logging.getLogger("mockserver")
 _BUSY_BODY = b'{"code":"ServiceUnavailable","message":"too many open connections; try again later"}'
@@ -46,24 +51,25 @@ _BUSY = (
 _FD_RESERVE = 64  # descriptors kept for files, the listening socket and outgoing downloads
 
 
-_NOT_PLAIN = (b"content-length", b"transfer-encoding", b"upgrade", b"expect")  # the parser's business
-
-
 class Guard(Protocol):
     """The overload guard as the protocol sees it (:class:`mockserver.http.overload.Overload`)."""
 
     limit: int  # requests in flight from which it may refuse (0: never)
 
-    def wire(self, scope: dict, others: int, keep_alive: bool) -> Optional[bytes]:
-        """The whole answer when the request is refused, else None."""
+    def wire(self, scope: dict, others: int, keep_alive: bool) -> tuple[bytes, bool] | None:
+        """The whole answer (and whether the connection stays open) when the request is refused, else None."""
 
 
-def bounded_protocol(max_connections: int, header_seconds: float, guard: Guard | None = None) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol class (httptools when installed, else h11) with both bounds and the early refusal."""
+def bounded_protocol(max_connections: int, header_seconds: float, guard: Guard | None = None,
+                     fast: WireApp | None = None) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol class (httptools when installed, else h11) with both bounds, the early refusal and
+    the answers ``fast`` writes straight to the socket."""
 
     class Bounded(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
         _header_timer: asyncio.TimerHandle | None = None
         _awaited: Any = None  # the request cycle current when the timer was armed
+        _base: dict[str, Any]  # a plain request's scope keys that are the connection's
+        _completing = False  # inside on_response_complete, which starts the next pipelined request
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -73,79 +79,73 @@ def bounded_protocol(max_connections: int, header_seconds: float, guard: Guard |
                 transport.close()
                 return
             self.transport = HeldHead(transport)  # type: ignore[assignment]  # answers leave in one write
+            self._base = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "server": self.server,
+                          "client": self.client, "scheme": self.scheme, "root_path": self.root_path}
             self._arm()
 
         def on_response_complete(self) -> None:
             if isinstance(self.transport, HeldHead):
                 self.transport.release()  # an answer without a body: its head goes now
-            super().on_response_complete()
+            self._completing = True
+            try:
+                super().on_response_complete()
+            finally:
+                self._completing = False
 
         def data_received(self, data: bytes) -> None:
-            if guard is not None and guard.limit and len(self.tasks) >= guard.limit and self._between_requests():
-                if self._refused_plain(data):
-                    return
+            if self._between_requests() and not self.flow.write_paused and self._wired(data):
+                return
             if self._header_timer is None and self._between_requests():
                 self._arm()  # the first bytes of the next request on a kept-alive connection
             super().data_received(data)
 
-        def _refused_plain(self, data: bytes) -> bool:
-            """Refuse a whole bodyless HTTP/1.1 ``GET``/``HEAD`` that ``data`` holds alone, without the parser.
-
-            Anything else (a body, a pipelined second request, a percent-escaped
-            path, ``Upgrade``/``Expect``) returns False and goes the parser's
-            way, as does a request the guard serves.
-            """
-            end = data.find(b"\r\n\r\n")
-            if end != len(data) - 4:
+        def _wired(self, data: bytes) -> bool:
+            """Answer a plain request that ``data`` holds alone without the parser (:mod:`.wire`), if the guard
+            refuses it or ``fast`` answers it; False (nothing done) otherwise."""
+            if fast is None and not (guard is not None and guard.limit and len(self.tasks) >= guard.limit):
                 return False
-            lines = data[:end].split(b"\r\n")
-            request_line = lines[0].split(b" ")
-            if len(request_line) != 3 or request_line[0] not in (b"GET", b"HEAD") or request_line[2] != b"HTTP/1.1":
+            plain = plain_request(data, self._base)
+            if plain is None:
                 return False
-            path = request_line[1].partition(b"?")[0]
-            headers = []
-            keep_alive = True
-            for line in lines[1:]:
-                name, colon, value = line.partition(b":")
-                name, value = name.lower(), value.strip()
-                if not colon or name != name.strip() or name in _NOT_PLAIN:
-                    return False
-                if name == b"connection":
-                    keep_alive = b"close" not in value.lower()
-                headers.append((name, value))
-            if not path.startswith(b"/") or b"%" in path or not path.isascii():
-                return False
-            scope = {"type": "http", "method": request_line[0].decode(), "path": path.decode(), "headers": headers}
-            answer = guard.wire(scope, len(self.tasks), keep_alive) if guard is not None else None
+            answer = self._answer(*plain)
             if answer is None:
                 return False
+            self._unset_keepalive_if_required()  # what uvicorn does with a request's first bytes
             if self._header_timer is not None:  # answered: the next request's headers get their full time
                 self._header_timer.cancel()
                 self._header_timer = None
+            self._write(*answer)
+            return True
+
+        def _answer(self, scope: dict[str, Any], keep_alive: bool) -> tuple[bytes, bool] | None:
+            """The guard's refusal, else ``fast``'s answer, else None (uvicorn serves the request)."""
+            answer = guard.wire(scope, len(self.tasks), keep_alive) if guard is not None else None
+            if answer is None and fast is not None:
+                answer = fast.wire(scope, keep_alive)
+            return answer
+
+        def _write(self, answer: bytes, keep_alive: bool) -> None:
             self.transport.write(answer)
             if keep_alive:
-                self.on_response_complete()  # keep-alive timer, as after any answer
+                self.on_response_complete()  # the next request (a pipelined one too) goes on as after any answer
             else:
                 self.transport.close()
-            return True
+
+        def _start_asgi_task(self, cycle: Any, app: Any) -> None:  # httptools' protocol starts each request here
+            # A pipelined request started by the previous answer's end goes the ASGI way: answering it here would
+            # end it here too, and a long pipeline would recurse that deep.
+            answer = None if self._completing else self._answer(cycle.scope, cycle.keep_alive)
+            if answer is None:
+                super()._start_asgi_task(cycle, app)
+                return
+            cycle.response_started = cycle.response_complete = True  # the rest of its body is read and dropped
+            self._write(*answer)
 
         def connection_lost(self, exc: Exception | None) -> None:
             if self._header_timer is not None:
                 self._header_timer.cancel()
                 self._header_timer = None
             super().connection_lost(exc)
-
-        def _start_asgi_task(self, cycle: Any, app: Any) -> None:  # httptools' protocol starts each request here
-            answer = guard.wire(cycle.scope, len(self.tasks), cycle.keep_alive) if guard is not None else None
-            if answer is None:
-                super()._start_asgi_task(cycle, app)
-                return
-            cycle.response_started = cycle.response_complete = True  # the rest of its body is read and dropped
-            self.transport.write(answer)
-            if cycle.keep_alive:
-                self.on_response_complete()  # the next request (a pipelined one too) goes on as after any answer
-            else:
-                self.transport.close()
 
         def _between_requests(self) -> bool:
             cycle = getattr(self, "cycle", None)

@@ -48,12 +48,13 @@ def url_of(sock: socket.socket) -> str:
 def config(app: ASGIApp, settings: Settings, log_level: str = "warning") -> uvicorn.Config:
     """uvicorn's settings: no access log (the emulator logs requests itself), and neither a ``server``
     header nor a ``date`` of uvicorn's own: the gateway sends both, the date on the emulator's clock.
-    The HTTP protocol is uvicorn's own, bounded, and refuses what the overload guard refuses before any ASGI
-    task exists (:mod:`mockserver.server.connections`)."""
+    The HTTP protocol is uvicorn's own, bounded; it refuses what the overload guard refuses, and lets the fast
+    path answer plain polls, before any ASGI task exists (:mod:`mockserver.server.connections`)."""
     connections.quiet_repeats()
-    guard = getattr(getattr(app, "state", None), "overload", None)
+    state = getattr(app, "state", None)
+    guard, fast = getattr(state, "overload", None), getattr(state, "fastpath", None)
     protocol = connections.bounded_protocol(connections.fd_capped(settings.max_connections), settings.header_timeout_seconds,
-                                            guard)
+                                            guard, fast)
     return uvicorn.Config(
         app, http=protocol, log_level=log_level, access_log=False, server_header=False, date_header=False,
         timeout_keep_alive=settings.keep_alive_seconds,

@@ -1,0 +1,149 @@
+"""Polls answered at the socket (``mockserver.server.wire``), over a real connection to a live server.
+
+The bytes themselves are pinned against the ASGI paths in ``test_fastpath.py``;
+here: what the connection does around them (keep-alive, ``Connection: close``,
+pipelining, requests split over packets, the journal), and that everything
+else still goes uvicorn's way.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from serving import LiveServer
+
+KEY = "sk-wire"
+
+
+def netloc(server: LiveServer) -> str:
+    return server.base_url.split("//")[1].split("/")[0]
+
+
+def connect(server: LiveServer) -> socket.socket:
+    host, port = netloc(server).rsplit(":", 1)
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def poll_bytes(server: LiveServer, task_id: str, *extra: str) -> bytes:
+    host = netloc(server)
+    lines = [f"GET /api/v1/tasks/{task_id} HTTP/1.1", f"Host: {host}", f"Authorization: Bearer {KEY}", *extra]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def answers(sock: socket.socket, count: int) -> list[bytes]:
+    """Read ``count`` whole answers (each framed by its content-length) off ``sock``."""
+    data, read = b"", []
+    while len(read) < count:
+        head_end = data.find(b"\r\n\r\n")
+        if head_end >= 0:
+            head = data[:head_end].lower()
+            length = int(head.split(b"content-length: ")[1].split(b"\r\n")[0])
+            if len(data) >= head_end + 4 + length:
+                read.append(data[: head_end + 4 + length])
+                data = data[head_end + 4 + length :]
+                continue
+        chunk = sock.recv(65536)
+        assert chunk, f"the server closed the connection after {len(read)} answers"
+        data += chunk
+    assert data == b"", "more bytes than the answers"
+    return read
+
+
+def submitted(server: LiveServer) -> str:
+    return server.submit(key=KEY).json()["output"]["task_id"]
+
+
+def test_polls_on_a_kept_alive_connection_are_answered_one_by_one(make_server):
+    server = make_server(requests_per_second=1000)
+    task_id = submitted(server)
+    with connect(server) as sock:
+        for _ in range(50):
+            sock.sendall(poll_bytes(server, task_id))
+            (answer,) = answers(sock, 1)
+            assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and task_id.encode() in answer
+            assert b"connection: close" not in answer.lower()
+    polls = server.client.get("/__mock/requests", params={"route": "query"}).json()["requests"]
+    assert len(polls) == 50 and {entry["status"] for entry in polls} == {200}  # each journaled once
+    assert {entry["task_status"] for entry in polls} == {"PENDING"}
+
+
+def test_connection_close_is_answered_and_honoured(make_server):
+    server = make_server()
+    task_id = submitted(server)
+    with connect(server) as sock:
+        sock.sendall(poll_bytes(server, task_id, "Connection: close"))
+        (answer,) = answers(sock, 1)
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nconnection: close\r\n" in answer
+        assert sock.recv(65536) == b""  # and closed
+
+
+def test_a_poll_split_over_packets_and_pipelined_polls_are_answered_in_order(make_server):
+    server = make_server(requests_per_second=1000)
+    task_id = submitted(server)
+    poll = poll_bytes(server, task_id)
+    with connect(server) as sock:
+        sock.sendall(poll[:20])
+        time.sleep(0.05)  # so the server reads the first part on its own (not waiting for any task)
+        sock.sendall(poll[20:])
+        assert answers(sock, 1)[0].startswith(b"HTTP/1.1 200 OK\r\n")
+        sock.sendall(poll + poll_bytes(server, "no-such-task") + poll)
+        statuses = [answer.split(b'"task_status":"', 1)[1].split(b'"')[0] for answer in answers(sock, 3)]
+    assert statuses == [b"PENDING", b"UNKNOWN", b"PENDING"]  # in the order asked
+
+
+def test_a_long_pipeline_behind_a_submit_is_answered_whole(make_server):
+    """A submit (served by an ASGI task) with 3,000 polls queued behind it in the same packets: each poll the
+    submit's end starts goes the ASGI way, so none is answered inside another's end (no recursion)."""
+    server = make_server(requests_per_second=100_000)
+    task_id = submitted(server)
+    host = netloc(server)
+    body = b'{"model":"wanx-v1","input":{"prompt":"a cat"}}'
+    submit = (f"POST /api/v1/services/aigc/text2image/image-synthesis HTTP/1.1\r\nHost: {host}\r\n"
+              f"Authorization: Bearer {KEY}\r\nX-DashScope-Async: enable\r\nContent-Type: application/json\r\n"
+              f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    with connect(server) as sock:
+        sock.sendall(submit + poll_bytes(server, task_id) * 3000)
+        read = answers(sock, 3001)
+    assert [answer[9:12] for answer in read] == [b"200"] * 3001
+    assert b'"task_status":"PENDING"' in read[0] and all(task_id.encode() in answer for answer in read[1:])
+    assert server.client.get("/__mock/health").status_code == 200
+
+
+def test_a_kept_alive_connection_lives_on_past_the_keep_alive_time_of_its_first_answer(make_server):
+    """Each answer at the socket replaces the keep-alive timer of the answer before (none is left to fire)."""
+    server = make_server(keep_alive_seconds=2, requests_per_second=1000)
+    task_id = submitted(server)
+    with connect(server) as sock:
+        for _ in range(3):  # 2.4 s in all: past the first answer's 2 s
+            sock.sendall(poll_bytes(server, task_id))
+            assert answers(sock, 1)[0].startswith(b"HTTP/1.1 200 OK\r\n")
+            time.sleep(1.2)  # a connection's idle time, not a wait for a task
+
+
+def test_whatever_is_not_a_plain_poll_goes_uvicorns_way(make_server):
+    """HEAD, a percent-escaped path, a fault directive, a bad header and a fault rule: each answered as the ASGI
+    paths (or the parser) answer them."""
+    server = make_server(requests_per_second=1000)
+    task_id = submitted(server)
+    with connect(server) as sock:
+        sock.sendall(poll_bytes(server, task_id).replace(b"GET ", b"HEAD ", 1))
+        head = sock.recv(65536)
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n") and head.endswith(b"\r\n\r\n")  # no body
+        first = task_id[0].encode()
+        escaped = poll_bytes(server, task_id).replace(b"/tasks/" + first, b"/tasks/%" + first.hex().encode(), 1)
+        sock.sendall(escaped)
+        assert task_id.encode() in answers(sock, 1)[0]
+        sock.sendall(poll_bytes(server, task_id, "X-Mock-Directive: http=InternalError"))
+        assert answers(sock, 1)[0].startswith(b"HTTP/1.1 500 ")
+    with connect(server) as sock:  # a header line the parser refuses is refused as ever: 400, and closed
+        sock.sendall(poll_bytes(server, task_id, "Bad Name: 1"))
+        assert answers(sock, 1)[0].startswith(b"HTTP/1.1 400 Bad Request\r\n")
+        assert sock.recv(65536) == b""
+    rule = {"match": {"route": "query"}, "http": {"code": "InternalError"}, "count": 1}
+    assert server.client.post("/__mock/faults", json=rule).status_code in (200, 201)
+    assert server.query(task_id, key=KEY).status_code == 500
+    assert server.query(task_id, key=KEY).status_code == 200
+    polls = server.client.get("/__mock/requests", params={"route": "query"}).json()["requests"]
+    # the HEAD is not a DashScope route's request (it goes unjournaled, as ever); the rest are, once each
+    assert [entry["fault"] for entry in polls] == [None, "http:InternalError", "http:InternalError", None]
