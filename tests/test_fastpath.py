@@ -185,6 +185,11 @@ def test_a_rendered_image_downloads_as_through_the_general_path(app):
     assert [entry["request_id"] for entry in entries[1:]] == [value.decode() for value in oss_id]
     ignored = {"seq", "request_id", "latency_ms"}
     assert len({tuple((k, v) for k, v in entry.items() if k not in ignored) for entry in entries}) == 1
+    at_the_socket = wired(app, {**download, "state": {}})  # and answered at the socket: the same again
+    assert same(at_the_socket) == same(first)
+    last = emulator.journal.select({"route": "download"})[-1].as_dict()
+    assert last["request_id"] == dict(at_the_socket[1])[b"x-oss-request-id"].decode()
+    assert {k: v for k, v in last.items() if k not in ignored} == {k: v for k, v in entries[0].items() if k not in ignored}
 
 
 def _download(app: Any) -> tuple[dict[str, Any], int]:
@@ -210,6 +215,7 @@ def test_a_remembered_download_is_checked_again_against_the_clock(app):
     app.state.emulator.clock.advance(expires - app.state.emulator.clock.now())
     assert _get(app, request) == (200, True)  # the last second it is valid
     app.state.emulator.clock.advance(1)
+    assert app.state.fastpath.wire({**request, "state": {}}, True) is None  # not at the socket either
     assert _get(app, request) == (403, False)  # expired: OSS's error, from the general path
 
 

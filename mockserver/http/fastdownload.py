@@ -28,6 +28,8 @@ from ..lifecycle.task import Task
 from ..results.images import Spec
 from ..results.names import task_of
 from ..results.urls import ResultSigner
+from ..server.onewrite import JOIN_LIMIT
+from ..server.wire import http_bytes
 from ..support.timefmt import http_date
 from . import oss
 from .edge import record
@@ -65,31 +67,54 @@ class Downloads:
 
     async def serve(self, scope: Scope, send: Send) -> bool:
         """Answer a plain GET of a rendered result image; False (nothing sent) for anything else."""
-        emulator = self.emulator
-        arrived, started = emulator.clock.now(), time.perf_counter()
-        if emulator.faults.rules.armed or scope.get("root_path") or any(name in _PLAIN_GET_ONLY for name, _ in scope["headers"]):
+        arrived, started = self.emulator.clock.now(), time.perf_counter()
+        answer = self._answer(scope, arrived)
+        if answer is None:
             return False
+        headers, body, known, request_id = answer
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        self._journal(scope["path"], known, request_id, arrived, started)
+        return True
+
+    def wire(self, scope: Scope, keep_alive: bool) -> tuple[bytes, bool] | None:
+        """:meth:`serve`'s answer as :func:`mockserver.server.wire.http_bytes`, or None (nothing done): an image
+        too big to copy into one write goes the ASGI way."""
+        arrived, started = self.emulator.clock.now(), time.perf_counter()
+        answer = self._answer(scope, arrived)
+        if answer is None or len(answer[1]) > JOIN_LIMIT:
+            return None
+        headers, body, known, request_id = answer
+        wired = http_bytes(200, headers, body, keep_alive)
+        self._journal(scope["path"], known, request_id, arrived, started)
+        return wired
+
+    def _answer(self, scope: Scope, arrived: float) -> tuple[list[tuple[bytes, bytes]], bytes, _Known, str] | None:
+        """The answer's headers and body, the URL's checks and OSS's request id; None for anything else."""
+        emulator = self.emulator
+        if emulator.faults.rules.armed or scope.get("root_path") or any(name in _PLAIN_GET_ONLY for name, _ in scope["headers"]):
+            return None
         url = (scope["path"], scope["query_string"])
         known = self._known.get(url)
         if known is None or not known.holds(emulator, arrived):
             known = self._check(*url, arrived)
             if known is None:
-                return False
+                return None
         rendered = emulator.images.cached(known.spec)
         if rendered is None:  # the render cache let it go: the general path renders it again
-            return False
+            return None
         emulator.ids.request_id()  # the gateway draws one for every request: seeded ids stay in step
         oss_request_id = oss.request_id()
         headers = [(name.encode(), value.encode()) for name, value in oss.oss_headers(oss_request_id).items()]
         headers += known.fixed
         headers.append((b"date", http_date(emulator.clock.now()).encode()))
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": rendered.body})
+        return headers, rendered.body, known, oss_request_id
+
+    def _journal(self, path: str, known: _Known, request_id: str, arrived: float, started: float) -> None:
         task = known.task
-        record(emulator, time=arrived, account=task.account, method="GET", path=url[0], route="download", status=200,
-               request_id=oss_request_id, latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        record(self.emulator, time=arrived, account=task.account, method="GET", path=path, route="download", status=200,
+               request_id=request_id, latency_ms=round((time.perf_counter() - started) * 1000, 3),
                task_id=known.task_id, model=task.model)
-        return True
 
     def _check(self, path: str, query_string: bytes, now: float) -> _Known | None:
         """The general path's checks of a download (signature, expiry, object, render cache), remembered if they pass."""

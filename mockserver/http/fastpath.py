@@ -72,13 +72,16 @@ class FastPath:
         await self.edge(scope, receive, send)
 
     def wire(self, scope: Scope, keep_alive: bool) -> tuple[bytes, bool] | None:
-        """A plain poll answered at the socket, before uvicorn makes an ASGI task for it
-        (:mod:`mockserver.server.wire`): the whole answer's bytes, or None for anything else, a poll a fault may
-        shape included (the ASGI path serves those, the same way as ever)."""
+        """A plain poll (or a rendered image's download) answered at the socket, before uvicorn makes an ASGI task
+        for it (:mod:`mockserver.server.wire`): the whole answer's bytes, or None for anything else, a poll a fault
+        may shape included (the ASGI path serves those, the same way as ever)."""
         if scope["method"] != "GET":
             return None
         task_id = _task_id(scope["path"])
         if task_id is None:
+            if scope["path"].startswith(RESULTS_PREFIXES):
+                self.emulator.sync()
+                return self.downloads.wire(scope, keep_alive)
             return None
         emulator = self.emulator
         emulator.sync()  # another worker may have moved the shared clock or fired a rule
