@@ -147,3 +147,59 @@ def test_whatever_is_not_a_plain_poll_goes_uvicorns_way(make_server):
     polls = server.client.get("/__mock/requests", params={"route": "query"}).json()["requests"]
     # the HEAD is not a DashScope route's request (it goes unjournaled, as ever); the rest are, once each
     assert [entry["fault"] for entry in polls] == [None, "http:InternalError", "http:InternalError", None]
+
+
+class _Socket:
+    """What uvicorn's request cycle writes (its transport), collected."""
+
+    def __init__(self) -> None:
+        self.data, self.closed = b"", False
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+def _uvicorn_writes(status: int, headers: list[tuple[bytes, bytes]], body: bytes, keep_alive: bool,
+                    method: str = "GET") -> tuple[bytes, bool]:
+    """What uvicorn's httptools request cycle writes for this answer, and whether it keeps the connection."""
+    import asyncio
+    import logging
+
+    from uvicorn.protocols.http.flow_control import FlowControl
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+    sock = _Socket()
+    scope = {"type": "http", "method": method, "http_version": "1.1", "path": "/", "query_string": b"", "headers": []}
+    cycle = RequestResponseCycle(scope, sock, FlowControl(sock), logging.getLogger("t"), logging.getLogger("t"), False,
+                                 [], asyncio.Event(), False, keep_alive, lambda: None)
+
+    async def answer() -> None:
+        await cycle.send({"type": "http.response.start", "status": status, "headers": headers})
+        await cycle.send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+
+    asyncio.run(answer())
+    return sock.data, not sock.closed
+
+
+def test_answers_at_the_socket_are_the_bytes_uvicorn_writes():
+    from mockserver.server.wire import http_bytes
+
+    json_headers = [(b"content-length", b"2"), (b"content-type", b"application/json"), (b"x-request-id", b"r-1")]
+    cases = [
+        (200, json_headers, b"{}", True, "GET"),
+        (200, json_headers, b"{}", False, "GET"),  # the request said Connection: close
+        (429, json_headers, b"{}", True, "GET"),
+        (503, [*json_headers, (b"connection", b"close")], b"{}", True, "GET"),  # the answer closes it
+        (200, [*json_headers, (b"connection", b"keep-alive")], b"{}", False, "GET"),
+        (200, json_headers, b"{}", True, "HEAD"),
+        (299, [(b"content-length", b"0")], b"", True, "GET"),  # a status without a phrase
+    ]
+    for status, headers, body, keep_alive, method in cases:
+        assert http_bytes(status, headers, body, keep_alive, head=method == "HEAD") == \
+            _uvicorn_writes(status, headers, body, keep_alive, method), (status, headers, keep_alive, method)

@@ -77,15 +77,16 @@ def plain_request(data: bytes, base: dict[str, Any]) -> tuple[dict[str, Any], bo
 def http_bytes(status: int, headers: Headers, body: bytes, keep_alive: bool, head: bool = False) -> tuple[bytes, bool]:
     """``(the whole HTTP/1.1 answer, whether the connection stays open)``, as uvicorn writes an answer: no headers of
     its own, and ``connection: close`` when the request or the answer closes the connection."""
-    lines = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status]
-    closes = False
-    for name, value in headers:
-        if name == b"connection" and b"close" in [token.strip() for token in value.lower().split(b",")]:
-            closes = True
-        lines.append(b"%s: %s\r\n" % (name, value))
-    if not keep_alive and not closes:
-        lines.append(b"connection: close\r\n")
-    lines.append(b"\r\n")
-    if not head:
-        lines.append(body)
-    return b"".join(lines), keep_alive and not closes
+    lines = b"".join([b"%s: %s\r\n" % pair for pair in headers])
+    if b"connection: " in lines and _closes(headers):
+        keep_alive = False  # the answer says so itself
+    elif not keep_alive:
+        lines += b"connection: close\r\n"
+    status_line = _STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status
+    return b"".join((status_line, lines, b"\r\n", b"" if head else body)), keep_alive
+
+
+def _closes(headers: Headers) -> bool:
+    """Whether the answer's own ``connection`` header closes the connection (as uvicorn reads it)."""
+    return any(name == b"connection" and b"close" in [token.strip() for token in value.lower().split(b",")]
+               for name, value in headers)
