@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from asgi_calls import exchange, masked
+from asgi_calls import exchange, masked, read_wire
 from mockserver.domain.emulator import Emulator
 from mockserver.http.app import create_app
 from mockserver.http.fastpath import FastPath
@@ -51,8 +51,29 @@ def app():
     return create_app(emulator=Emulator(settings))
 
 
+def wired(app: Any, scope: dict[str, Any], body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+    """The fast path's answer at the socket (:meth:`FastPath.wire`), read back as :func:`call` reads one; None when
+    it leaves the submit to the ASGI path."""
+    answer = app.state.fastpath.wire(scope, body, True)
+    if answer is None:
+        return None
+    status, headers, answered = read_wire(answer)
+    assert "body" not in scope["state"]  # answered, body forgotten
+    hidden = set(PER_REQUEST)
+    if (b"content-encoding", b"gzip") in headers or RESULT_URL.search(answered):
+        hidden.add(b"content-length")
+    return status, masked(headers, hidden), RESULT_URL.sub(b"<url>", UUID.sub(b"<id>", answered))
+
+
+def untimed(answer: tuple) -> tuple:
+    """An answer with its times (the arrival, the start of the answer, the date) masked too."""
+    status, headers, body = answer
+    return status, masked(headers, {b"req-arrive-time", b"resp-start-time", b"date"}), body
+
+
 def both(app: Any, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[tuple, tuple]:
-    """The fast path's answer and the general path's to the same submit."""
+    """The fast path's answer and the general path's to the same submit; its answer at the socket, where it gives
+    one, is checked to be the same as its ASGI answer."""
     fast = app.middleware_stack.app  # the overload guard wraps the fast path
     assert isinstance(fast, FastPath)
     app.state.emulator.clock.advance(1)  # a second apart: per-second limits never mix them
@@ -61,6 +82,11 @@ def both(app: Any, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -
     assert "request_id" in served_scope["state"] and "body" not in served_scope["state"]  # answered, body forgotten
     assert "endpoint" not in served_scope  # Starlette's router marks the scopes it routes: the fast path answered
     general = asyncio.run(call(fast.edge, {**request(path, headers, body), "app": app}, body))
+    app.state.emulator.clock.advance(1)  # a second later (the submit limit), so its times differ from the others'
+    at_the_socket = wired(app, request(path, headers, body), body)
+    if at_the_socket is not None:
+        assert untimed(at_the_socket) == untimed(served)
+    app.state.at_the_socket = at_the_socket is not None
     return served, general
 
 
@@ -86,6 +112,7 @@ CASES = {
 def test_a_submit_answers_as_through_the_general_path(app, case):
     served, general = both(app, *CASES[case])
     assert served == general
+    assert app.state.at_the_socket == (case != "synchronous model")  # whose answer waits for its images
     assert served[0] == (200 if case in ("accepted", "trailing slash", "gzip", "synchronous model") else served[0])
     if case == "no key":
         assert served[0] == 401
@@ -95,6 +122,7 @@ def test_too_large_a_body_is_refused_alike(app):
     app.state.emulator.settings.max_body_bytes = 64
     served, general = both(app, PATH, AUTH, GOOD + b" " * 100)
     assert served == general and served[0] == 413
+    assert not app.state.at_the_socket  # the ASGI path refuses it
 
 
 def test_the_journal_records_both_paths_alike(app):
@@ -103,15 +131,31 @@ def test_the_journal_records_both_paths_alike(app):
     ignored = {"seq", "time", "request_id", "latency_ms", "task_id"}
     entries = [{k: v for k, v in entry.as_dict().items() if k not in ignored}
                for entry in app.state.emulator.journal.select({"route": "submit"})]
-    assert entries[0] == entries[1] and entries[2] == entries[3] and entries[4] == entries[5]
-    assert entries[0]["task_status"] == "PENDING" and entries[2]["code"] == "InvalidApiKey" and entries[4]["status"] == 400
+    assert len(entries) == 9  # fast, general and at the socket, three times
+    assert entries[0] == entries[1] == entries[2] and entries[3] == entries[4] == entries[5]
+    assert entries[6] == entries[7] == entries[8]
+    assert entries[0]["task_status"] == "PENDING" and entries[3]["code"] == "InvalidApiKey" and entries[6]["status"] == 400
     tasks = [entry.task_id for entry in app.state.emulator.journal.select({"route": "submit", "status": 200})]
-    assert len(set(tasks)) == 2 and all(app.state.emulator.store.get_task(task_id) for task_id in tasks)
+    assert len(set(tasks)) == 3 and all(app.state.emulator.store.get_task(task_id) for task_id in tasks)
 
 
 def test_a_faulted_submit_goes_the_general_way(app):
     directive = app.state.emulator.faults.header.encode()
     served, general = both(app, PATH, [*AUTH, (directive, b"http=Throttling.RateQuota")], GOOD)
     assert served == general and served[0] == 429  # the gateway answers the fault, before any routing
+    assert not app.state.at_the_socket
     served, general = both(app, PATH, [*AUTH, (directive, b"pending=10m")], GOOD)  # shapes the task, not the answer
-    assert served == general and served[0] == 200
+    assert served == general and served[0] == 200 and app.state.at_the_socket
+
+
+def test_a_submit_whose_inputs_are_downloaded_is_left_to_the_asgi_path(app):
+    """Its answer waits for the download: at the socket nothing is done (no request id, no journal entry)."""
+    body = (b'{"model":"wanx2.1-imageedit","input":{"function":"stylization_all","prompt":"a cat",'
+            b'"base_image_url":"http://127.0.0.1:9/cat.png"}}')
+    journaled = len(app.state.emulator.journal)
+    scope = request("/api/v1/services/aigc/image2image/image-synthesis", AUTH, body)
+    assert app.state.fastpath.wire(scope, body, True) is None
+    assert len(app.state.emulator.journal) == journaled and "request_id" not in scope["state"]
+    text_only = body.replace(b'"base_image_url":"http://127.0.0.1:9/cat.png"', b'"base_image_url":7')
+    assert app.state.fastpath.wire(request("/api/v1/services/aigc/image2image/image-synthesis", AUTH, text_only),
+                                   text_only, True) is not None  # nothing to download: refused at once

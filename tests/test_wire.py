@@ -149,6 +149,38 @@ def test_whatever_is_not_a_plain_poll_goes_uvicorns_way(make_server):
     assert [entry["fault"] for entry in polls] == [None, "http:InternalError", "http:InternalError", None]
 
 
+def submit_bytes(server: LiveServer, body: bytes, *extra: str, chunked: bool = False) -> bytes:
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}"
+    lines = ["POST /api/v1/services/aigc/text2image/image-synthesis HTTP/1.1", f"Host: {netloc(server)}",
+             f"Authorization: Bearer {KEY}", "X-DashScope-Async: enable", "Content-Type: application/json", framing, *extra]
+    if chunked:
+        body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def test_submits_whole_split_or_chunked_are_each_accepted_once(make_server):
+    server = make_server()
+    body = b'{"model":"wanx-v1","input":{"prompt":"a cat"},"parameters":{"n":1}}'
+    with connect(server) as sock:
+        sock.sendall(submit_bytes(server, body))  # one read: answered at the socket
+        first = answers(sock, 1)[0]
+        server.client.post("/__mock/clock/advance", json={"seconds": 1})  # the per-second submit limit
+        whole = submit_bytes(server, body)
+        sock.sendall(whole[:-10])
+        time.sleep(0.05)  # so the server reads the head and part of the body on their own (not waiting for a task)
+        sock.sendall(whole[-10:])
+        second = answers(sock, 1)[0]
+    server.client.post("/__mock/clock/advance", json={"seconds": 1})
+    with connect(server) as sock:
+        sock.sendall(submit_bytes(server, body, chunked=True))  # no length: the parser's
+        third = answers(sock, 1)[0]
+    task_ids = [answer.split(b'"task_id":"', 1)[1].split(b'"')[0].decode() for answer in (first, second, third)]
+    assert len(set(task_ids)) == 3 and all(answer.startswith(b"HTTP/1.1 200 OK\r\n") for answer in (first, second, third))
+    submits = server.client.get("/__mock/requests", params={"route": "submit"}).json()["requests"]
+    assert [entry["task_id"] for entry in submits] == task_ids  # each journaled once, in order
+    assert all(server.query(task_id, key=KEY).json()["output"]["task_status"] != "UNKNOWN" for task_id in task_ids)
+
+
 class _Socket:
     """What uvicorn's request cycle writes (its transport), collected."""
 

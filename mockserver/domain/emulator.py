@@ -201,9 +201,16 @@ class Emulator:
 
     async def look(self, draft: Draft, base_url: str) -> Looked:
         """The worker's look at the input images (downloads them: the submit answer waits for it)."""
+        looked = self.look_now(draft)
+        if looked is not None:
+            return looked
+        return await self.inputs.look(draft.entry, draft.checked.input, draft.account.id, base_url)
+
+    def look_now(self, draft: Draft) -> Looked | None:
+        """:meth:`look`'s finding when it needs no download (None when it does)."""
         if draft.failure is not None:
             return Looked(draft.failure)
-        return await self.inputs.look(draft.entry, draft.checked.input, draft.account.id, base_url)
+        return None if self.inputs.downloads(draft.entry, draft.checked.input) else Looked()
 
     def commit(self, draft: Draft, looked: Looked, request_id: str) -> Submitted:
         """Queue the task, with the failure the worker will report (if any) in its plan."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from starlette.datastructures import URL
 from starlette.requests import Request
@@ -16,8 +16,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Scope
 
-from ..domain.emulator import Emulator
+from ..domain.emulator import Draft, Emulator
 from ..domain.errors import ApiError
+from ..inputs.service import Looked
 from ..support.streams import TooLarge, TooSlow, read_capped
 from . import multimodal
 from .responses import JSON, JSON_UTF8, json_response
@@ -75,14 +76,20 @@ async def submit(request: Request) -> Response:
         getattr(request.state, "payload", None),
     )
     looked = await emulator.look(draft, base_url(request))
-    headers = submit_headers(request_id)
     if draft.entry.output.shape == "call":  # the synchronous image route: the answer waits for the images
-        return await multimodal.generate(request, emulator, draft, looked, base_url(request), headers)
+        return await multimodal.generate(request, emulator, draft, looked, base_url(request), submit_headers(request_id))
+    return submitted(emulator, draft, looked, request_id, request.scope["state"])
+
+
+def submitted(emulator: Emulator, draft: Draft, looked: Looked, request_id: str, state: dict[str, Any]) -> Response:
+    """A submit's answer once its inputs are looked at: a synchronous model's output, or the task queued (and named
+    in the request's ``state`` for the journal)."""
+    headers = submit_headers(request_id)
     if draft.entry.mode == "sync":  # the finished output is the answer: no task
         return json_response({**emulator.call(draft, looked), "request_id": request_id}, media_type=JSON, headers=headers)
-    submitted = emulator.commit(draft, looked, request_id)
-    request.state.task = (submitted.task.task_id, "PENDING")  # for the journal
-    return json_response(submitted.body(request_id), media_type=JSON, headers=headers)
+    queued = emulator.commit(draft, looked, request_id)
+    state["task"] = (queued.task.task_id, "PENDING")
+    return json_response(queued.body(request_id), media_type=JSON, headers=headers)
 
 
 def submit_headers(request_id: str) -> dict[str, str]:

@@ -83,31 +83,37 @@ class Edge:
         await self.answer(scope, receive, send, arrival)
 
     async def arrive(self, scope: Scope, receive: Receive, route: str, task_id: str | None) -> tuple[Arrival, Receive]:
-        """What is known of a DashScope request before it is answered: its account, a submit's body (read, bounded,
-        and parsed into the scope's state), the fault effects chosen for it; and the ``receive`` to read it with."""
+        """What is known of a DashScope request before it is answered (:meth:`judge`), a submit's body read first
+        (bounded, and parsed into the scope's state); and the ``receive`` to read it with."""
         emulator = self.emulator
         arrival = Arrival(route, task_id, emulator.clock.now(), time.perf_counter())
         state = scope.setdefault("state", {})
+        payload = None
+        if route == "submit":
+            body, receive = await streams.buffer(
+                scope, receive, emulator.settings.max_body_bytes, emulator.settings.body_timeout_seconds
+            )
+            payload = payload_of(body) if body is not None else None
+            state["payload"] = payload  # parsed once: the submit route hands it to the emulator
+            if body is not None:
+                state["body"] = body  # read once: the route reads it from here
+        self.judge(scope, arrival, payload)
+        return arrival, receive
+
+    def judge(self, scope: Scope, arrival: Arrival, payload: dict[str, Any] | None) -> None:
+        """Fill in ``arrival``'s account and model (a submit's ``payload``: its parsed body) and the fault effects
+        chosen for the request (which count it for the rules that match)."""
+        emulator = self.emulator
         key = _bearer(header(scope, b"authorization"))
         try:
             arrival.account = account_of(scope, emulator).id
         except ApiError:
             pass
-        prompt = None
-        if route == "submit":
-            body, receive = await streams.buffer(
-                scope, receive, emulator.settings.max_body_bytes, emulator.settings.body_timeout_seconds
-            )
-            payload = _payload(body) if body is not None else None
-            state["payload"] = payload  # parsed once: the submit route hands it to the emulator
-            if body is not None:
-                state["body"] = body  # read once: the route reads it from here
-            arrival.model, prompt = _model_and_prompt(payload)
+        arrival.model, prompt = _model_and_prompt(payload)
         arrival.effects = emulator.faults.for_request(
-            Request(route, arrival.account, key or None, arrival.model, prompt),
+            Request(arrival.route, arrival.account, key or None, arrival.model, prompt),
             header(scope, emulator.faults.header.encode()),
         )
-        return arrival, receive
 
     async def answer(self, scope: Scope, receive: Receive, send: Send, arrival: Arrival) -> None:
         """Serve a DashScope request whose fault effects are chosen, and journal it (the fast path hands on here)."""
@@ -269,7 +275,7 @@ async def _send_json(send: Send, status: int, payload: dict[str, str], headers: 
     await send({"type": "http.response.body", "body": body})
 
 
-def _payload(body: bytes) -> dict[str, Any] | None:
+def payload_of(body: bytes) -> dict[str, Any] | None:
     """The submit's JSON object, parsed as the emulator parses it; None when it is not one."""
     try:
         return json_object(body)

@@ -71,10 +71,16 @@ class FastPath:
             return
         await self.edge(scope, receive, send)
 
-    def wire(self, scope: Scope, keep_alive: bool) -> tuple[bytes, bool] | None:
-        """A plain poll (or a rendered image's download) answered at the socket, before uvicorn makes an ASGI task
-        for it (:mod:`mockserver.server.wire`): the whole answer's bytes, or None for anything else, a poll a fault
-        may shape included (the ASGI path serves those, the same way as ever)."""
+    def wire(self, scope: Scope, body: bytes | None, keep_alive: bool) -> tuple[bytes, bool] | None:
+        """A plain poll (or a rendered image's download, or a submit: :meth:`Submits.wire`) answered at the socket,
+        before uvicorn makes an ASGI task for it (:mod:`mockserver.server.wire`): the whole answer's bytes, or None
+        for anything else, a poll a fault may shape included (the ASGI path serves those, the same way as ever)."""
+        if scope["method"] == "POST":
+            params = submit_params(scope)
+            if params is None or body is None:
+                return None
+            self.emulator.sync()
+            return self.submits.wire(scope, body, params, keep_alive)
         if scope["method"] != "GET":
             return None
         task_id = _task_id(scope["path"])

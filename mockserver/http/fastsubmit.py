@@ -14,12 +14,19 @@ same compression, and journal it.
 A submit that a fault rule or directive shapes goes the general way with its
 effects already chosen (:meth:`Edge.answer`), as a poll does. The two paths
 answer byte for byte alike (``tests/test_fastsubmit.py``).
+
+A submit whose whole request came in one read is answered at the socket
+(:meth:`Submits.wire`, :mod:`mockserver.server.wire`): the same steps again,
+synchronously, with no ASGI messages, unless its answer has to wait (an input
+image to download, the synchronous image route's wait for its images) or a
+fault rule is armed (the ASGI path, which counts the request once, serves it).
 """
 
 from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
@@ -28,8 +35,9 @@ from ..domain.emulator import Emulator
 from ..domain.errors import ApiError
 from . import dashscope
 from .compression import Compression
-from .edge import Edge, account_of, journal
-from .gateway import Answering
+from ..server.wire import http_bytes
+from .edge import Arrival, Edge, account_of, header, journal, payload_of
+from .gateway import Answering, envoy_headers, unexpected
 from .responses import error_response
 
 _SUBMIT = re.compile(r"/api/v1/services/(?P<service>[^/]+)/(?P<group>[^/]+)/(?P<function>[^/]+)/?")  # the route's
@@ -50,6 +58,55 @@ class Submits:
         self.edge = edge
         self.emulator = emulator
         self.compression = compression
+
+    def wire(self, scope: Scope, body: bytes, params: dict[str, str], keep_alive: bool) -> tuple[bytes, bool] | None:
+        """The whole answer's bytes (:func:`mockserver.server.wire.http_bytes`) of a submit that needs no waiting;
+        None (nothing done) for one that does, for a body over the limit, with a fault rule armed, or for a
+        submit a directive shapes."""
+        emulator = self.emulator
+        if emulator.faults.rules.armed or len(body) > emulator.settings.max_body_bytes:
+            return None
+        payload = payload_of(body)
+        if self._waits(payload, params):
+            return None
+        arrival = Arrival("submit", None, emulator.clock.now(), time.perf_counter())
+        state = scope["state"] = {"payload": payload, "body": body}
+        self.edge.judge(scope, arrival, payload)  # no rule armed: nothing counted, so the ASGI path may judge again
+        if arrival.effects is not None:
+            return None
+        request_id = state["request_id"] = emulator.ids.request_id()
+        answered, started = emulator.clock.now(), time.perf_counter()
+        try:
+            account = state["account"] = account_of(scope, emulator)
+            draft = emulator.prepare(account, params["group"], params["function"], body, _first_values(scope),
+                                     params["service"], payload)
+            looked = emulator.look_now(draft)
+            if looked is None:
+                raise RuntimeError("a submit answered at the socket needs a download")  # _waits rules that out
+            response = dashscope.submitted(emulator, draft, looked, request_id, state)
+        except ApiError as error:
+            response = error_response(emulator.catalog.errors, error, request_id, state)
+        except Exception:
+            unexpected(scope, request_id)
+            response = error_response(emulator.catalog.errors, ApiError("InternalError"), request_id, state)
+        status = response.status_code
+        headers = [*response.raw_headers, *envoy_headers(emulator, started, answered, request_id)]
+        headers, answer = self.compression.whole("POST", header(scope, b"accept-encoding"), status, headers, response.body)
+        wired = http_bytes(status, headers, answer, keep_alive)
+        journal(emulator, scope, arrival, status)
+        return wired
+
+    def _waits(self, payload: dict[str, Any] | None, params: dict[str, str]) -> bool:
+        """Whether the answer to this submit waits for something (inputs to download, images to make): decided
+        as the emulator will decide which model serves the route; a submit it refuses waits for nothing."""
+        catalog = self.emulator.catalog
+        name = payload.get("model") if payload is not None else None
+        entry = catalog.model(name) if isinstance(name, str) and name else None
+        served = catalog.on_route(entry.name, params["service"], params["group"], params["function"]) if entry else None
+        if served is None:
+            return False
+        input_ = payload.get("input") if payload is not None else None
+        return served.output.shape == "call" or (isinstance(input_, dict) and self.emulator.inputs.downloads(served, input_))
 
     async def serve(self, scope: Scope, receive: Receive, send: Send, params: dict[str, str]) -> None:
         arrival, receive = await self.edge.arrive(scope, receive, "submit", None)
@@ -74,3 +131,9 @@ class Submits:
             await answering.run(scope, receive, route)
         finally:
             journal(emulator, scope, arrival, answering.status)
+
+
+def _first_values(scope: Scope) -> dict[str, str]:
+    """The request's headers by lower-case name, the first of a repeated one winning, as Starlette's ``Headers``
+    reads them (a dict: each read a lookup, not a walk through the list)."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(scope["headers"])}

@@ -59,9 +59,14 @@ class Inputs:
         self._clock = clock
         self._decodes = asyncio.Semaphore(settings.max_decodes)
 
+    def downloads(self, entry: ModelEntry, input_: Mapping[str, Any]) -> bool:
+        """Whether :meth:`look` would read any image (else it finds nothing, at once: a submit can be answered
+        without waiting)."""
+        return self._settings.fetch_inputs != "none" and next(_image_urls(entry, input_), None) is not None
+
     async def look(self, entry: ModelEntry, input_: Mapping[str, Any], account_id: str, base_url: str) -> Looked:
         """Fetch and check every image input, in field order; the first failure ends the look."""
-        if self._settings.fetch_inputs == "none":
+        if not self.downloads(entry, input_):
             return Looked()
         lines = None
         for name, url, limits in _image_urls(entry, input_):

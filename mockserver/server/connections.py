@@ -18,7 +18,7 @@ wrapped:
   moment the parser has its headers. A refusal must cost far less than the
   answer it saves (with the h11 protocol, which has no task hook, the guard's
   ASGI layer refuses the rest);
-- a plain poll the app's fast path answers synchronously
+- a whole poll, download or submit the app's fast path answers synchronously
   (:meth:`mockserver.http.fastpath.FastPath.wire`) is answered the same way,
   at the socket: see :mod:`.wire`. A pipelined request that the end of an
   ASGI answer starts goes the ASGI way, so answers never nest.
@@ -40,7 +40,7 @@ from typing import Any, Protocol
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from .onewrite import HeldHead
-from .wire import WireApp, plain_request
+from .wire import WireApp, whole_request
 
 log = logging.getLogger("mockserver")
 _BUSY_BODY = b'{"code":"ServiceUnavailable","message":"too many open connections; try again later"}'
@@ -100,14 +100,14 @@ def bounded_protocol(max_connections: int, header_seconds: float, guard: Guard |
             super().data_received(data)
 
         def _wired(self, data: bytes) -> bool:
-            """Answer a plain request that ``data`` holds alone without the parser (:mod:`.wire`), if the guard
+            """Answer a whole request that ``data`` holds alone without the parser (:mod:`.wire`), if the guard
             refuses it or ``fast`` answers it; False (nothing done) otherwise."""
             if fast is None and not (guard is not None and guard.limit and len(self.tasks) >= guard.limit):
                 return False
-            plain = plain_request(data, self._base)
-            if plain is None:
+            whole = whole_request(data, self._base)
+            if whole is None:
                 return False
-            answer = self._answer(*plain)
+            answer = self._answer(*whole)
             if answer is None:
                 return False
             self._unset_keepalive_if_required()  # what uvicorn does with a request's first bytes
@@ -117,11 +117,11 @@ def bounded_protocol(max_connections: int, header_seconds: float, guard: Guard |
             self._write(*answer)
             return True
 
-        def _answer(self, scope: dict[str, Any], keep_alive: bool) -> tuple[bytes, bool] | None:
+        def _answer(self, scope: dict[str, Any], body: bytes | None, keep_alive: bool) -> tuple[bytes, bool] | None:
             """The guard's refusal, else ``fast``'s answer, else None (uvicorn serves the request)."""
             answer = guard.wire(scope, len(self.tasks), keep_alive) if guard is not None else None
             if answer is None and fast is not None:
-                answer = fast.wire(scope, keep_alive)
+                answer = fast.wire(scope, body, keep_alive)
             return answer
 
         def _write(self, answer: bytes, keep_alive: bool) -> None:
@@ -134,7 +134,7 @@ def bounded_protocol(max_connections: int, header_seconds: float, guard: Guard |
         def _start_asgi_task(self, cycle: Any, app: Any) -> None:  # httptools' protocol starts each request here
             # A pipelined request started by the previous answer's end goes the ASGI way: answering it here would
             # end it here too, and a long pipeline would recurse that deep.
-            answer = None if self._completing else self._answer(cycle.scope, cycle.keep_alive)
+            answer = None if self._completing else self._answer(cycle.scope, None, cycle.keep_alive)
             if answer is None:
                 super()._start_asgi_task(cycle, app)
                 return

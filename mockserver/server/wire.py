@@ -1,12 +1,11 @@
 """Answers written straight to the socket: a plain request read without the HTTP parser, and an answer's bytes.
 
 Most of what a client sends under load is one small request per packet: a
-poll, a download, each a bodyless ``GET`` with a handful of headers. uvicorn
-answers each through httptools' callbacks, a request cycle, an asyncio task
-and the ASGI ``send`` messages; that machinery costs more than the emulator's
-own work for a poll. So the connection (:mod:`.connections`) first offers what
-the socket gave to :func:`plain_request`, and a plain request to the app's
-wire answerer (:class:`WireApp`: the overload guard, then the fast path),
+poll, a download, a submit's few hundred bytes of JSON. uvicorn answers each
+through httptools' callbacks, a request cycle, an asyncio task and the ASGI
+``send`` messages; that machinery costs more than the emulator's own work for
+a poll. So the connection (:mod:`.connections`) first offers what the socket
+gave to :func:`whole_request`, and a whole request to the app's wire answerer (:class:`WireApp`: the overload guard, then the fast path),
 which answers synchronously with the whole HTTP/1.1 answer's bytes, made by
 :func:`http_bytes` exactly as uvicorn writes them; anything it does not answer
 goes uvicorn's way, unchanged.
@@ -19,7 +18,8 @@ from http import HTTPStatus
 from typing import Any, Protocol
 
 Headers = list[tuple[bytes, bytes]]
-_NOT_PLAIN = (b"content-length", b"transfer-encoding", b"upgrade", b"expect")  # the parser's business
+_NOT_PLAIN = (b"transfer-encoding", b"upgrade", b"expect")  # the parser's business
+_METHODS = (b"GET", b"HEAD", b"POST")
 # Header lines as the parser takes them: a token, a colon, a value of visible characters, spaces and tabs.
 _HEADER_LINES = re.compile(rb"(?:\r\n[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*)*")
 _STATUS_LINES = {status.value: b"HTTP/1.1 %d %s\r\n" % (status.value, status.phrase.encode()) for status in HTTPStatus}
@@ -28,39 +28,48 @@ _STATUS_LINES = {status.value: b"HTTP/1.1 %d %s\r\n" % (status.value, status.phr
 class WireApp(Protocol):
     """What the app answers at the socket (:meth:`mockserver.http.fastpath.FastPath.wire`)."""
 
-    def wire(self, scope: dict[str, Any], keep_alive: bool) -> tuple[bytes, bool] | None:
-        """:func:`http_bytes` of the answer to the request in ``scope`` (an ASGI scope), or None to let uvicorn
-        serve it."""
+    def wire(self, scope: dict[str, Any], body: bytes | None, keep_alive: bool) -> tuple[bytes, bool] | None:
+        """:func:`http_bytes` of the answer to the request in ``scope`` (an ASGI scope) with ``body`` (None: not
+        read yet), or None to let uvicorn serve it."""
 
 
-def plain_request(data: bytes, base: dict[str, Any]) -> tuple[dict[str, Any], bool] | None:
-    """``(ASGI scope, keep-alive)`` of a whole bodyless HTTP/1.1 ``GET``/``HEAD`` that ``data`` holds alone.
+def whole_request(data: bytes, base: dict[str, Any]) -> tuple[dict[str, Any], bytes, bool] | None:
+    """``(ASGI scope, body, keep-alive)`` of a whole HTTP/1.1 ``GET``, ``HEAD`` or ``POST`` that ``data`` holds
+    alone, its body (if any) framed by ``Content-Length``.
 
     ``base`` holds the scope's connection keys (server, client, scheme, root
-    path). Anything else returns None and goes the parser's way: a body, a
-    pipelined second request, a percent-escaped or non-ASCII path,
-    ``Upgrade``/``Expect``, a header line the parser would refuse (which it then answers with its 400).
+    path). Anything else returns None and goes the parser's way: a chunked or
+    unfinished body, a pipelined second request, a percent-escaped or
+    non-ASCII path, ``Upgrade``/``Expect``, a header line the parser would
+    refuse (which it then answers with its 400).
     """
     end = data.find(b"\r\n\r\n")
-    if end != len(data) - 4 or _HEADER_LINES.fullmatch(data, data.find(b"\r\n"), end) is None:
+    if end < 0 or _HEADER_LINES.fullmatch(data, data.find(b"\r\n"), end) is None:
         return None
     lines = data[:end].split(b"\r\n")
     request_line = lines[0].split(b" ")
-    if len(request_line) != 3 or request_line[0] not in (b"GET", b"HEAD") or request_line[2] != b"HTTP/1.1":
+    if len(request_line) != 3 or request_line[0] not in _METHODS or request_line[2] != b"HTTP/1.1":
         return None
     raw_path, _, query = request_line[1].partition(b"?")
     if not raw_path.startswith(b"/") or b"%" in raw_path or not raw_path.isascii():
         return None
     headers = []
     keep_alive = True
+    length = None
     for line in lines[1:]:
         name, _, value = line.partition(b":")
         name, value = name.lower(), value.strip()
         if name in _NOT_PLAIN:
             return None
-        if name == b"connection":
+        if name == b"content-length":
+            if length is not None or not value.isdigit():
+                return None
+            length = int(value)
+        elif name == b"connection":
             keep_alive = b"close" not in value.lower()
         headers.append((name, value))
+    if len(data) != end + 4 + (length or 0):
+        return None
     root = base["root_path"]
     scope = {
         **base,
@@ -71,7 +80,7 @@ def plain_request(data: bytes, base: dict[str, Any]) -> tuple[dict[str, Any], bo
         "query_string": query,
         "headers": headers,
     }
-    return scope, keep_alive
+    return scope, data[end + 4 :], keep_alive
 
 
 def http_bytes(status: int, headers: Headers, body: bytes, keep_alive: bool, head: bool = False) -> tuple[bytes, bool]:
