@@ -90,3 +90,20 @@ def test_a_sync_rule_raises_at_once():
     with pytest.raises(ApiError) as raised:
         validate(entry, {}, {"n": 2}, CATALOG.messages)
     assert (raised.value.code, raised.value.message) == ("InvalidParameter", "Range of n should be [1, 1]")
+
+
+def test_a_list_default_is_each_tasks_own_copy():
+    first = check("wanx-sketch-to-image-lite", {"prompt": "c", "sketch_image_url": "https://a/b.png"})
+    second = check("wanx-sketch-to-image-lite", {"prompt": "c", "sketch_image_url": "https://a/b.png"})
+    first.parameters["sketch_color"].append([1, 2, 3])
+    assert second.parameters["sketch_color"] == []
+    assert CATALOG.models["wanx-sketch-to-image-lite"].parameters["sketch_color"].default == []
+
+
+def test_each_entry_is_checked_by_its_own_rules():
+    """The per-entry work done once is keyed by the entry itself: a copy with other rules gets its own."""
+    entry = CATALOG.models["wanx-v1"]
+    assert "style" in validate(entry, {"prompt": "c"}, {}, CATALOG.messages).parameters
+    bare = entry.model_copy(update={"parameters": {}})
+    assert validate(bare, {"prompt": "c"}, {}, CATALOG.messages).parameters == {}
+    assert "style" in validate(entry, {"prompt": "c"}, {}, CATALOG.messages).parameters

@@ -49,17 +49,54 @@ def validate(
     """Apply defaults and truncation, check every rule; raise or report the first break."""
     sections = {"input": dict(input_), "parameters": dict(parameters)}
     task_failure: Failure | None = None
-    for section, rules in (("input", entry.input), ("parameters", entry.parameters)):
-        values = sections[section]
-        for name, rule in rules.items():
-            try:
-                _check_field(rule, values, name, f"{section}.{name}", sections)
-            except _Broken as broken:
-                failure = _failure(rule, broken, f"{section}.{name}", name, messages)
-                if rule.error.via == "sync":
-                    raise ApiError(failure.code, message=failure.message) from None
-                task_failure = task_failure or failure
+    for top in _fields(entry):
+        values = sections[top.section]
+        if top.optional and values.get(top.name) is None:  # absent and not required: its default, if any
+            if top.default is not None:
+                values[top.name] = copy.deepcopy(top.default) if top.mutable else top.default
+            continue
+        try:
+            _check_field(top.rule, values, top.name, top.path, sections)
+        except _Broken as broken:
+            failure = _failure(top.rule, broken, top.path, top.name, messages)
+            if top.rule.error.via == "sync":
+                raise ApiError(failure.code, message=failure.message) from None
+            task_failure = task_failure or failure
     return Validated(sections["input"], sections["parameters"], task_failure)
+
+
+@dataclass(frozen=True)
+class _Top:
+    """A top-level field of an entry, with what checking it needs worked out once (the catalog is fixed)."""
+
+    section: str  # "input" or "parameters"
+    name: str
+    path: str  # "parameters.size": how a message names it
+    rule: FieldRule
+    optional: bool  # neither required nor required under a condition: absent, it only takes its default
+    default: Any
+    mutable: bool  # a list or object default: every task gets its own copy
+
+
+_TOPS: dict[int, tuple[ModelEntry, tuple[_Top, ...]]] = {}  # by id(entry); the entry kept so an id is never reused
+_TOPS_KEPT = 4096  # entries remembered (a process holds one catalog, tests a few): then the memo starts afresh
+
+
+def _fields(entry: ModelEntry) -> tuple[_Top, ...]:
+    """The entry's fields, input's then parameters', each as :class:`_Top` (memoised per entry)."""
+    known = _TOPS.get(id(entry))
+    if known is not None and known[0] is entry:
+        return known[1]
+    tops = tuple(
+        _Top(section, name, f"{section}.{name}", rule, not rule.required and not rule.required_if, rule.default,
+             not isinstance(rule.default, (str, int, float, type(None))))
+        for section, rules in (("input", entry.input), ("parameters", entry.parameters))
+        for name, rule in rules.items()
+    )
+    if len(_TOPS) >= _TOPS_KEPT:
+        _TOPS.clear()
+    _TOPS[id(entry)] = (entry, tops)
+    return tops
 
 
 def _check_field(rule: FieldRule, values: dict[str, Any], name: str, path: str, sections: dict[str, dict]) -> None:
