@@ -4,7 +4,7 @@ A wanx-v1 n=1 asynchronous submit (``bench_peers.py``'s body, account and
 limits) is timed three ways on one emulator (memory store, manual clock,
 unseeded, as ``dashscope-mock serve`` runs it):
 
-- ``domain``: ``Emulator.prepare`` + ``look`` + ``commit`` + the answer's body;
+- ``domain``: ``Emulator.prepare`` + ``look`` + ``commit`` + the answer's bytes;
 - ``route``: the route handler :func:`mockserver.http.dashscope.submit` on a ``Request`` whose body the
   edge has read and parsed (as the fast submit path hands it on);
 - ``asgi``: the whole app (edge, fast submit path, journal) on an in-memory ASGI call.
@@ -80,7 +80,8 @@ def domain_way(emulator: Emulator) -> Callable[[], Awaitable[None]]:
         request_id = emulator.ids.request_id()
         draft = emulator.prepare(account, "text2image", "image-synthesis", body, headers)
         looked = await emulator.look(draft, "http://127.0.0.1:8580")
-        emulator.commit(draft, looked, request_id).body(request_id)
+        task = emulator.commit(draft, looked, request_id)
+        dashscope.submitted_body(request_id, task.task_id)
 
     return one
 

@@ -31,7 +31,7 @@ async def generate(
     request_id = request.state.request_id
     if looked.failure is not None:  # a broken rule or an unusable input image: the call's error, at once
         raise ApiError(looked.failure.code, message=looked.failure.message)
-    task = emulator.commit(draft, looked, request_id).task
+    task = emulator.commit(draft, looked, request_id)
     await until(emulator.clock, task.ended_at)
     body = {**emulator.answer_call(task, base_url), "request_id": request_id}
     return json_response(body, media_type=JSON, headers=headers)  # x-request-id: the gateway adds it

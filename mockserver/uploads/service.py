@@ -23,6 +23,7 @@ from ..domain.clock import Clock
 from ..domain.ids import IdFactory
 from ..settings.config import Settings
 from ..store import Store
+from ..support.headers import HeaderLookup
 from ..support.timefmt import CHINA
 from . import policy
 
@@ -106,7 +107,7 @@ class Uploads:
         """Drop every file uploaded to the account's folders (a one-account reset)."""
         return self._store.drop_uploads(f"{ROOT}/{_owner(account_id)}/")
 
-    def unresolved(self, entry: ModelEntry, input_: Mapping[str, Any], headers: Mapping[str, str], account_id: str, message: str) -> Failure | None:
+    def unresolved(self, entry: ModelEntry, input_: Mapping[str, Any], headers: HeaderLookup, account_id: str, message: str) -> Failure | None:
         """The InvalidURL failure of the first ``oss://`` input that cannot be resolved, if any."""
         enabled = headers.get("x-dashscope-ossresourceresolve", "").strip().lower() == "enable"
         now = self._clock.now()
