@@ -107,3 +107,17 @@ def test_each_entry_is_checked_by_its_own_rules():
     bare = entry.model_copy(update={"parameters": {}})
     assert validate(bare, {"prompt": "c"}, {}, CATALOG.messages).parameters == {}
     assert "style" in validate(entry, {"prompt": "c"}, {}, CATALOG.messages).parameters
+
+
+def test_what_a_task_keeps_shares_its_short_strings():
+    """A million retained tasks hold one copy of each field name and short value (parsed apart, interned here)."""
+    import json
+
+    from mockserver.catalog.validate import kept
+
+    entry = CATALOG.models["wanx-v1"]
+    first, second = ({"size": json.loads('"1024*1024"'), "n": 2} for _ in range(2))
+    assert first["size"] is not second["size"]
+    kept_first, kept_second = kept(entry.parameters, first), kept(entry.parameters, second)
+    assert kept_first == {"size": "1024*1024", "n": 2}
+    assert kept_first["size"] is kept_second["size"]

@@ -11,10 +11,12 @@ from __future__ import annotations
 import copy
 import json
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 from ..domain.errors import ApiError
+from .derived import per_entry
 from .schema import FieldRule, ModelEntry
 
 _SIZE = re.compile(r"^(\d{1,5})\*(\d{1,5})$")
@@ -78,25 +80,15 @@ class _Top:
     mutable: bool  # a list or object default: every task gets its own copy
 
 
-_TOPS: dict[int, tuple[ModelEntry, tuple[_Top, ...]]] = {}  # by id(entry); the entry kept so an id is never reused
-_TOPS_KEPT = 4096  # entries remembered (a process holds one catalog, tests a few): then the memo starts afresh
-
-
+@per_entry
 def _fields(entry: ModelEntry) -> tuple[_Top, ...]:
-    """The entry's fields, input's then parameters', each as :class:`_Top` (memoised per entry)."""
-    known = _TOPS.get(id(entry))
-    if known is not None and known[0] is entry:
-        return known[1]
-    tops = tuple(
+    """The entry's fields, input's then parameters', each as a :class:`_Top`."""
+    return tuple(
         _Top(section, name, f"{section}.{name}", rule, not rule.required and not rule.required_if, rule.default,
              not isinstance(rule.default, (str, int, float, type(None))))
         for section, rules in (("input", entry.input), ("parameters", entry.parameters))
         for name, rule in rules.items()
     )
-    if len(_TOPS) >= _TOPS_KEPT:
-        _TOPS.clear()
-    _TOPS[id(entry)] = (entry, tops)
-    return tops
 
 
 def _check_field(rule: FieldRule, values: dict[str, Any], name: str, path: str, sections: dict[str, dict]) -> None:
@@ -235,6 +227,7 @@ def _number(value: float | None) -> str:
 KEPT_CHARS = 4096  # a string a task keeps is cut here (only placeholder labels read past a prompt's limit)
 KEPT_EXTRA = 16  # fields without a rule a task keeps (seed, style...: the real service tolerates unknown keys)
 _EXTRA_CHARS = 256  # and the length of their names and string values
+_SHARED_TEXT = 64  # text values up to this long are interned (a prompt, longer, is rarely repeated)
 
 
 def kept(rules: dict[str, FieldRule], values: dict[str, Any]) -> dict[str, Any]:
@@ -242,18 +235,25 @@ def kept(rules: dict[str, FieldRule], values: dict[str, Any]) -> dict[str, Any]:
     (strings cut at ``KEPT_CHARS``; a list or object only while it serializes within that, as a
     chat-style ``messages`` does) and a few scalars without rules. The rest was needed only by the
     checks and the download, which are done: keeping it would let one request hold its whole body
-    in memory for a day."""
+    in memory for a day.
+
+    Names and short text values are interned: most of a retained task's memory was the strings its
+    JSON body was parsed into (``"size"``, ``"1024*1024"`` ...); interned, a million tasks share one copy.
+    """
     out: dict[str, Any] = {}
     extra = 0
     for name, value in values.items():
         if name in rules:
             if isinstance(value, str):
-                out[name] = value[:KEPT_CHARS]
-            elif not isinstance(value, (list, dict)) or len(json.dumps(value)) <= KEPT_CHARS:
-                out[name] = value
+                value = value[:KEPT_CHARS]
+            elif isinstance(value, (list, dict)) and len(json.dumps(value)) > KEPT_CHARS:
+                continue
         elif extra < KEPT_EXTRA and len(name) <= _EXTRA_CHARS and isinstance(value, (str, int, float)):
             extra += 1
-            out[name] = value[:_EXTRA_CHARS] if isinstance(value, str) else value
+            value = value[:_EXTRA_CHARS] if isinstance(value, str) else value
+        else:
+            continue
+        out[sys.intern(name)] = sys.intern(value) if type(value) is str and len(value) <= _SHARED_TEXT else value
     return out
 
 

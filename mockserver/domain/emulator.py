@@ -20,7 +20,7 @@ from ..faults.rules import Request
 from ..inputs.service import Inputs, Looked
 from ..lifecycle.lanes import Lane
 from ..lifecycle.planner import apply_timeout, draw_durations
-from ..lifecycle.task import UNKNOWN, Outcome, Task, shared
+from ..lifecycle.task import UNKNOWN, Outcome, Task
 from ..lifecycle.view import task_output, unknown_output
 from ..results.images import ResultImages
 from ..results.urls import ResultSigner
@@ -280,8 +280,8 @@ class Emulator:
             group=draft.group,
             function=draft.function,
             request_id=request_id,
-            input=shared(kept(entry.input, draft.checked.input)),
-            parameters=shared(kept(entry.parameters, draft.checked.parameters)),
+            input=kept(entry.input, draft.checked.input),
+            parameters=kept(entry.parameters, draft.checked.parameters),
             image_count=images,
             submitted_at=now,
             pending_seconds=pending,

@@ -17,16 +17,13 @@ class HeaderLookup(Protocol):
 
 
 class RawHeaders:
-    """``get`` straight on an ASGI scope's ``headers`` list: the first value of a name, as ``Headers.get`` gives."""
+    """``get`` on an ASGI scope's ``headers`` list: the first value of a name, as ``Headers.get`` gives."""
 
-    __slots__ = ("_raw",)
+    __slots__ = ("_first",)
 
     def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
-        self._raw = raw
+        self._first = dict(reversed(raw))  # built in C; reversed, so the first of a repeated name wins
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        key = name.lower().encode("latin-1")  # ASGI servers give the names lower-case
-        for raw_name, value in self._raw:
-            if raw_name == key:
-                return value.decode("latin-1")
-        return default
+        value = self._first.get(name.lower().encode("latin-1"))  # ASGI servers give the names lower-case
+        return default if value is None else value.decode("latin-1")

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from ..catalog import ModelEntry
+from ..catalog.derived import per_entry
 from ..catalog.validate import Failure
 from ..domain.clock import Clock
 from ..domain.ids import IdFactory
@@ -109,11 +110,12 @@ class Uploads:
 
     def unresolved(self, entry: ModelEntry, input_: Mapping[str, Any], headers: HeaderLookup, account_id: str, message: str) -> Failure | None:
         """The InvalidURL failure of the first ``oss://`` input that cannot be resolved, if any."""
+        fields = _url_fields(entry)
+        if not fields:
+            return None
         enabled = headers.get("x-dashscope-ossresourceresolve", "").strip().lower() == "enable"
         now = self._clock.now()
-        for name, rule in entry.input.items():
-            if rule.type != "url" and not (rule.items is not None and rule.items.type == "url"):
-                continue
+        for name in fields:
             value = input_.get(name)
             for url in value if isinstance(value, list) else [value]:
                 if isinstance(url, str) and url.lower().startswith("oss://"):
@@ -128,6 +130,13 @@ class Uploads:
         if len(parts) < 3 or parts[0] != ROOT or parts[1] != _owner(account_id):
             return None
         return self._store.get_upload(key, now)
+
+
+@per_entry
+def _url_fields(entry: ModelEntry) -> tuple[str, ...]:
+    """The input fields that hold a URL or a list of URLs."""
+    return tuple(name for name, rule in entry.input.items()
+                 if rule.type == "url" or (rule.items is not None and rule.items.type == "url"))
 
 
 def _owner(account_id: str) -> str:
