@@ -11,11 +11,12 @@ unseeded, as ``dashscope-mock serve`` runs it):
 
 Each figure is the best of ``--repeats`` batches of ``--count`` submits, in
 microseconds per submit; ``--profile`` prints cProfile's top rows of the
-``asgi`` way instead. Wall time on a shared machine swings: read the three
-against each other in one run, and use ``bench_instructions.py`` for a
-figure immune to neighbours.
+first of ``--ways`` instead. Wall time on a shared machine swings: read the three
+against each other in one run. ``--instructions`` gives a figure immune to
+neighbours: each way runs under callgrind twice, with ``--count`` submits and
+with none, and the difference is divided by ``--count`` (needs valgrind).
 
-    python load/bench_submit.py [--count 2000] [--repeats 5] [--profile]
+    python load/bench_submit.py [--count 2000] [--repeats 5] [--ways domain,route,asgi] [--profile | --instructions]
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ import asyncio
 import cProfile
 import json
 import pstats
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import yaml
@@ -110,18 +115,40 @@ async def timed(one: Callable[[], Awaitable[None]], count: int, repeats: int) ->
         for _ in range(count):
             await one()
         best = min(best, time.perf_counter() - start)
-    return best / count * 1e6
+    return best / max(count, 1) * 1e6
+
+
+def instructions(way: str, count: int) -> float:
+    """Instructions per submit of one way: a callgrind run of ``count`` submits less one of none."""
+    totals = []
+    for submits in (0, count):
+        with tempfile.TemporaryDirectory() as scratch:
+            out = Path(scratch) / "callgrind.out"
+            command = [sys.executable, __file__, "--ways", way, "--count", str(submits), "--repeats", "1"]
+            subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *command],
+                           check=True, capture_output=True)
+            totals.append(max(int(line.split()[1]) for line in out.read_text().splitlines()
+                              if line.startswith(("summary:", "totals:"))))
+    return (totals[1] - totals[0]) / count
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--profile", action="store_true", help="cProfile the asgi way instead of timing it")
+    parser.add_argument("--profile", action="store_true", help="cProfile the first way instead of timing it")
+    parser.add_argument("--instructions", action="store_true", help="count instructions under callgrind instead")
+    parser.add_argument("--ways", default="domain,route,asgi", help="which of the three to run")
     args = parser.parse_args()
+    if args.instructions:
+        print(f"# k instructions per wanx-v1 n=1 submit (callgrind: {args.count} submits less none)")
+        for way in args.ways.split(","):
+            print(f"{way:<8}{instructions(way, args.count) / 1000:>8.1f}", flush=True)
+        return
     emulator = Emulator(Settings(clock="manual", **yaml.safe_load(CONFIG)))
     app = create_app(emulator=emulator)
     ways = {"domain": domain_way(emulator), "route": route_way(app, emulator), "asgi": asgi_way(app)}
+    ways = {name: ways[name] for name in args.ways.split(",")}
 
     async def run() -> None:
         for one in ways.values():  # warm-up: the account's lane, caches
@@ -129,7 +156,7 @@ def main() -> None:
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()
-            await timed(ways["asgi"], args.count, 1)
+            await timed(next(iter(ways.values())), args.count, 1)
             profiler.disable()
             pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 
+import pytest
 from starlette.datastructures import Headers
 from starlette.responses import Response
 
@@ -61,3 +62,15 @@ def test_raw_headers_read_as_starlette_headers_do():
     for name in ("host", "X-DashScope-Async", "x-mock-directive", "authorization"):
         assert RawHeaders(raw).get(name) == Headers(raw=raw).get(name)
     assert RawHeaders(raw).get("authorization", "") == ""
+
+
+def test_json_nesting_is_bounded_however_the_brackets_are_counted():
+    from mockserver.support.parsing import MAX_DEPTH, json_value
+
+    assert json_value(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH)
+    with pytest.raises(ValueError, match="too deep"):
+        json_value(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1))
+    with pytest.raises(ValueError, match="too deep"):
+        json_value(b'{"a":' * (MAX_DEPTH + 1) + b"1" + b"}" * (MAX_DEPTH + 1))
+    brackets_in_text = b'{"prompt":"' + b"[{" * 100 + b'","n":[[1]]}'
+    assert json_value(brackets_in_text)["n"] == [[1]]

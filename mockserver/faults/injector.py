@@ -54,13 +54,15 @@ class Faults:
             items = ""
             if request.prompt is not None:
                 prompt, items = split_prompt(request.prompt)
-                request = _with_prompt(request, prompt)
-            try:
-                directed = _combine(parse(items), parse(header or ""))
-                if directed is not None:
-                    directed.check(self.errors)
-            except ValueError:  # a DirectiveError too: the submit itself refuses it with a 400
-                directed = None
+                if items:
+                    request = _with_prompt(request, prompt)
+            if items or header:
+                try:
+                    directed = _combine(parse(items), parse(header or ""))
+                    if directed is not None:
+                        directed.check(self.errors)
+                except ValueError:  # a DirectiveError too: the submit itself refuses it with a 400
+                    directed = None
         effects = _combine(self.rules.fire(request, plan=False), directed)
         return effects if effects is not None and effects.has_http() else None
 
