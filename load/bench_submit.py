@@ -38,6 +38,7 @@ from bench_peers import CONFIG, KEY, SUBMIT_BODY, SUBMIT_PATH
 
 from mockserver.domain.emulator import Emulator
 from mockserver.http import dashscope
+from mockserver.http.answer import submitted_body
 from mockserver.http.app import create_app
 from mockserver.settings.config import Settings
 
@@ -86,7 +87,7 @@ def domain_way(emulator: Emulator) -> Callable[[], Awaitable[None]]:
         draft = emulator.prepare(account, "text2image", "image-synthesis", body, headers)
         looked = await emulator.look(draft, "http://127.0.0.1:8580")
         task = emulator.commit(draft, looked, request_id)
-        dashscope.submitted_body(request_id, task.task_id)
+        submitted_body(request_id, task.task_id)
 
     return one
 

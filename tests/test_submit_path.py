@@ -10,7 +10,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 
 from mockserver.domain.ids import IdFactory
-from mockserver.http.dashscope import Answer, submit_headers, submitted_body
+from mockserver.http.answer import Answer, submit_headers, submitted_body
 from mockserver.http.responses import JSON, dumps
 from mockserver.support.headers import RawHeaders
 
@@ -50,7 +50,8 @@ def test_the_submit_answer_is_what_the_json_encoder_writes():
 
 def test_answer_sends_what_a_starlette_response_sends():
     body, headers = b'{"a":1}', submit_headers("33da8e6b-1309-9a44-be83-352165959608")
-    ours, theirs = Answer(body, headers, JSON), Response(body, headers=headers, media_type=JSON)
+    as_dict = {name.decode(): value.decode() for name, value in headers}
+    ours, theirs = Answer(body, headers, JSON.encode()), Response(body, headers=as_dict, media_type=JSON)
     assert (ours.status_code, ours.body, ours.raw_headers) == (theirs.status_code, theirs.body, theirs.raw_headers)
     assert [name for name, _ in ours.raw_headers] == [
         b"x-dashscope-call-gateway", b"eagleeye-traceid", b"x-dashscope-timeout", b"content-length", b"content-type",

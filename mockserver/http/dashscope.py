@@ -6,7 +6,6 @@ variant adds one); the gateway has already authenticated the request.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Awaitable, Callable
 
@@ -21,12 +20,13 @@ from ..domain.errors import ApiError
 from ..support.headers import RawHeaders
 from ..support.streams import TooLarge, TooSlow, read_capped
 from . import multimodal
-from .responses import JSON, JSON_UTF8, json_response
+from .answer import Answer, submit_headers, submitted_body
+from .responses import JSON, JSON_UTF8, dumps, json_response
 
 _CLOSE = {"Connection": "close"}
 _SIMPLE_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?")  # a Host that is its own netloc (else Starlette parses it)
 Endpoint = Callable[[Request], Awaitable[Response]]
-SUBMIT_TIMEOUT = "298"  # x-dashscope-timeout on submits and synchronous calls (captured 2026)
+_JSON = JSON.encode()
 
 
 def _emulator(request: Request) -> Emulator:
@@ -88,42 +88,10 @@ async def submit(request: Request) -> Response:
         return await multimodal.generate(request, emulator, draft, looked, base, submit_headers(request_id))
     if draft.entry.mode == "sync":  # the finished output is the answer: no task
         answer = {**emulator.call(draft, looked), "request_id": request_id}
-        return json_response(answer, media_type=JSON, headers=submit_headers(request_id))
+        return Answer(dumps(answer), submit_headers(request_id), _JSON)
     task = emulator.commit(draft, looked, request_id)
     state["task"] = (task.task_id, "PENDING")  # for the journal
-    return Answer(submitted_body(request_id, task.task_id), submit_headers(request_id), JSON)
-
-
-def submitted_body(request_id: str, task_id: str) -> bytes:
-    """The submit answer, keys in the 2026 capture's order (2024's was ``output {task_status, task_id}, request_id``).
-
-    Both ids are our own (hex digits and dashes: nothing to escape), so the bytes are written without a JSON encoder.
-    """
-    return b'{"request_id":"%s","output":{"task_id":"%s","task_status":"PENDING"}}' % (request_id.encode(), task_id.encode())
-
-
-def submit_headers(request_id: str) -> dict[str, str]:
-    """The gateway's headers on a submit's (or synchronous call's) answer, as captured in 2026.
-
-    The trace id is 32 hex, derived from the request id (so a seeded run repeats it).
-    """
-    return {
-        "x-dashscope-call-gateway": "true",
-        "eagleeye-traceid": hashlib.md5(request_id.encode()).hexdigest(),
-        "x-dashscope-timeout": SUBMIT_TIMEOUT,
-    }
-
-
-class Answer(Response):
-    """A 200 of ready bytes: what ``Response(body, headers=headers, media_type=...)`` sends, the same headers in
-    the same order (``headers``' lower-case names, then length and type), without its per-call checks."""
-
-    def __init__(self, body: bytes, headers: dict[str, str], media_type: str) -> None:
-        self.status_code = 200
-        self.background = None
-        self.body = body
-        self.raw_headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
-        self.raw_headers += ((b"content-length", b"%d" % len(body)), (b"content-type", media_type.encode("latin-1")))
+    return Answer(submitted_body(request_id, task.task_id), submit_headers(request_id), _JSON)
 
 
 async def query(request: Request) -> Response:

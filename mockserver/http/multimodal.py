@@ -19,13 +19,14 @@ from ..domain.clock import Clock
 from ..domain.emulator import Draft, Emulator
 from ..domain.errors import ApiError
 from ..inputs.service import Looked
-from .responses import JSON, json_response
+from .answer import Answer
+from .responses import JSON, dumps
 
 _POLL_SECONDS = 0.25  # how often a call re-reads a clock that was frozen or changed while it waited
 
 
 async def generate(
-    request: Request, emulator: Emulator, draft: Draft, looked: Looked, base_url: str, headers: dict[str, str]
+    request: Request, emulator: Emulator, draft: Draft, looked: Looked, base_url: str, headers: list[tuple[bytes, bytes]]
 ) -> Response:
     """Plan the call, wait for its end on the emulator's clock, answer its images (or its error), with ``headers``."""
     request_id = request.state.request_id
@@ -34,7 +35,7 @@ async def generate(
     task = emulator.commit(draft, looked, request_id)
     await until(emulator.clock, task.ended_at)
     body = {**emulator.answer_call(task, base_url), "request_id": request_id}
-    return json_response(body, media_type=JSON, headers=headers)  # x-request-id: the gateway adds it
+    return Answer(dumps(body), headers, JSON.encode())  # x-request-id: the gateway adds it
 
 
 async def until(clock: Clock, moment: float) -> None:
