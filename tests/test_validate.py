@@ -90,3 +90,34 @@ def test_a_sync_rule_raises_at_once():
     with pytest.raises(ApiError) as raised:
         validate(entry, {}, {"n": 2}, CATALOG.messages)
     assert (raised.value.code, raised.value.message) == ("InvalidParameter", "Range of n should be [1, 1]")
+
+
+def test_a_list_default_is_each_tasks_own_copy():
+    first = check("wanx-sketch-to-image-lite", {"prompt": "c", "sketch_image_url": "https://a/b.png"})
+    second = check("wanx-sketch-to-image-lite", {"prompt": "c", "sketch_image_url": "https://a/b.png"})
+    first.parameters["sketch_color"].append([1, 2, 3])
+    assert second.parameters["sketch_color"] == []
+    assert CATALOG.models["wanx-sketch-to-image-lite"].parameters["sketch_color"].default == []
+
+
+def test_each_entry_is_checked_by_its_own_rules():
+    """The per-entry work done once is keyed by the entry itself: a copy with other rules gets its own."""
+    entry = CATALOG.models["wanx-v1"]
+    assert "style" in validate(entry, {"prompt": "c"}, {}, CATALOG.messages).parameters
+    bare = entry.model_copy(update={"parameters": {}})
+    assert validate(bare, {"prompt": "c"}, {}, CATALOG.messages).parameters == {}
+    assert "style" in validate(entry, {"prompt": "c"}, {}, CATALOG.messages).parameters
+
+
+def test_what_a_task_keeps_shares_its_short_strings():
+    """A million retained tasks hold one copy of each field name and short value (parsed apart, interned here)."""
+    import json
+
+    from mockserver.catalog.validate import kept
+
+    entry = CATALOG.models["wanx-v1"]
+    first, second = ({"size": json.loads('"1024*1024"'), "n": 2} for _ in range(2))
+    assert first["size"] is not second["size"]
+    kept_first, kept_second = kept(entry.parameters, first), kept(entry.parameters, second)
+    assert kept_first == {"size": "1024*1024", "n": 2}
+    assert kept_first["size"] is kept_second["size"]

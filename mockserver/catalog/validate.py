@@ -11,10 +11,12 @@ from __future__ import annotations
 import copy
 import json
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 from ..domain.errors import ApiError
+from .derived import per_entry
 from .schema import FieldRule, ModelEntry
 
 _SIZE = re.compile(r"^(\d{1,5})\*(\d{1,5})$")
@@ -49,17 +51,44 @@ def validate(
     """Apply defaults and truncation, check every rule; raise or report the first break."""
     sections = {"input": dict(input_), "parameters": dict(parameters)}
     task_failure: Failure | None = None
-    for section, rules in (("input", entry.input), ("parameters", entry.parameters)):
-        values = sections[section]
-        for name, rule in rules.items():
-            try:
-                _check_field(rule, values, name, f"{section}.{name}", sections)
-            except _Broken as broken:
-                failure = _failure(rule, broken, f"{section}.{name}", name, messages)
-                if rule.error.via == "sync":
-                    raise ApiError(failure.code, message=failure.message) from None
-                task_failure = task_failure or failure
+    for top in _fields(entry):
+        values = sections[top.section]
+        if top.optional and values.get(top.name) is None:  # absent and not required: its default, if any
+            if top.default is not None:
+                values[top.name] = copy.deepcopy(top.default) if top.mutable else top.default
+            continue
+        try:
+            _check_field(top.rule, values, top.name, top.path, sections)
+        except _Broken as broken:
+            failure = _failure(top.rule, broken, top.path, top.name, messages)
+            if top.rule.error.via == "sync":
+                raise ApiError(failure.code, message=failure.message) from None
+            task_failure = task_failure or failure
     return Validated(sections["input"], sections["parameters"], task_failure)
+
+
+@dataclass(frozen=True)
+class _Top:
+    """A top-level field of an entry, with what checking it needs worked out once (the catalog is fixed)."""
+
+    section: str  # "input" or "parameters"
+    name: str
+    path: str  # "parameters.size": how a message names it
+    rule: FieldRule
+    optional: bool  # neither required nor required under a condition: absent, it only takes its default
+    default: Any
+    mutable: bool  # a list or object default: every task gets its own copy
+
+
+@per_entry
+def _fields(entry: ModelEntry) -> tuple[_Top, ...]:
+    """The entry's fields, input's then parameters', each as a :class:`_Top`."""
+    return tuple(
+        _Top(section, name, f"{section}.{name}", rule, not rule.required and not rule.required_if, rule.default,
+             not isinstance(rule.default, (str, int, float, type(None))))
+        for section, rules in (("input", entry.input), ("parameters", entry.parameters))
+        for name, rule in rules.items()
+    )
 
 
 def _check_field(rule: FieldRule, values: dict[str, Any], name: str, path: str, sections: dict[str, dict]) -> None:
@@ -198,6 +227,7 @@ def _number(value: float | None) -> str:
 KEPT_CHARS = 4096  # a string a task keeps is cut here (only placeholder labels read past a prompt's limit)
 KEPT_EXTRA = 16  # fields without a rule a task keeps (seed, style...: the real service tolerates unknown keys)
 _EXTRA_CHARS = 256  # and the length of their names and string values
+_SHARED_TEXT = 64  # text values up to this long are interned (a prompt, longer, is rarely repeated)
 
 
 def kept(rules: dict[str, FieldRule], values: dict[str, Any]) -> dict[str, Any]:
@@ -205,18 +235,25 @@ def kept(rules: dict[str, FieldRule], values: dict[str, Any]) -> dict[str, Any]:
     (strings cut at ``KEPT_CHARS``; a list or object only while it serializes within that, as a
     chat-style ``messages`` does) and a few scalars without rules. The rest was needed only by the
     checks and the download, which are done: keeping it would let one request hold its whole body
-    in memory for a day."""
+    in memory for a day.
+
+    Names and short text values are interned: most of a retained task's memory was the strings its
+    JSON body was parsed into (``"size"``, ``"1024*1024"`` ...); interned, a million tasks share one copy.
+    """
     out: dict[str, Any] = {}
     extra = 0
     for name, value in values.items():
         if name in rules:
             if isinstance(value, str):
-                out[name] = value[:KEPT_CHARS]
-            elif not isinstance(value, (list, dict)) or len(json.dumps(value)) <= KEPT_CHARS:
-                out[name] = value
+                value = value[:KEPT_CHARS]
+            elif isinstance(value, (list, dict)) and len(json.dumps(value)) > KEPT_CHARS:
+                continue
         elif extra < KEPT_EXTRA and len(name) <= _EXTRA_CHARS and isinstance(value, (str, int, float)):
             extra += 1
-            out[name] = value[:_EXTRA_CHARS] if isinstance(value, str) else value
+            value = value[:_EXTRA_CHARS] if isinstance(value, str) else value
+        else:
+            continue
+        out[sys.intern(name)] = sys.intern(value) if type(value) is str and len(value) <= _SHARED_TEXT else value
     return out
 
 

@@ -20,12 +20,13 @@ from ..faults.rules import Request
 from ..inputs.service import Inputs, Looked
 from ..lifecycle.lanes import Lane
 from ..lifecycle.planner import apply_timeout, draw_durations
-from ..lifecycle.task import UNKNOWN, Outcome, Task, shared
+from ..lifecycle.task import UNKNOWN, Outcome, Task
 from ..lifecycle.view import task_output, unknown_output
 from ..results.images import ResultImages
 from ..results.urls import ResultSigner
 from ..settings.config import Settings
 from ..store import Store, open_store
+from ..support.headers import HeaderLookup
 from ..support.parsing import json_object
 from ..uploads.service import Uploads
 from . import account_state
@@ -44,7 +45,7 @@ HOUR = 3600.0
 _PURGE_EVERY = 512  # submits between sweeps of expired tasks
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Draft:
     """A submit that passed the synchronous checks and the throttle; no task exists yet."""
 
@@ -56,17 +57,9 @@ class Draft:
     failure: Failure | None  # a worker-side check already broken: the inputs are not looked at
     directed: Effects | None  # the submit's in-band fault directives
     slots: int
+    images: int  # how many images the task makes (from the checked fields)
     prompt: str | None
     key: str | None
-
-
-@dataclass(frozen=True)
-class Submitted:
-    task: Task
-
-    def body(self, request_id: str) -> dict[str, Any]:
-        """The submit answer, keys in the 2026 capture's order (2024's was ``output {task_status, task_id}, request_id``)."""
-        return {"request_id": request_id, "output": {"task_id": self.task.task_id, "task_status": "PENDING"}}
 
 
 class Emulator:
@@ -156,7 +149,7 @@ class Emulator:
         group: str,
         function: str,
         body: bytes,
-        headers: Mapping[str, str],
+        headers: HeaderLookup,
         service: str = "aigc",
         payload: dict[str, Any] | None = None,
     ) -> Draft:
@@ -187,17 +180,20 @@ class Emulator:
         if not isinstance(parameters, dict):
             raise ApiError("InvalidParameter")
         input_, directed = self.faults.directed(input_, headers)
-        rate, slots = self._limits(account, entry)
         with self.store.transaction():
+            usage = self.store.account_state(account.id, create=False)
+            rate, slots = account_state.limits(usage, account, entry)
             self._throttle(account, f"submit|{entry.name}", rate)
             checked = validate(entry, input_, parameters, self.catalog.messages)
             failure = checked.task_failure or self.uploads.unresolved(
                 entry, checked.input, headers, account.id, self.catalog.messages["url"]["message"]
             )
-            self._free_tier(account, entry, checked)  # before any download
-        prompt = input_.get("prompt") if isinstance(input_.get("prompt"), str) else None
+            images = entry.image_count(checked.parameters, checked.input)
+            self._free_tier(usage, account, entry, images)  # before any download
+        prompt = input_.get("prompt")
         key = _bearer(headers.get("authorization")) or None
-        return Draft(account, entry, group, function, checked, failure, directed, slots, prompt, key)
+        return Draft(account, entry, group, function, checked, failure, directed, slots, images,
+                     prompt if isinstance(prompt, str) else None, key)
 
     async def look(self, draft: Draft, base_url: str) -> Looked:
         """The worker's look at the input images (downloads them: the submit answer waits for it)."""
@@ -212,44 +208,49 @@ class Emulator:
             return Looked(draft.failure)
         return None if self.inputs.downloads(draft.entry, draft.checked.input) else Looked()
 
-    def commit(self, draft: Draft, looked: Looked, request_id: str) -> Submitted:
+    def commit(self, draft: Draft, looked: Looked, request_id: str) -> Task:
         """Queue the task, with the failure the worker will report (if any) in its plan."""
+        account = draft.account
         with self.store.transaction():
-            self._free_tier(draft.account, draft.entry, draft.checked)  # again: another submit may have used it up
-            effects = self.faults.planned(Request("submit", draft.account.id, draft.key, draft.entry.name, draft.prompt), draft.directed)
-            checked = draft.checked
-            task = self._new_task(draft.account, draft.entry, draft.group, draft.function, checked.input, checked.parameters, request_id)
-            task.call = draft.entry.mode == "sync"
+            usage = self.store.account_state(account.id, create=False)
+            self._free_tier(usage, account, draft.entry, draft.images)  # again: another submit may have used it up
+            effects = self._planned(draft)
+            task = self._new_task(draft, request_id)
             task.lines = looked.lines
             if looked.failure is not None:
                 task.failure = Outcome(looked.failure.code, looked.failure.message)
             if effects is not None:
                 shape(task, effects, self.catalog.errors)
             self._plan(task, draft.entry, draft.slots)
-            self._charge(draft.account.id, draft.entry.name, task.succeeded_images())
+            account_state.charge(usage, draft.entry.name, task.succeeded_images())
+            self.store.save_account_state(account.id, usage)
             self.store.add_task(task)
             self._maybe_purge()
-        return Submitted(task)
+        return task
 
     def call(self, draft: Draft, looked: Looked) -> dict[str, Any]:
         """A synchronous model's answer (``mode: sync``): no task; what would fail one is the HTTP error."""
         failure = looked.failure
         if failure is not None:
             raise ApiError(failure.code, message=failure.message)
-        request = Request("submit", draft.account.id, draft.key, draft.entry.name, draft.prompt)
         with self.store.transaction():
-            effects = self.faults.planned(request, draft.directed)
+            effects = self._planned(draft)
         return answer(draft.entry, draft.checked.input, effects)
+
+    def _planned(self, draft: Draft) -> Effects | None:
+        """The plan effects of the fault rules and the submit's directives (none armed, none asked: None at once)."""
+        if draft.directed is None and not self.faults.rules.armed:
+            return None
+        request = Request("submit", draft.account.id, draft.key, draft.entry.name, draft.prompt)
+        return self.faults.planned(request, draft.directed)
 
     def answer_call(self, task: Task, base_url: str) -> dict[str, Any]:
         """A synchronous generation's answer once its task has ended (``mockserver.domain.calls``)."""
         entry = self.catalog.calls.get(task.model) or self.catalog.models[task.model]
         return call_answer(task, entry, lambda t, i: self.result_url(t, i, base_url))
 
-    def _free_tier(self, account: Account, entry: ModelEntry, checked: Validated) -> None:
-        """The 403 of a free-tier-only account whose free quota cannot cover this submit."""
-        usage = self.store.account_state(account.id, create=False)
-        images = entry.image_count(checked.parameters, checked.input)
+    def _free_tier(self, usage: account_state.AccountState, account: Account, entry: ModelEntry, images: int) -> None:
+        """The 403 of a free-tier-only account whose free quota (``usage``: what it used) cannot cover this submit."""
         if account_state.refuses(usage, account, entry, images, self.settings.free_tier_check):
             raise ApiError("AllocationQuota.FreeTierOnly")
 
@@ -267,24 +268,15 @@ class Emulator:
             raise ApiError("InvalidParameter", "wrong_route")
         return served
 
-    def _new_task(
-        self,
-        account: Account,
-        entry: ModelEntry,
-        group: str,
-        function: str,
-        input_: dict[str, Any],
-        parameters: dict[str, Any],
-        request_id: str,
-    ) -> Task:
+    def _new_task(self, draft: Draft, request_id: str) -> Task:
+        account, entry, images = draft.account, draft.entry, draft.images
         now = self.clock.now()
         task_id = self.ids.task_id()
         while self.store.get_task(task_id) is not None:  # a seed set again mid-run repeats ids already handed out
             task_id = self.ids.task_id()
-        images = entry.image_count(parameters, input_)
-        rng = self.ids.derive(task_id)
-        pending, running = draw_durations(entry.timing, images, self.settings.speed, rng)
-        if entry.mode == "sync" and self.clock.mode == "manual":
+        pending, running = draw_durations(entry.timing, images, self.settings.speed, self.ids.derive(task_id))
+        call = entry.mode == "sync"
+        if call and self.clock.mode == "manual":
             pending = running = 0.0  # a synchronous call on a standing clock answers at once (decision)
         return Task(
             task_id=task_id,
@@ -292,23 +284,20 @@ class Emulator:
             api_key_id=account.api_key_id,
             caller_uid=account.uid,
             model=entry.name,
-            group=group,
-            function=function,
+            group=draft.group,
+            function=draft.function,
             request_id=request_id,
-            input=shared(kept(entry.input, input_)),
-            parameters=shared(kept(entry.parameters, parameters)),
+            input=kept(entry.input, draft.checked.input),
+            parameters=kept(entry.parameters, draft.checked.parameters),
             image_count=images,
             submitted_at=now,
             pending_seconds=pending,
             run_seconds=running,
+            call=call,
         )
 
     def _plan(self, task: Task, entry: ModelEntry, slots: int) -> None:
-        timeout = self.settings.task_timeout_hours * HOUR
-        spec = self.catalog.errors["InternalError.Timeout"]
-        task.run_seconds, task.failure = apply_timeout(
-            task.run_seconds, timeout, task.failure, Outcome(spec.code, spec.message)
-        )
+        apply_timeout(task, self.settings.task_timeout_hours * HOUR, self._timed_out)
         if task.call:  # a synchronous call waits for no queue of the model's tasks (decision)
             task.scheduled_at = task.submitted_at + task.pending_seconds
             task.ended_at = task.scheduled_at + task.run_seconds
@@ -319,6 +308,10 @@ class Emulator:
             self._replan(lane, task.account, task.model, now, slots)
         lane.schedule(task, now)
         self.store.save_lane(task.account, task.model, lane)
+
+    def _timed_out(self) -> Outcome:
+        spec = self.catalog.errors["InternalError.Timeout"]
+        return Outcome(spec.code, spec.message)
 
     def _maybe_purge(self) -> None:
         self._submits += 1

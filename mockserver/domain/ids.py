@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import random
 import threading
-import uuid
 
 _POOL_BYTES = 4096  # OS randomness read at a time: one system call per 256 ids instead of one per id
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}  # RFC 4122's variant bits, 10xx
 
 
 class IdFactory:
@@ -25,6 +25,7 @@ class IdFactory:
         with self._lock:
             self._rng: random.Random = random.Random(seed) if seed is not None else random.SystemRandom()
             self._pool, self._used = b"", 0
+            self._unseeded = _unseeded_stream(self._rng)
 
     def state(self) -> list[int] | None:
         """The generator's position, for a snapshot; None when ids come from the OS (nothing to keep)."""
@@ -39,9 +40,7 @@ class IdFactory:
         with self._lock:
             self._rng = rng
             self._pool, self._used = b"", 0
-
-    def _bits(self) -> int:
-        return int(self._hex(), 16)
+            self._unseeded = _unseeded_stream(rng)
 
     def _hex(self) -> str:
         """128 random bits as 32 hex digits (straight from the OS's bytes when unseeded: the per-request cost)."""
@@ -54,8 +53,10 @@ class IdFactory:
             return self._pool[self._used - 16 : self._used].hex()
 
     def task_id(self) -> str:
-        """A UUID4 string, as the real service gives."""
-        return str(uuid.UUID(int=self._bits(), version=4))
+        """A UUID4 string, as the real service gives: ``str(uuid.UUID(int=bits, version=4))`` of 128 random
+        bits, written straight from their hex digits (no UUID object: this runs once per submit)."""
+        digits = self._hex()
+        return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{_VARIANT[digits[16]]}{digits[17:20]}-{digits[20:]}"
 
     def request_id(self) -> str:
         """``33da8e6b-1309-9a44-be83-352165959608``: UUID-shaped, any version nibble (``str(UUID(int=...))``)."""
@@ -63,10 +64,19 @@ class IdFactory:
         return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
     def derive(self, *parts: object) -> random.Random:
-        """A private random stream for one purpose (a task's plan, say)."""
+        """A private random stream for one purpose (a task's plan, say): seeded, one of its own that repeats
+        from the seed; unseeded, the factory's one generator (nothing repeats, so seeding a generator from
+        the OS for every task, as it did once, bought nothing but its cost)."""
+        if self._unseeded is not None:
+            return self._unseeded
         with self._lock:
             base = self._rng.getrandbits(64)
         return random.Random(f"{base}:{':'.join(map(str, parts))}")
+
+
+def _unseeded_stream(rng: random.Random) -> random.Random | None:
+    """The generator :meth:`IdFactory.derive` hands out when ids come from the OS; None when seeded."""
+    return random.Random(os.urandom(32)) if isinstance(rng, random.SystemRandom) else None
 
 
 def generator_at(state: list[int]) -> random.Random:

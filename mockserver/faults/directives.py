@@ -28,6 +28,8 @@ class DirectiveError(ValueError):
 
 def split_prompt(prompt: str) -> tuple[str, str]:
     """``(prompt without the directives, the directive items joined by ';')``."""
+    if "[mock:" not in prompt:  # the common case, without the regular expression
+        return prompt, ""
     items = [match.group(1) for match in _BRACKET.finditer(prompt)]
     if not items:
         return prompt, ""

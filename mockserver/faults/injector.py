@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 from ..catalog import ErrorCatalog
 from ..domain.errors import ApiError
+from ..support.headers import HeaderLookup
 from .directives import parse, split_prompt
 from .effects import Effects
 from .rules import FaultRules, Request, Rule
@@ -18,7 +19,7 @@ class Faults:
         self.directives = directives
         self.header = header.lower()
 
-    def directed(self, input_: dict[str, Any], headers: Mapping[str, str]) -> tuple[dict[str, Any], Effects | None]:
+    def directed(self, input_: dict[str, Any], headers: HeaderLookup) -> tuple[dict[str, Any], Effects | None]:
         """``(input with the directives stripped from its prompt, their effects)``; a bad directive is a 400."""
         if not self.directives:
             return input_, None
@@ -28,8 +29,11 @@ class Faults:
             prompt, items = split_prompt(prompt)
             if items:
                 input_ = {**input_, "prompt": prompt}
+        header = headers.get(self.header, "")
+        if not items and not header:  # nothing asked in band: the common case
+            return input_, None
         try:
-            directed = _combine(parse(items), parse(headers.get(self.header, "")))
+            directed = _combine(parse(items), parse(header))
             if directed is not None:
                 directed.check(self.errors)
         except ValueError as error:  # a DirectiveError, or a code the catalog does not have
@@ -50,13 +54,15 @@ class Faults:
             items = ""
             if request.prompt is not None:
                 prompt, items = split_prompt(request.prompt)
-                request = _with_prompt(request, prompt)
-            try:
-                directed = _combine(parse(items), parse(header or ""))
-                if directed is not None:
-                    directed.check(self.errors)
-            except ValueError:  # a DirectiveError too: the submit itself refuses it with a 400
-                directed = None
+                if items:
+                    request = _with_prompt(request, prompt)
+            if items or header:
+                try:
+                    directed = _combine(parse(items), parse(header or ""))
+                    if directed is not None:
+                        directed.check(self.errors)
+                except ValueError:  # a DirectiveError too: the submit itself refuses it with a 400
+                    directed = None
         effects = _combine(self.rules.fire(request, plan=False), directed)
         return effects if effects is not None and effects.has_http() else None
 

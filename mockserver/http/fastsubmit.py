@@ -36,6 +36,7 @@ from ..domain.errors import ApiError
 from . import dashscope
 from .compression import Compression
 from ..server.wire import http_bytes
+from ..support.headers import RawHeaders
 from .edge import Arrival, Edge, account_of, header, journal, payload_of
 from .gateway import Answering, envoy_headers, unexpected
 from .responses import error_response
@@ -78,7 +79,7 @@ class Submits:
         answered, started = emulator.clock.now(), time.perf_counter()
         try:
             account = state["account"] = account_of(scope, emulator)
-            draft = emulator.prepare(account, params["group"], params["function"], body, _first_values(scope),
+            draft = emulator.prepare(account, params["group"], params["function"], body, RawHeaders(scope["headers"]),
                                      params["service"], payload)
             looked = emulator.look_now(draft)
             if looked is None:
@@ -132,8 +133,3 @@ class Submits:
         finally:
             journal(emulator, scope, arrival, answering.status)
 
-
-def _first_values(scope: Scope) -> dict[str, str]:
-    """The request's headers by lower-case name, the first of a repeated one winning, as Starlette's ``Headers``
-    reads them (a dict: each read a lookup, not a walk through the list)."""
-    return {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(scope["headers"])}

@@ -19,22 +19,23 @@ from ..domain.clock import Clock
 from ..domain.emulator import Draft, Emulator
 from ..domain.errors import ApiError
 from ..inputs.service import Looked
-from .responses import JSON, json_response
+from .answer import Answer
+from .responses import JSON, dumps
 
 _POLL_SECONDS = 0.25  # how often a call re-reads a clock that was frozen or changed while it waited
 
 
 async def generate(
-    request: Request, emulator: Emulator, draft: Draft, looked: Looked, base_url: str, headers: dict[str, str]
+    request: Request, emulator: Emulator, draft: Draft, looked: Looked, base_url: str, headers: list[tuple[bytes, bytes]]
 ) -> Response:
     """Plan the call, wait for its end on the emulator's clock, answer its images (or its error), with ``headers``."""
     request_id = request.state.request_id
     if looked.failure is not None:  # a broken rule or an unusable input image: the call's error, at once
         raise ApiError(looked.failure.code, message=looked.failure.message)
-    task = emulator.commit(draft, looked, request_id).task
+    task = emulator.commit(draft, looked, request_id)
     await until(emulator.clock, task.ended_at)
     body = {**emulator.answer_call(task, base_url), "request_id": request_id}
-    return json_response(body, media_type=JSON, headers=headers)  # x-request-id: the gateway adds it
+    return Answer(dumps(body), headers, JSON.encode())  # x-request-id: the gateway adds it
 
 
 async def until(clock: Clock, moment: float) -> None:

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from starlette.concurrency import run_in_threadpool
 
 from ..catalog import ModelEntry
+from ..catalog.derived import per_entry
 from ..catalog.schema import FieldRule, ImageLimits
 from ..catalog.validate import Failure
 from ..domain.clock import Clock
@@ -62,7 +63,9 @@ class Inputs:
     def downloads(self, entry: ModelEntry, input_: Mapping[str, Any]) -> bool:
         """Whether :meth:`look` would read any image (else it finds nothing, at once: a submit can be answered
         without waiting)."""
-        return self._settings.fetch_inputs != "none" and next(_image_urls(entry, input_), None) is not None
+        if self._settings.fetch_inputs == "none" or not _image_fields(entry):
+            return False
+        return next(_image_urls(entry, input_), None) is not None
 
     async def look(self, entry: ModelEntry, input_: Mapping[str, Any], account_id: str, base_url: str) -> Looked:
         """Fetch and check every image input, in field order; the first failure ends the look."""
@@ -135,14 +138,18 @@ def _check(data: bytes, limits: ImageLimits, keep: bool) -> tuple[str | None, by
 
 def _image_urls(entry: ModelEntry, input_: Mapping[str, Any]) -> Iterator[tuple[str, str, ImageLimits]]:
     """``(field, url, limits)`` of each URL the worker downloads as an image (lists of URLs too)."""
-    for name, rule in entry.input.items():
-        limits = _limits(rule)
-        if limits is None:
-            continue
+    for name, limits in _image_fields(entry):
         value = input_.get(name)
         for url in value if isinstance(value, list) else [value]:
             if isinstance(url, str):
                 yield name, url, limits
+
+
+@per_entry
+def _image_fields(entry: ModelEntry) -> tuple[tuple[str, ImageLimits], ...]:
+    """``(field, limits)`` of the input fields the worker downloads as images."""
+    return tuple((name, limits) for name, limits in ((name, _limits(rule)) for name, rule in entry.input.items())
+                 if limits is not None)
 
 
 def _limits(rule: FieldRule) -> ImageLimits | None:

@@ -10,9 +10,10 @@ after 3 hours.
 from __future__ import annotations
 
 import random
+from typing import Callable
 
 from ..catalog.schema import Timing
-from .task import Outcome
+from .task import Outcome, Task
 
 
 def draw_durations(timing: Timing, images: int, speed: float, rng: random.Random) -> tuple[float, float]:
@@ -22,8 +23,7 @@ def draw_durations(timing: Timing, images: int, speed: float, rng: random.Random
     return pending / speed, running / speed
 
 
-def apply_timeout(run_seconds: float, timeout: float, failure: Outcome | None, timeout_outcome: Outcome) -> tuple[float, Outcome | None]:
-    """Cap the run at ``timeout``; past it the task fails with ``timeout_outcome``."""
-    if run_seconds > timeout:
-        return timeout, timeout_outcome
-    return run_seconds, failure
+def apply_timeout(task: Task, timeout: float, timeout_outcome: Callable[[], Outcome]) -> None:
+    """Cap the task's run at ``timeout``; past it the task fails with ``timeout_outcome()`` (made only then)."""
+    if task.run_seconds > timeout:
+        task.run_seconds, task.failure = timeout, timeout_outcome()

@@ -7,7 +7,6 @@ plan and the clock (:func:`status_at`); nothing runs per task in the background.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,18 +106,3 @@ class Task:
         if self.failure is not None:
             return 0
         return self.image_count - len(self.image_failures)
-
-
-def shared(values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` with its keys and short text values interned: a million tasks share one copy of each.
-
-    Most of a retained task's memory was the strings its JSON body was parsed into
-    (``"size"``, ``"1024*1024"`` ...); interned, each repeats only once.
-    """
-    return {
-        sys.intern(key): sys.intern(value) if type(value) is str and len(value) <= _SHARED_TEXT else value
-        for key, value in values.items()
-    }
-
-
-_SHARED_TEXT = 64  # longer text (a prompt) is rarely repeated

@@ -18,11 +18,13 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from ..catalog import ModelEntry
+from ..catalog.derived import per_entry
 from ..catalog.validate import Failure
 from ..domain.clock import Clock
 from ..domain.ids import IdFactory
 from ..settings.config import Settings
 from ..store import Store
+from ..support.headers import HeaderLookup
 from ..support.timefmt import CHINA
 from . import policy
 
@@ -106,13 +108,14 @@ class Uploads:
         """Drop every file uploaded to the account's folders (a one-account reset)."""
         return self._store.drop_uploads(f"{ROOT}/{_owner(account_id)}/")
 
-    def unresolved(self, entry: ModelEntry, input_: Mapping[str, Any], headers: Mapping[str, str], account_id: str, message: str) -> Failure | None:
+    def unresolved(self, entry: ModelEntry, input_: Mapping[str, Any], headers: HeaderLookup, account_id: str, message: str) -> Failure | None:
         """The InvalidURL failure of the first ``oss://`` input that cannot be resolved, if any."""
+        fields = _url_fields(entry)
+        if not fields:
+            return None
         enabled = headers.get("x-dashscope-ossresourceresolve", "").strip().lower() == "enable"
         now = self._clock.now()
-        for name, rule in entry.input.items():
-            if rule.type != "url" and not (rule.items is not None and rule.items.type == "url"):
-                continue
+        for name in fields:
             value = input_.get(name)
             for url in value if isinstance(value, list) else [value]:
                 if isinstance(url, str) and url.lower().startswith("oss://"):
@@ -127,6 +130,13 @@ class Uploads:
         if len(parts) < 3 or parts[0] != ROOT or parts[1] != _owner(account_id):
             return None
         return self._store.get_upload(key, now)
+
+
+@per_entry
+def _url_fields(entry: ModelEntry) -> tuple[str, ...]:
+    """The input fields that hold a URL or a list of URLs."""
+    return tuple(name for name, rule in entry.input.items()
+                 if rule.type == "url" or (rule.items is not None and rule.items.type == "url"))
 
 
 def _owner(account_id: str) -> str:

@@ -1,0 +1,77 @@
+"""The submit path's cheap forms say exactly what the general ones said: ids, the answer's bytes and headers."""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+import pytest
+from starlette.datastructures import Headers
+from starlette.responses import Response
+
+from mockserver.domain.ids import IdFactory
+from mockserver.http.answer import Answer, submit_headers, submitted_body
+from mockserver.http.responses import JSON, dumps
+from mockserver.support.headers import RawHeaders
+
+
+def test_task_ids_are_the_uuid4s_of_the_seeded_bits():
+    ids, bits = IdFactory(3), random.Random(3)
+    for _ in range(2000):
+        assert ids.task_id() == str(uuid.UUID(int=bits.getrandbits(128), version=4))
+
+
+def test_unseeded_task_ids_are_uuid4s():
+    ids = IdFactory()
+    drawn = {ids.task_id() for _ in range(1000)}
+    assert len(drawn) == 1000
+    for task_id in drawn:
+        assert str(uuid.UUID(task_id)) == task_id and uuid.UUID(task_id).version == 4
+        assert uuid.UUID(task_id).variant == uuid.RFC_4122
+
+
+def test_a_seeded_task_draws_from_its_own_stream():
+    """What a seeded task's durations are drawn from (the tests of seeded runs pin the durations)."""
+    ids, bits = IdFactory(9), random.Random(9)
+    stream = ids.derive("some-task")
+    assert stream.random() == random.Random(f"{bits.getrandbits(64)}:some-task").random()
+
+
+def test_unseeded_streams_differ_between_factories():
+    assert IdFactory().derive("a").random() != IdFactory().derive("a").random()
+
+
+def test_the_submit_answer_is_what_the_json_encoder_writes():
+    ids = IdFactory(5)
+    request_id, task_id = ids.request_id(), ids.task_id()
+    expected = {"request_id": request_id, "output": {"task_id": task_id, "task_status": "PENDING"}}
+    assert submitted_body(request_id, task_id) == dumps(expected)
+
+
+def test_answer_sends_what_a_starlette_response_sends():
+    body, headers = b'{"a":1}', submit_headers("33da8e6b-1309-9a44-be83-352165959608")
+    as_dict = {name.decode(): value.decode() for name, value in headers}
+    ours, theirs = Answer(body, headers, JSON.encode()), Response(body, headers=as_dict, media_type=JSON)
+    assert (ours.status_code, ours.body, ours.raw_headers) == (theirs.status_code, theirs.body, theirs.raw_headers)
+    assert [name for name, _ in ours.raw_headers] == [
+        b"x-dashscope-call-gateway", b"eagleeye-traceid", b"x-dashscope-timeout", b"content-length", b"content-type",
+    ]
+
+
+def test_raw_headers_read_as_starlette_headers_do():
+    raw = [(b"host", b"h:1"), (b"x-dashscope-async", b"enable"), (b"x-mock-directive", b"a"), (b"x-mock-directive", b"b")]
+    for name in ("host", "X-DashScope-Async", "x-mock-directive", "authorization"):
+        assert RawHeaders(raw).get(name) == Headers(raw=raw).get(name)
+    assert RawHeaders(raw).get("authorization", "") == ""
+
+
+def test_json_nesting_is_bounded_however_the_brackets_are_counted():
+    from mockserver.support.parsing import MAX_DEPTH, json_value
+
+    assert json_value(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH)
+    with pytest.raises(ValueError, match="too deep"):
+        json_value(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1))
+    with pytest.raises(ValueError, match="too deep"):
+        json_value(b'{"a":' * (MAX_DEPTH + 1) + b"1" + b"}" * (MAX_DEPTH + 1))
+    brackets_in_text = b'{"prompt":"' + b"[{" * 100 + b'","n":[[1]]}'
+    assert json_value(brackets_in_text)["n"] == [[1]]
