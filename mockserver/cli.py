@@ -90,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     conformance_cli.add_parser(commands)
     serve.add_argument("--log-format", choices=["text", "json"], help="one line per request: key=value text (default) or JSON")
+    serve.add_argument("--log-lines-per-second", type=int, metavar="N",
+                       help="request lines logged a second at most, the rest counted in one line (default 1000; 0: all)")
     serve.add_argument(
         "--fetch-inputs", choices=["any", "loopback", "none"],
         help="download input images from any host, from loopback hosts only (default; others pass unchecked), or none",
@@ -134,6 +136,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "clock_rate": args.clock_rate,
         "public_url": args.public_url,
         "log_format": args.log_format,
+        "log_lines_per_second": args.log_lines_per_second,
         "fetch_inputs": args.fetch_inputs,
         "store": args.store,
         "workers": args.workers,

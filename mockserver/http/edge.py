@@ -17,6 +17,7 @@ import struct
 import time
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,6 +31,7 @@ from ..faults.rules import Request
 from ..results.names import BUCKETS, task_of
 from ..server import loglines
 from ..support import streams
+from ..support.pacing import PerSecond
 from ..support.parsing import json_object
 from . import guard
 from .admin_token import CHALLENGE
@@ -227,10 +229,27 @@ def journal(emulator: Emulator, scope: Scope, arrival: Arrival, status: int | No
 
 
 def record(emulator: Emulator, **fields: Any) -> None:
-    """Journal a request (which also counts it for the metrics) and log its line."""
+    """Journal a request (which also counts it for the metrics) and log its line: the first
+    ``log_lines_per_second`` of each second (:mod:`mockserver.support.pacing`)."""
     entry = emulator.journal.record(**fields)
-    if requests_log.isEnabledFor(logging.INFO):
+    if requests_log.isEnabledFor(logging.INFO) and _paced(emulator).admit():
         loglines.info(requests_log, entry.log_line(emulator.settings.log_format))
+
+
+def _paced(emulator: Emulator) -> PerSecond:
+    """The emulator's pacing of request lines (made on its first request)."""
+    paced = _PACED.get(emulator)
+    if paced is None:
+        paced = _PACED[emulator] = PerSecond(emulator.settings.log_lines_per_second, _left_out)
+    return paced
+
+
+def _left_out(count: int) -> None:
+    loglines.info(requests_log, f"... and {count} more requests in that second, not logged (log_lines_per_second; "
+                                "GET /__mock/requests has them all)")
+
+
+_PACED: WeakKeyDictionary[Emulator, PerSecond] = WeakKeyDictionary()
 
 
 def forget_body(state: dict[str, Any]) -> None:

@@ -87,6 +87,7 @@ class Settings(_Config):
     max_in_flight: int = Field(256, ge=0)  # DashScope requests served at once; past it 429 Throttling at once (0: no guard)
     max_renders_in_flight: int = Field(8, ge=0)  # result images rendering at once; past it a download is 503 (0: no bound)
     log_format: Literal["text", "json"] = "text"  # the per-request log line (logger mockserver.requests)
+    log_lines_per_second: int = Field(1000, ge=0)  # request lines logged a second at most (0: all); one line counts the rest
     # input images (mockserver.inputs): any host / loopback hosts only (others accepted unfetched) / none
     fetch_inputs: Literal["any", "loopback", "none"] = "loopback"
     fetch_allow_link_local: bool = False  # fetch 169.254.0.0/16, fe80::/10 and fd00:ec2::254 (cloud metadata)
