@@ -22,7 +22,9 @@ def netloc(server: LiveServer) -> str:
 
 def connect(server: LiveServer) -> socket.socket:
     host, port = netloc(server).rsplit(":", 1)
-    return socket.create_connection((host, int(port)), timeout=10)
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each send its own packet, as a client's request
+    return sock
 
 
 def poll_bytes(server: LiveServer, task_id: str, *extra: str) -> bytes:
@@ -90,6 +92,19 @@ def test_a_poll_split_over_packets_and_pipelined_polls_are_answered_in_order(mak
         sock.sendall(poll + poll_bytes(server, "no-such-task") + poll)
         statuses = [answer.split(b'"task_status":"', 1)[1].split(b'"')[0] for answer in answers(sock, 3)]
     assert statuses == [b"PENDING", b"UNKNOWN", b"PENDING"]  # in the order asked
+
+
+def test_a_request_the_parser_has_begun_gets_the_next_bytes_even_when_they_look_whole(make_server):
+    """Half a request's headers, then bytes that would be a whole poll on their own: they are the rest of the
+    first request (a header of it), not a request of their own."""
+    server = make_server(requests_per_second=1000)
+    task_id = submitted(server)
+    with connect(server) as sock:
+        sock.sendall(b"GET /api/v1/tasks/first-half HTTP/1.1\r\nX-Note: ")
+        time.sleep(0.1)  # so the server reads the half on its own (not waiting for any task)
+        sock.sendall(poll_bytes(server, task_id))
+        (answer,) = answers(sock, 1)
+    assert b'"task_id":"first-half"' in answer and task_id.encode() not in answer
 
 
 def test_a_long_pipeline_behind_a_submit_is_answered_whole(make_server):

@@ -48,6 +48,8 @@ _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\n"
     b"content-length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY
 )
+_SERVER_ERROR = (b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
+                 b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error")  # uvicorn's, byte for byte
 _FD_RESERVE = 64  # descriptors kept for files, the listening socket and outgoing downloads
 
 
@@ -65,11 +67,16 @@ def bounded_protocol(max_connections: int, header_seconds: float, guard: Guard |
     """uvicorn's HTTP protocol class (httptools when installed, else h11) with both bounds, the early refusal and
     the answers ``fast`` writes straight to the socket."""
 
+    # Reading a request without the parser needs to know the parser is between requests: httptools says when a
+    # request begins and ends, h11's protocol (without httptools installed) does not.
+    _wirable = AutoHTTPProtocol.__name__ == "HttpToolsProtocol"
+
     class Bounded(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
         _header_timer: asyncio.TimerHandle | None = None
         _awaited: Any = None  # the request cycle current when the timer was armed
         _base: dict[str, Any]  # a plain request's scope keys that are the connection's
         _completing = False  # inside on_response_complete, which starts the next pipelined request
+        _mid_message = False  # the parser has begun a request it has not finished (whose next bytes are its own)
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -92,8 +99,17 @@ def bounded_protocol(max_connections: int, header_seconds: float, guard: Guard |
             finally:
                 self._completing = False
 
+        def on_message_begin(self) -> None:  # httptools' callbacks (h11's protocol has none: see `_wirable`)
+            self._mid_message = True
+            super().on_message_begin()
+
+        def on_message_complete(self) -> None:
+            self._mid_message = False
+            super().on_message_complete()
+
         def data_received(self, data: bytes) -> None:
-            if self._between_requests() and not self.flow.write_paused and self._wired(data):
+            if _wirable and not self._mid_message and self._between_requests() and not self.flow.write_paused \
+                    and self._wired(data):
                 return
             if self._header_timer is None and self._between_requests():
                 self._arm()  # the first bytes of the next request on a kept-alive connection
@@ -118,10 +134,15 @@ def bounded_protocol(max_connections: int, header_seconds: float, guard: Guard |
             return True
 
         def _answer(self, scope: dict[str, Any], body: bytes | None, keep_alive: bool) -> tuple[bytes, bool] | None:
-            """The guard's refusal, else ``fast``'s answer, else None (uvicorn serves the request)."""
-            answer = guard.wire(scope, len(self.tasks), keep_alive) if guard is not None else None
-            if answer is None and fast is not None:
-                answer = fast.wire(scope, body, keep_alive)
+            """The guard's refusal, else ``fast``'s answer, else None (uvicorn serves the request). An exception
+            is answered as uvicorn answers one from an app that has not started its answer: logged, and a 500."""
+            try:
+                answer = guard.wire(scope, len(self.tasks), keep_alive) if guard is not None else None
+                if answer is None and fast is not None:
+                    answer = fast.wire(scope, body, keep_alive)
+            except Exception:
+                log.exception("unexpected error answering %s %s", scope["method"], scope["path"])
+                return _SERVER_ERROR, False
             return answer
 
         def _write(self, answer: bytes, keep_alive: bool) -> None:

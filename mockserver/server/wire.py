@@ -4,11 +4,12 @@ Most of what a client sends under load is one small request per packet: a
 poll, a download, a submit's few hundred bytes of JSON. uvicorn answers each
 through httptools' callbacks, a request cycle, an asyncio task and the ASGI
 ``send`` messages; that machinery costs more than the emulator's own work for
-a poll. So the connection (:mod:`.connections`) first offers what the socket
-gave to :func:`whole_request`, and a whole request to the app's wire answerer (:class:`WireApp`: the overload guard, then the fast path),
-which answers synchronously with the whole HTTP/1.1 answer's bytes, made by
-:func:`http_bytes` exactly as uvicorn writes them; anything it does not answer
-goes uvicorn's way, unchanged.
+a poll. So the connection (:mod:`.connections`), while the parser is between
+requests, first offers what the socket gave to :func:`whole_request`, and a
+whole request to the overload guard and then the app's wire answerer
+(:class:`WireApp`), which answer synchronously with the whole HTTP/1.1
+answer's bytes, made by :func:`http_bytes` exactly as uvicorn writes them;
+anything they do not answer goes uvicorn's way, unchanged.
 """
 
 from __future__ import annotations
