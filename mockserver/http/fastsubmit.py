@@ -37,7 +37,7 @@ from . import dashscope
 from .compression import Compression
 from ..server.wire import http_bytes
 from ..support.headers import RawHeaders
-from .edge import Arrival, Edge, account_of, header, journal, payload_of
+from .edge import Arrival, Edge, account_of, journal, payload_of
 from .gateway import Answering, envoy_headers, unexpected
 from .responses import error_response
 
@@ -77,10 +77,10 @@ class Submits:
             return None
         request_id = state["request_id"] = emulator.ids.request_id()
         answered, started = emulator.clock.now(), time.perf_counter()
+        headers = RawHeaders(scope["headers"])
         try:
             account = state["account"] = account_of(scope, emulator)
-            draft = emulator.prepare(account, params["group"], params["function"], body, RawHeaders(scope["headers"]),
-                                     params["service"], payload)
+            draft = emulator.prepare(account, params["group"], params["function"], body, headers, params["service"], payload)
             looked = emulator.look_now(draft)
             if looked is None:
                 raise RuntimeError("a submit answered at the socket needs a download")  # _waits rules that out
@@ -91,9 +91,9 @@ class Submits:
             unexpected(scope, request_id)
             response = error_response(emulator.catalog.errors, ApiError("InternalError"), request_id, state)
         status = response.status_code
-        headers = [*response.raw_headers, *envoy_headers(emulator, started, answered, request_id)]
-        headers, answer = self.compression.whole("POST", header(scope, b"accept-encoding"), status, headers, response.body)
-        wired = http_bytes(status, headers, answer, keep_alive)
+        sent = [*response.raw_headers, *envoy_headers(emulator, started, answered, request_id)]
+        sent, answer = self.compression.whole("POST", headers.get("accept-encoding"), status, sent, response.body)
+        wired = http_bytes(status, sent, answer, keep_alive)
         journal(emulator, scope, arrival, status)
         return wired
 

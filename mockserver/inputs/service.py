@@ -68,8 +68,9 @@ class Inputs:
         return next(_image_urls(entry, input_), None) is not None
 
     async def look(self, entry: ModelEntry, input_: Mapping[str, Any], account_id: str, base_url: str) -> Looked:
-        """Fetch and check every image input, in field order; the first failure ends the look."""
-        if not self.downloads(entry, input_):
+        """Fetch and check every image input, in field order; the first failure ends the look (the emulator asks
+        :meth:`downloads` first, and looks only when there is something to read)."""
+        if self._settings.fetch_inputs == "none":
             return Looked()
         lines = None
         for name, url, limits in _image_urls(entry, input_):

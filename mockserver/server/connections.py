@@ -126,7 +126,6 @@ def bounded_protocol(max_connections: int, header_seconds: float, guard: Guard |
             answer = self._answer(*whole)
             if answer is None:
                 return False
-            self._unset_keepalive_if_required()  # what uvicorn does with a request's first bytes
             if self._header_timer is not None:  # answered: the next request's headers get their full time
                 self._header_timer.cancel()
                 self._header_timer = None
@@ -148,7 +147,7 @@ def bounded_protocol(max_connections: int, header_seconds: float, guard: Guard |
         def _write(self, answer: bytes, keep_alive: bool) -> None:
             self.transport.write(answer)
             if keep_alive:
-                self.on_response_complete()  # the next request (a pipelined one too) goes on as after any answer
+                self.on_response_complete()  # as after any answer: the keep-alive timer replaced, a pipelined next started
             else:
                 self.transport.close()
 
