@@ -11,6 +11,8 @@ Redis store's own guarantees (its lock, its rollback) are in test_redis_shared.p
 
 from __future__ import annotations
 
+import copy
+
 import random
 import threading
 from copy import deepcopy
@@ -332,9 +334,40 @@ def test_a_second_process_sees_every_change(make_shared):
     assert second.get_task("t0") == made and second.queue("a", "m", now=0.0) == [made]
     assert second.lane("a", "m", 1).slots == [made.ended_at] and second.get_upload("dir/a/1.png", now=1.0) == b"1"
     assert second.get_meta("clock") == "manual" and (first.boot(), second.boot()) == (1, 2)
-    made.canceled_at = 3.0
-    second.save_task(made)
+    changed = copy.deepcopy(made)  # the second process's own copy (the first's cache holds ``made`` itself)
+    changed.canceled_at = 3.0
+    second.save_task(changed)
     assert first.get_task("t0").canceled_at == 3.0  # and the first sees the second's
+
+
+def test_a_task_reads_back_field_for_field_through_another_handle(make_shared):
+    """Through its record, not the writer's cached object: bytes, nested outcomes and lists survive the codec."""
+    first, second = make_shared(), make_shared()
+    made = task(0, submitted=5.0)
+    made.input, made.parameters, made.lines = {"prompt": "p"}, {"n": 2}, b"\x00\xff"
+    made.image_failures, made.extra = {1: Outcome("DataInspectionFailed", "m")}, {"x": [1]}
+    submit(first, made)
+    read = second.get_task("t0")
+    assert read == made and read is not made
+
+
+def test_a_unit_of_work_reads_what_another_process_committed_since_its_request_began(make_shared):
+    """Read, change, save inside a transaction: the read is of the store as of the transaction, not of the
+    request's start, or the other process's change is written over."""
+    first, second = make_shared(), make_shared()
+    state = first.account_state("x")
+    state.used = {"m": 1}
+    first.save_account_state("x", state)
+    first.begin_request()
+    assert first.account_state("x").used == {"m": 1}  # read (and kept) early in the request
+    theirs = second.account_state("x")
+    theirs.used = {"m": 5}
+    second.save_account_state("x", theirs)  # another process commits meanwhile
+    with first.transaction():
+        mine = first.account_state("x")
+        mine.used = {"m": mine.used["m"] + 1}
+        first.save_account_state("x", mine)
+    assert second.account_state("x").used == {"m": 6}
 
 
 def test_a_burst_from_several_processes_gets_exactly_the_limit(make_shared):

@@ -108,6 +108,10 @@ class SqliteStore:
                     self._depth -= 1
                 return
             self._db.execute("BEGIN IMMEDIATE")  # the file's write lock, so no other process interleaves
+            # What another process committed since the request began must be read now: a unit of work changes
+            # what it reads, and would write a stale copy back. (Holding the lock, nobody commits until COMMIT.)
+            self._cache.check()
+            _CHECKED.set((id(self), self._cache.epoch))
             self._depth = 1
             try:
                 yield
