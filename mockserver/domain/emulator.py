@@ -272,8 +272,8 @@ class Emulator:
         account, entry, images = draft.account, draft.entry, draft.images
         now = self.clock.now()
         task_id = self.ids.task_id()
-        while self.store.get_task(task_id) is not None:  # a seed set again mid-run repeats ids already handed out
-            task_id = self.ids.task_id()
+        while self.ids.seeded and self.store.get_task(task_id) is not None:  # a seed set again mid-run repeats ids
+            task_id = self.ids.task_id()  # (122 bits from the OS never do: no store read for them)
         pending, running = draw_durations(entry.timing, images, self.settings.speed, self.ids.derive(task_id))
         call = entry.mode == "sync"
         if call and self.clock.mode == "manual":

@@ -27,6 +27,11 @@ class IdFactory:
             self._pool, self._used = b"", 0
             self._unseeded = _unseeded_stream(self._rng)
 
+    @property
+    def seeded(self) -> bool:
+        """Whether ids follow a seed (and so may repeat ones handed out before a reseed or a restore)."""
+        return self._unseeded is None
+
     def state(self) -> list[int] | None:
         """The generator's position, for a snapshot; None when ids come from the OS (nothing to keep)."""
         with self._lock:

@@ -201,6 +201,9 @@ class FaultRules:
         """The effects of the first rule of the kind (plan or HTTP) that fires for ``request``."""
         if not self._rules:
             return None
+        with self._lock:  # a request no rule matches changes nothing: no unit of work on a shared store
+            if not any(armed.rule.has_plan() == plan and armed.matches(request) for armed in self._rules):
+                return None
         winner: Effects | None = None
         with self.changing(), self._lock:
             for armed in self._rules:  # every matching rule counts the request, even after one fired
