@@ -48,15 +48,10 @@ def _resolve(layers: Iterable[Mapping[str, ModelLimits]], model: str, name: str)
 
 
 def limits(state: AccountState, account: Account, entry: ModelEntry) -> tuple[int, int]:
-    """``(submits per second, concurrency)`` for the account on this model: :func:`_resolve` of both, in one
-    pass over the layers (every submit asks)."""
-    rate = slots = None
-    for layer in (state.models, account.limits):
-        for key in (entry.name, "*"):
-            found = layer.get(key)
-            if found is not None:
-                rate = found.submit_per_second if rate is None else rate
-                slots = found.concurrency if slots is None else slots
+    """``(submits per second, concurrency)`` for the account on this model."""
+    layers = (state.models, account.limits)
+    rate = _resolve(layers, entry.name, "submit_per_second")
+    slots = _resolve(layers, entry.name, "concurrency")
     return (entry.limits.submit_per_second if rate is None else rate, entry.limits.concurrency if slots is None else slots)
 
 
