@@ -1,22 +1,24 @@
 """Benchmark: what one submit costs in process, without a server or a client.
 
 A wanx-v1 n=1 asynchronous submit (``bench_peers.py``'s body, account and
-limits) is timed three ways on one emulator (memory store, manual clock,
+limits) is timed four ways on one emulator (memory store, manual clock,
 unseeded, as ``dashscope-mock serve`` runs it):
 
 - ``domain``: ``Emulator.prepare`` + ``look`` + ``commit`` + the answer's bytes;
 - ``route``: the route handler :func:`mockserver.http.dashscope.submit` on a ``Request`` whose body the
   edge has read and parsed (as the fast submit path hands it on);
-- ``asgi``: the whole app (edge, fast submit path, journal) on an in-memory ASGI call.
+- ``asgi``: the whole app (edge, fast submit path, journal) on an in-memory ASGI call;
+- ``wire``: the answer at the socket (:meth:`FastPath.wire`: the whole request in hand, its answer's bytes
+  out), as ``dashscope-mock serve`` answers a submit that arrives in one read.
 
 Each figure is the best of ``--repeats`` batches of ``--count`` submits, in
 microseconds per submit; ``--profile`` prints cProfile's top rows of the
-first of ``--ways`` instead. Wall time on a shared machine swings: read the three
+first of ``--ways`` instead. Wall time on a shared machine swings: read the four
 against each other in one run. ``--instructions`` gives a figure immune to
 neighbours: each way runs under callgrind twice, with ``--count`` submits and
 with none, and the difference is divided by ``--count`` (needs valgrind).
 
-    python load/bench_submit.py [--count 2000] [--repeats 5] [--ways domain,route,asgi] [--profile | --instructions]
+    python load/bench_submit.py [--count 2000] [--repeats 5] [--ways domain,route,asgi,wire] [--profile | --instructions]
 """
 
 from __future__ import annotations
@@ -73,6 +75,17 @@ def asgi_way(app: Any) -> Callable[[], Awaitable[None]]:
 
     async def one() -> None:
         await app(scope(), receive, send)
+
+    return one
+
+
+def wire_way(app: Any) -> Callable[[], Awaitable[None]]:
+    fastpath = app.state.fastpath
+    body = SUBMIT_BODY.encode()
+
+    async def one() -> None:
+        answer = fastpath.wire(scope(), body, True)
+        assert answer is not None and answer[0].startswith(b"HTTP/1.1 200 "), answer
 
     return one
 
@@ -139,7 +152,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="cProfile the first way instead of timing it")
     parser.add_argument("--instructions", action="store_true", help="count instructions under callgrind instead")
-    parser.add_argument("--ways", default="domain,route,asgi", help="which of the three to run")
+    parser.add_argument("--ways", default="domain,route,asgi,wire", help="which of the four to run")
     args = parser.parse_args()
     if args.instructions:
         print(f"# k instructions per wanx-v1 n=1 submit (callgrind: {args.count} submits less none)")
@@ -148,7 +161,8 @@ def main() -> None:
         return
     emulator = Emulator(Settings(clock="manual", **yaml.safe_load(CONFIG)))
     app = create_app(emulator=emulator)
-    ways = {"domain": domain_way(emulator), "route": route_way(app, emulator), "asgi": asgi_way(app)}
+    ways = {"domain": domain_way(emulator), "route": route_way(app, emulator), "asgi": asgi_way(app),
+            "wire": wire_way(app)}
     ways = {name: ways[name] for name in args.ways.split(",")}
 
     async def run() -> None:
