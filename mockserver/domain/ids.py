@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import random
 import threading
+from typing import Callable
 
-_POOL_BYTES = 4096  # OS randomness read at a time: one system call per 256 ids instead of one per id
+_BATCH = 256  # unseeded ids made at a time, from one read of the OS's randomness (one system call, not 256)
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}  # RFC 4122's variant bits, 10xx
 
 
@@ -24,8 +25,12 @@ class IdFactory:
     def reseed(self, seed: int | str | None) -> None:
         with self._lock:
             self._rng: random.Random = random.Random(seed) if seed is not None else random.SystemRandom()
-            self._pool, self._used = b"", 0
-            self._unseeded = _unseeded_stream(self._rng)
+            self._start_afresh()
+
+    def _start_afresh(self) -> None:
+        """Forget ids made ahead and the shared stream (under the lock): the generator changed."""
+        self._made: dict[Callable[[str], str], list[str]] = {_uuid4: [], _uuid_like: []}
+        self._unseeded = _unseeded_stream(self._rng)
 
     @property
     def seeded(self) -> bool:
@@ -44,29 +49,31 @@ class IdFactory:
         rng: random.Random = random.SystemRandom() if state is None else generator_at(state)
         with self._lock:
             self._rng = rng
-            self._pool, self._used = b"", 0
-            self._unseeded = _unseeded_stream(rng)
+            self._start_afresh()
 
-    def _hex(self) -> str:
-        """128 random bits as 32 hex digits (straight from the OS's bytes when unseeded: the per-request cost)."""
-        with self._lock:
-            if not isinstance(self._rng, random.SystemRandom):
-                return f"{self._rng.getrandbits(128):032x}"
-            if self._used + 16 > len(self._pool):  # unseeded: the OS's randomness, read in blocks
-                self._pool, self._used = os.urandom(_POOL_BYTES), 0
-            self._used += 16
-            return self._pool[self._used - 16 : self._used].hex()
+    def _next(self, shape: Callable[[str], str]) -> str:
+        """The next id of ``shape``: seeded, from the generator's next 128 bits; unseeded, one of a batch made
+        from one read of the OS's randomness (a list's ``pop`` per id is the per-request cost)."""
+        made = self._made[shape]
+        while True:
+            try:
+                return made.pop()
+            except IndexError:
+                pass
+            with self._lock:
+                if not isinstance(self._rng, random.SystemRandom):
+                    return shape(f"{self._rng.getrandbits(128):032x}")
+                if not made:
+                    digits = os.urandom(16 * _BATCH).hex()
+                    made.extend(shape(digits[at : at + 32]) for at in range(0, 32 * _BATCH, 32))
 
     def task_id(self) -> str:
-        """A UUID4 string, as the real service gives: ``str(uuid.UUID(int=bits, version=4))`` of 128 random
-        bits, written straight from their hex digits (no UUID object: this runs once per submit)."""
-        digits = self._hex()
-        return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{_VARIANT[digits[16]]}{digits[17:20]}-{digits[20:]}"
+        """A UUID4 string, as the real service gives: ``str(uuid.UUID(int=bits, version=4))`` of 128 random bits."""
+        return self._next(_uuid4)
 
     def request_id(self) -> str:
         """``33da8e6b-1309-9a44-be83-352165959608``: UUID-shaped, any version nibble (``str(UUID(int=...))``)."""
-        digits = self._hex()
-        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+        return self._next(_uuid_like)
 
     def derive(self, *parts: object) -> random.Random:
         """A private random stream for one purpose (a task's plan, say): seeded, one of its own that repeats
@@ -77,6 +84,17 @@ class IdFactory:
         with self._lock:
             base = self._rng.getrandbits(64)
         return random.Random(f"{base}:{':'.join(map(str, parts))}")
+
+
+def _uuid4(digits: str) -> str:
+    """32 hex digits as ``str(uuid.UUID(int=..., version=4))`` writes them (version and variant digits set),
+    without the object."""
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{_VARIANT[digits[16]]}{digits[17:20]}-{digits[20:]}"
+
+
+def _uuid_like(digits: str) -> str:
+    """32 hex digits as ``str(uuid.UUID(int=...))`` writes them."""
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def _unseeded_stream(rng: random.Random) -> random.Random | None:

@@ -17,9 +17,14 @@ from .task import Outcome, Task
 
 
 def draw_durations(timing: Timing, images: int, speed: float, rng: random.Random) -> tuple[float, float]:
-    """``(pending_seconds, run_seconds)`` for one task, scaled by ``speed``."""
-    pending = rng.uniform(*timing.pending)
-    running = rng.uniform(*timing.running_base) + timing.running_per_image * max(images - 1, 0)
+    """``(pending_seconds, run_seconds)`` for one task, scaled by ``speed``.
+
+    ``low + (high - low) * rng.random()`` is what ``rng.uniform(low, high)`` computes (the same draws, so
+    seeded runs repeat), without its Python-level call: this runs once per submit.
+    """
+    (pending_low, pending_high), (running_low, running_high) = timing.pending, timing.running_base
+    pending = pending_low + (pending_high - pending_low) * rng.random()
+    running = running_low + (running_high - running_low) * rng.random() + timing.running_per_image * max(images - 1, 0)
     return pending / speed, running / speed
 
 
