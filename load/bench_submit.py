@@ -17,8 +17,14 @@ first of ``--ways`` instead. Wall time on a shared machine swings: read the four
 against each other in one run. ``--instructions`` gives a figure immune to
 neighbours: each way runs under callgrind twice, with ``--count`` submits and
 with none, and the difference is divided by ``--count`` (needs valgrind).
+``--collector`` runs ``--count`` wire submits (200,000 is a good figure: the
+tasks pile up as a busy account's do) under CPython's default collector
+thresholds and under ``serve``'s (``mockserver.cli.GC_THRESHOLDS``), each in a
+process of its own, and prints the collector's time per submit and its
+longest pause.
 
     python load/bench_submit.py [--count 2000] [--repeats 5] [--ways domain,route,asgi,wire] [--profile | --instructions]
+    python load/bench_submit.py --collector --count 200000
 """
 
 from __future__ import annotations
@@ -146,6 +152,39 @@ def instructions(way: str, count: int) -> float:
     return (totals[1] - totals[0]) / count
 
 
+def collector(count: int, thresholds: str) -> None:
+    """The wire way ``count`` times with the collector at ``thresholds`` (start-up frozen, as ``serve`` does),
+    timing every collection through ``gc.callbacks``."""
+    import gc
+
+    app = create_app(emulator=Emulator(Settings(clock="manual", **yaml.safe_load(CONFIG))))
+    one = wire_way(app)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*map(int, thresholds.split(",")))
+    spent, longest, started = 0.0, 0.0, [0.0]
+
+    def timing(phase: str, info: dict[str, int]) -> None:
+        nonlocal spent, longest
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            took = time.perf_counter() - started[0]
+            spent, longest = spent + took, max(longest, took)
+
+    gc.callbacks.append(timing)
+
+    async def run() -> float:
+        start = time.perf_counter()
+        for _ in range(count):
+            await one()
+        return time.perf_counter() - start
+
+    took = asyncio.run(run())
+    print(f"{thresholds:<14}{took / count * 1e6:>10.1f}{spent / count * 1e6:>14.2f}{longest * 1000:>12.0f}"
+          f"   {[generation['collections'] for generation in gc.get_stats()]}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2000)
@@ -153,7 +192,20 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the first way instead of timing it")
     parser.add_argument("--instructions", action="store_true", help="count instructions under callgrind instead")
     parser.add_argument("--ways", default="domain,route,asgi,wire", help="which of the four to run")
+    parser.add_argument("--collector", action="store_true", help="the collector's cost under two thresholds instead")
+    parser.add_argument("--thresholds", help=argparse.SUPPRESS)  # --collector's child process
     args = parser.parse_args()
+    if args.thresholds:
+        collector(args.count, args.thresholds)
+        return
+    if args.collector:
+        from mockserver.cli import GC_THRESHOLDS
+
+        print(f"# {args.count} wire submits; the collector's share (gc.callbacks); collections by generation")
+        print(f"{'thresholds':<14}{'us/submit':>10}{'gc us/submit':>14}{'longest ms':>12}   collections")
+        for thresholds in ("700,10,10", ",".join(map(str, GC_THRESHOLDS))):
+            subprocess.run([sys.executable, __file__, "--count", str(args.count), "--thresholds", thresholds], check=True)
+        return
     if args.instructions:
         print(f"# k instructions per wanx-v1 n=1 submit (callgrind: {args.count} submits less none)")
         for way in args.ways.split(","):
