@@ -110,15 +110,14 @@ class Uploads:
 
     def unresolved(self, entry: ModelEntry, input_: Mapping[str, Any], headers: HeaderLookup, account_id: str, message: str) -> Failure | None:
         """The InvalidURL failure of the first ``oss://`` input that cannot be resolved, if any."""
-        fields = _url_fields(entry)
-        if not fields:
-            return None
-        enabled = headers.get("x-dashscope-ossresourceresolve", "").strip().lower() == "enable"
-        now = self._clock.now()
-        for name in fields:
+        enabled, now = None, 0.0  # the header and the clock are read at the first oss:// URL (most submits have none)
+        for name in _url_fields(entry):
             value = input_.get(name)
             for url in value if isinstance(value, list) else [value]:
                 if isinstance(url, str) and url.lower().startswith("oss://"):
+                    if enabled is None:
+                        enabled = headers.get("x-dashscope-ossresourceresolve", "").strip().lower() == "enable"
+                        now = self._clock.now()
                     if not enabled or self.resolve(url, account_id, now) is None:
                         return Failure("InvalidURL", message)
         return None
