@@ -171,3 +171,41 @@ def test_a_snapshot_with_a_broken_job_book_is_refused_whole(server):
     broken = {**state, "job_books": {account: {**book, "queue": ["ft-unknown"]} for account, book in state["job_books"].items()}}
     response = server.client.put("/__mock/state", json=broken)
     assert response.status_code == 400 and "job_books" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("training_file_ids", ["x" * 2049], "at most 2048 characters"),
+        ("validation_file_ids", ["v"] * 11, "at most 10"),
+        ("hyper_parameters", {"notes": "x" * 5000}, "at most 4096 characters"),
+    ],
+)
+def test_what_a_job_keeps_is_bounded(server, field, value, needle):
+    body = {"model": "facechain-finetune", "training_file_ids": ["a"], field: value}
+    response = server.client.post("/api/v1/fine-tunes", json=body, headers=KEY)
+    assert response.status_code == 400
+    assert response.json()["code"] == "InvalidParameter" and field in response.json()["message"]
+    assert needle in response.json()["message"]
+
+
+def test_an_account_keeps_its_newest_jobs_the_oldest_finished_forgotten_first(make_server):
+    server = make_server(fine_tune_jobs_kept=3)
+    body = {"model": "facechain-finetune", "training_file_ids": ["a"]}
+
+    def create() -> str:
+        response = server.client.post("/api/v1/fine-tunes", json=body, headers=KEY)
+        assert response.status_code == 200, response.text
+        server.advance(1)  # the create throttle allows 2 a second
+        return response.json()["output"]["job_id"]
+
+    first = create()
+    server.advance(hours=1)  # the first job has finished
+    second, third = create(), create()
+    fourth = create()  # four jobs: the finished first one goes, though it is not the oldest unfinished
+    assert server.client.get(f"/api/v1/fine-tunes/{first}", headers=KEY).status_code == 404
+    listed = server.client.get("/api/v1/fine-tunes", headers=KEY).json()["output"]
+    assert listed["total"] == 3 and [job["job_id"] for job in listed["jobs"]] == [fourth, third, second]
+    fifth = create()  # none finished: the oldest of all goes
+    assert server.client.get(f"/api/v1/fine-tunes/{second}", headers=KEY).status_code == 404
+    assert server.client.get(f"/api/v1/fine-tunes/{fifth}", headers=KEY).status_code == 200

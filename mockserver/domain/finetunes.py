@@ -18,6 +18,7 @@ list example shows); training files are not fetched, any non-empty string
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -36,6 +37,8 @@ from .errors import ApiError
 from .ids import IdFactory
 
 _MAX_PAGE_SIZE = 100
+MAX_ID_CHARS = 2048  # a training or validation file id (a URL or a file id); no real URL comes near it
+MAX_HYPER_CHARS = 4096  # hyper_parameters as compact JSON: a job keeps it as long as the account keeps the job
 
 
 class FineTuneJobs:
@@ -60,9 +63,14 @@ class FineTuneJobs:
                 f"training_file_ids must hold {entry.training_files.min_items} to "
                 f"{entry.training_files.max_items} image URLs or file ids."))
         validation = _strings(payload.get("validation_file_ids") or [], "validation_file_ids")
+        if len(validation) > entry.training_files.max_items:
+            raise ApiError("InvalidParameter", message=(
+                f"validation_file_ids must hold at most {entry.training_files.max_items} image URLs or file ids."))
         hyper = payload.get("hyper_parameters") or {}
         if not isinstance(hyper, dict):
             raise ApiError("InvalidParameter", message="hyper_parameters must be an object.")
+        if len(json.dumps(hyper, separators=(",", ":"))) > MAX_HYPER_CHARS:
+            raise ApiError("InvalidParameter", message=f"hyper_parameters must be at most {MAX_HYPER_CHARS} characters as JSON.")
         training_type = payload.get("training_type") or entry.training_type
         if not isinstance(training_type, str):
             raise ApiError("InvalidParameter", message="training_type must be a string.")
@@ -81,6 +89,7 @@ class FineTuneJobs:
                       submitted_at=now, pending_seconds=pending, run_seconds=running)
             book.lane.schedule(job, now)  # type: ignore[arg-type]  # a Job has the plan fields a lane uses
             book.jobs[job_id] = job
+            _forget_oldest(book, self.settings.fine_tune_jobs_kept, now)
             self.store.save_job_book(account.id, book)
             return self._view(job, entry, now)
 
@@ -162,4 +171,19 @@ class FineTuneJobs:
 def _strings(value: Any, name: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
         raise ApiError("InvalidParameter", message=f"{name} must be a list of image URLs or file ids.")
+    if any(len(item) > MAX_ID_CHARS for item in value):
+        raise ApiError("InvalidParameter", message=f"{name} must hold image URLs or file ids of at most {MAX_ID_CHARS} characters.")
     return list(value)
+
+
+def _forget_oldest(book: JobBook, kept: int, now: float) -> None:
+    """Keep the book within ``kept`` jobs (``fine_tune_jobs_kept``, a decision: the real service's retention is
+    not documented): the oldest finished jobs go first, then the oldest of all. A forgotten job reads 404 and
+    leaves the list; the jobs queued behind it keep their plan."""
+    excess = len(book.jobs) - kept
+    if excess <= 0:
+        return
+    for job_id in [job_id for job_id, job in book.jobs.items() if job.finished_at(now) is not None][:excess]:
+        del book.jobs[job_id]
+    for job_id in list(book.jobs)[: len(book.jobs) - kept]:
+        del book.jobs[job_id]

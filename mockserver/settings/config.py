@@ -81,6 +81,7 @@ class Settings(_Config):
     directives: bool = True  # obey [mock:...] in prompts and the directive header
     directive_header: str = "X-Mock-Directive"
     journal_size: int = Field(10_000, ge=0)  # requests the journal keeps (a ring buffer)
+    fine_tune_jobs_kept: int = Field(1000, ge=1)  # fine-tune jobs an account keeps; past it the oldest finished go first
     store: str = "memory"  # memory | sqlite:///path | redis://host:port/db (mockserver.store.open_store)
     workers: int = Field(1, ge=1, le=64)  # processes serving one port; more than 1 needs a sqlite or redis store
     metrics_accounts: int = Field(20, ge=0)  # accounts with a label of their own in /__mock/metrics; the rest are "other"
