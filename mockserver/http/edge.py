@@ -210,28 +210,29 @@ def journal(emulator: Emulator, scope: Scope, arrival: Arrival, status: int | No
     state = scope.setdefault("state", {})
     forget_body(state)
     answered_id, answered_status = state.get("task", (None, None))  # the submit and query routes say which task
-    record(
+    record(  # by position, in the entry's order: one of these per submit
         emulator,
-        time=arrival.time,
-        account=arrival.account,
-        method=scope["method"],
-        path=scope["path"],
-        route=arrival.route,
-        status=status,
-        request_id=state.get("request_id"),
-        latency_ms=round((time.perf_counter() - arrival.started) * 1000, 3),
-        task_id=arrival.task_id or answered_id,
-        task_status=answered_status,
-        model=arrival.model,
-        fault=_fault_name(effects),
-        code=state.get("code") if status is not None and status >= 400 else None,
+        arrival.time,
+        arrival.account,
+        scope["method"],
+        scope["path"],
+        arrival.route,
+        status,
+        state.get("request_id"),
+        round((time.perf_counter() - arrival.started) * 1000, 3),  # latency_ms
+        arrival.task_id or answered_id,
+        answered_status,
+        arrival.model,
+        _fault_name(effects),
+        state.get("code") if status is not None and status >= 400 else None,
     )
 
 
-def record(emulator: Emulator, **fields: Any) -> None:
+def record(emulator: Emulator, *fields: Any, **named: Any) -> None:
     """Journal a request (which also counts it for the metrics) and log its line: the first
-    ``log_lines_per_second`` of each second (:mod:`mockserver.support.pacing`)."""
-    entry = emulator.journal.record(**fields)
+    ``log_lines_per_second`` of each second (:mod:`mockserver.support.pacing`). ``fields`` are the journal
+    entry's (:meth:`mockserver.domain.journal.Journal.record`)."""
+    entry = emulator.journal.record(*fields, **named)
     if requests_log.isEnabledFor(logging.INFO) and _paced(emulator).admit():
         loglines.info(requests_log, entry.log_line(emulator.settings.log_format))
 
