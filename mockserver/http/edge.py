@@ -31,6 +31,7 @@ from ..faults.rules import Request
 from ..results.names import BUCKETS, task_of
 from ..server import loglines
 from ..support import streams
+from ..support.headers import RawHeaders
 from ..support.pacing import PerSecond
 from ..support.parsing import json_object
 from . import guard
@@ -57,6 +58,7 @@ class Edge:
         self.app = app
         self.emulator = emulator
         self._hosts = guard.configured_hosts(emulator.settings)
+        self._directive = emulator.faults.header.encode()  # the directive header's name, as ASGI spells it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,20 +104,23 @@ class Edge:
         self.judge(scope, arrival, payload)
         return arrival, receive
 
-    def judge(self, scope: Scope, arrival: Arrival, payload: dict[str, Any] | None) -> None:
+    def judge(self, scope: Scope, arrival: Arrival, payload: dict[str, Any] | None, headers: RawHeaders | None = None) -> None:
         """Fill in ``arrival``'s account and model (a submit's ``payload``: its parsed body) and the fault effects
-        chosen for the request (which count it for the rules that match)."""
+        chosen for the request (which count it for the rules that match). ``headers``: the request's, indexed
+        once (the answer at the socket reads them again)."""
         emulator = self.emulator
-        key = _bearer(header(scope, b"authorization"))
-        try:
-            arrival.account = account_of(scope, emulator).id
-        except ApiError:
-            pass
+        if headers is None:
+            headers = RawHeaders(scope["headers"])
+        authorization = headers.first(b"authorization")
+        auth = authenticated(scope.setdefault("state", {}), emulator, authorization)
+        arrival.account = auth.id if isinstance(auth, Account) else None
         arrival.model, prompt = _model_and_prompt(payload)
-        arrival.effects = emulator.faults.for_request(
-            Request(arrival.route, arrival.account, key or None, arrival.model, prompt),
-            header(scope, emulator.faults.header.encode()),
-        )
+        directive = headers.first(self._directive)
+        if emulator.faults.quiet(prompt, directive):
+            return  # nothing armed, nothing asked: no Request to build
+        key = _bearer(authorization) or None
+        arrival.effects = emulator.faults.for_request(Request(arrival.route, arrival.account, key, arrival.model, prompt),
+                                                      directive)
 
     async def answer(self, scope: Scope, receive: Receive, send: Send, arrival: Arrival) -> None:
         """Serve a DashScope request whose fault effects are chosen, and journal it (the fast path hands on here)."""
@@ -269,15 +274,29 @@ def header(scope: Scope, name: bytes) -> str | None:
 def account_of(scope: Scope, emulator: Emulator) -> Account:
     """The request's account, authenticated once per request (kept in the scope's state); raises the 401."""
     state = scope.setdefault("state", {})
-    if "auth" not in state:
-        try:
-            state["auth"] = emulator.authenticate(header(scope, b"authorization"))
-        except ApiError as error:
-            state["auth"] = error
-    auth = state["auth"]
+    auth = state.get("auth")
+    if auth is None:
+        auth = authenticated(state, emulator, header(scope, b"authorization"))
     if isinstance(auth, ApiError):
         raise auth
     return auth
+
+
+def authenticated(state: dict[str, Any], emulator: Emulator, authorization: str | None) -> Account | ApiError:
+    """The account of a request's ``Authorization`` header, or the 401 to answer (raised later, in the route's
+    order); kept in the request's ``state``, so a request is authenticated once."""
+    auth = state.get("auth")
+    if auth is None:
+        auth = state["auth"] = authenticate(emulator, authorization)
+    return auth
+
+
+def authenticate(emulator: Emulator, authorization: str | None) -> Account | ApiError:
+    """The account of an ``Authorization`` header, or the 401 to answer."""
+    try:
+        return emulator.authenticate(authorization)
+    except ApiError as error:
+        return error
 
 
 def _classify(method: str, path: str) -> tuple[str, str | None]:

@@ -32,7 +32,7 @@ from ..lifecycle.task import PENDING, RUNNING, Task
 from ..server.wire import http_bytes
 from .compression import Compression
 from .dashscope import scope_base_url
-from .edge import RESULTS_PREFIXES, Arrival, Edge, record
+from .edge import RESULTS_PREFIXES, Arrival, Edge, authenticate, record
 from .fastdownload import Downloads
 from .fastsubmit import Submits, submit_params
 from .gateway import envoy_headers, unexpected
@@ -95,7 +95,7 @@ class FastPath:
         asked = self._asked(scope["headers"])
         if asked[1] is not None or emulator.faults.rules.armed:
             return None
-        auth = _authenticated(emulator, asked[0])
+        auth = authenticate(emulator, asked[0])
         status, headers, body, note = self._served(scope, task_id, auth, asked, arrived, started)
         answer = http_bytes(status, headers, body, keep_alive)
         self._journal(scope, task_id, status, note, arrived, started)
@@ -105,7 +105,7 @@ class FastPath:
         emulator = self.emulator
         arrived, started = emulator.clock.now(), time.perf_counter()
         asked = self._asked(scope["headers"])
-        auth = _authenticated(emulator, asked[0])
+        auth = authenticate(emulator, asked[0])
         if asked[1] is not None or emulator.faults.rules.armed:
             account_id = auth.id if isinstance(auth, Account) else None
             request = Request("query", account_id, _bearer(asked[0]) or None)
@@ -194,14 +194,6 @@ class FastPath:
             self._rendered[task_id] = (task, status, tail)
         return tail
 
-
-
-def _authenticated(emulator: Emulator, authorization: str | None) -> Account | ApiError:
-    """The request's account, or the 401 to answer (raised later, in the route's order)."""
-    try:
-        return emulator.authenticate(authorization)
-    except ApiError as error:
-        return error
 
 
 def _task_id(path: str) -> str | None:

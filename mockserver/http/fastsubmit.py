@@ -72,12 +72,12 @@ class Submits:
             return None
         arrival = Arrival("submit", None, emulator.clock.now(), time.perf_counter())
         state = scope["state"] = {"payload": payload, "body": body}
-        self.edge.judge(scope, arrival, payload)  # no rule armed: nothing counted, so the ASGI path may judge again
+        headers = RawHeaders(scope["headers"])
+        self.edge.judge(scope, arrival, payload, headers)  # no rule armed: nothing counted, so the ASGI path may judge again
         if arrival.effects is not None:
             return None
         request_id = state["request_id"] = emulator.ids.request_id()
         answered, started = emulator.clock.now(), time.perf_counter()
-        headers = RawHeaders(scope["headers"])
         try:
             account = state["account"] = account_of(scope, emulator)
             draft = emulator.prepare(account, params["group"], params["function"], body, headers, params["service"], payload)
