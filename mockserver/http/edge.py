@@ -17,7 +17,6 @@ import struct
 import time
 from dataclasses import dataclass
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -237,25 +236,23 @@ def record(emulator: Emulator, *fields: Any, **named: Any) -> None:
     """Journal a request (which also counts it for the metrics) and log its line: the first
     ``log_lines_per_second`` of each second (:mod:`mockserver.support.pacing`). ``fields`` are the journal
     entry's (:meth:`mockserver.domain.journal.Journal.record`)."""
-    entry = emulator.journal.record(*fields, **named)
-    if requests_log.isEnabledFor(logging.INFO) and _paced(emulator).admit():
+    journal = emulator.journal
+    entry = journal.record(*fields, **named)
+    if requests_log.isEnabledFor(logging.INFO) and (journal.lines or _paced(emulator)).admit():
         loglines.info(requests_log, entry.log_line(emulator.settings.log_format))
 
 
 def _paced(emulator: Emulator) -> PerSecond:
-    """The emulator's pacing of request lines (made on its first request)."""
-    paced = _PACED.get(emulator)
+    """The pacing of the emulator's request lines, made on its first request and kept with its journal."""
+    paced = emulator.journal.lines
     if paced is None:
-        paced = _PACED[emulator] = PerSecond(emulator.settings.log_lines_per_second, _left_out)
+        paced = emulator.journal.lines = PerSecond(emulator.settings.log_lines_per_second, _left_out)
     return paced
 
 
 def _left_out(count: int) -> None:
     loglines.info(requests_log, f"... and {count} more requests in that second, not logged (log_lines_per_second; "
                                 "GET /__mock/requests has them all)")
-
-
-_PACED: WeakKeyDictionary[Emulator, PerSecond] = WeakKeyDictionary()
 
 
 def forget_body(state: dict[str, Any]) -> None:

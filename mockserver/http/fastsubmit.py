@@ -70,14 +70,15 @@ class Submits:
         payload = payload_of(body)
         if self._waits(payload, params):
             return None
-        arrival = Arrival("submit", None, emulator.clock.now(), time.perf_counter())
-        state = scope["state"] = {"payload": payload, "body": body}
+        # One instant for the edge's arrival and the gateway's (two layers apart on the ASGI path, none here).
+        arrived, started = emulator.clock.now(), time.perf_counter()
+        arrival = Arrival("submit", None, arrived, started)
+        state = scope["state"] = {}  # the body and payload are handed to the emulator directly, not through it
         headers = RawHeaders(scope["headers"])
         self.edge.judge(scope, arrival, payload, headers)  # no rule armed: nothing counted, so the ASGI path may judge again
         if arrival.effects is not None:
             return None
         request_id = state["request_id"] = emulator.ids.request_id()
-        answered, started = emulator.clock.now(), time.perf_counter()
         try:
             account = state["account"] = account_of(scope, emulator)
             draft = emulator.prepare(account, params["group"], params["function"], body, headers, params["service"], payload)
@@ -91,7 +92,7 @@ class Submits:
             unexpected(scope, request_id)
             response = error_response(emulator.catalog.errors, ApiError("InternalError"), request_id, state)
         status = response.status_code
-        sent = [*response.raw_headers, *envoy_headers(emulator, started, answered, request_id)]
+        sent = [*response.raw_headers, *envoy_headers(emulator, started, arrived, request_id)]
         sent, answer = self.compression.whole("POST", headers.get("accept-encoding"), status, sent, response.body)
         wired = http_bytes(status, sent, answer, keep_alive)
         journal(emulator, scope, arrival, status)
