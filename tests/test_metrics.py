@@ -74,3 +74,15 @@ def test_accounts_past_the_limit_share_the_other_label(make_server):
     server.submit(key=OTHER)
     labels = {dict(labels)["account"] for (name, labels) in scrape(server) if name == "dashscope_mock_requests_total"}
     assert labels == {server.emulator.authenticate(f"Bearer {KEY}").id, "other"}
+
+
+def test_journal_entries_by_position_are_the_entries_by_name():
+    """The request paths journal positionally (cheaper); the entry and its count are what keywords give."""
+    from mockserver.domain.journal import Journal
+
+    named = dict(time=5.0, account="a", method="POST", path="/p", route="submit", status=429, request_id="r",
+                 latency_ms=1.5, task_id=None, task_status=None, model="wanx-v1", fault=None, code="Throttling")
+    by_name, by_position = Journal(10), Journal(10)
+    assert by_name.record(**named).as_dict() == by_position.record(*named.values()).as_dict()
+    assert by_name.totals() == by_position.totals()
+    assert by_position.totals()["throttled"] == {("Throttling", "a"): 1}

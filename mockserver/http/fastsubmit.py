@@ -44,12 +44,25 @@ from .responses import error_response
 _SUBMIT = re.compile(r"/api/v1/services/(?P<service>[^/]+)/(?P<group>[^/]+)/(?P<function>[^/]+)/?")  # the route's
 
 
+_PARAMS: dict[str, dict[str, str] | None] = {}  # a path's parameters: clients submit to a few paths, many times
+_PATHS_KEPT = 256
+
+
 def submit_params(scope: Scope) -> dict[str, str] | None:
-    """The path parameters of a submit (``POST`` to the route's path, no root path), else None."""
+    """The path parameters of a submit (``POST`` to the route's path, no root path), else None. Read only: the
+    same dict answers every submit to a path."""
     if scope["method"] != "POST" or scope.get("root_path"):
         return None
-    match = _SUBMIT.fullmatch(scope["path"])
-    return match.groupdict() if match is not None else None
+    path = scope["path"]
+    params = _PARAMS.get(path)
+    if params is None:
+        match = _SUBMIT.fullmatch(path)
+        if match is None:
+            return None
+        if len(_PARAMS) >= _PATHS_KEPT:  # bounded, whatever paths clients make up
+            _PARAMS.clear()
+        params = _PARAMS[path] = match.groupdict()
+    return params
 
 
 class Submits:
