@@ -86,3 +86,15 @@ def test_journal_entries_by_position_are_the_entries_by_name():
     assert by_name.record(**named).as_dict() == by_position.record(*named.values()).as_dict()
     assert by_name.totals() == by_position.totals()
     assert by_position.totals()["throttled"] == {("Throttling", "a"): 1}
+
+
+def test_latencies_are_kept_to_the_microsecond_as_round_gives_them(monkeypatch):
+    import random
+
+    from mockserver.http import edge
+
+    draws = random.Random(7)
+    for _ in range(2000):
+        started, elapsed = draws.uniform(0, 1e5), draws.choice([draws.uniform(0, 0.01), draws.uniform(0, 5)])
+        monkeypatch.setattr(edge.time, "perf_counter", lambda: started + elapsed)
+        assert edge.latency_ms(started) == round(((started + elapsed) - started) * 1000, 3)

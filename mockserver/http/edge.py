@@ -189,7 +189,7 @@ class Edge:
                 route="download",
                 status=None if network is not None and network.kind in ("reset", "empty") else seen["status"],
                 request_id=seen["request_id"],  # the x-oss-request-id the client saw
-                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                latency_ms=latency_ms(started),
                 task_id=task_id,
                 model=task.model if task is not None else None,
                 fault=_fault_name(effects),
@@ -223,13 +223,19 @@ def journal(emulator: Emulator, scope: Scope, arrival: Arrival, status: int | No
         arrival.route,
         status,
         state.get("request_id"),
-        round((time.perf_counter() - arrival.started) * 1000, 3),  # latency_ms
+        latency_ms(arrival.started),
         arrival.task_id or answered_id,
         answered_status,
         arrival.model,
         _fault_name(effects),
         state.get("code") if status is not None and status >= 400 else None,
     )
+
+
+def latency_ms(started: float) -> float:
+    """Milliseconds since ``started`` (a ``perf_counter()`` reading), to the microsecond, as the journal keeps them
+    (as ``round(..., 3)`` gives them, but for ties, at a fraction of its cost: every request is journaled)."""
+    return int((time.perf_counter() - started) * 1_000_000 + 0.5) / 1000
 
 
 def record(emulator: Emulator, *fields: Any, **named: Any) -> None:

@@ -32,7 +32,7 @@ from ..lifecycle.task import PENDING, RUNNING, Task
 from ..server.wire import http_bytes
 from .compression import Compression
 from .dashscope import scope_base_url
-from .edge import RESULTS_PREFIXES, Arrival, Edge, authenticate, record
+from .edge import RESULTS_PREFIXES, Arrival, Edge, authenticate, latency_ms, record
 from .fastdownload import Downloads
 from .fastsubmit import Submits, submit_params
 from .gateway import envoy_headers, unexpected
@@ -172,7 +172,7 @@ class FastPath:
             route="query",
             status=status,
             request_id=request_id,
-            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            latency_ms=latency_ms(started),
             task_id=task_id,
             task_status=task_status,
             code=code,
