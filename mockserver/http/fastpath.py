@@ -163,19 +163,9 @@ class FastPath:
 
     def _journal(self, scope: Scope, task_id: str, status: int, note: _Note, arrived: float, started: float) -> None:
         account_id, request_id, task_status, code = note
-        record(
-            self.emulator,
-            time=arrived,
-            account=account_id,
-            method="GET",
-            path=scope["path"],
-            route="query",
-            status=status,
-            request_id=request_id,
-            latency_ms=latency_ms(started),
-            task_id=task_id,
-            task_status=task_status,
-            code=code,
+        record(  # by position, in the journal entry's order (time, account, method, path, route, status, ...)
+            self.emulator, arrived, account_id, "GET", scope["path"], "query", status, request_id, latency_ms(started),
+            task_id, task_status, None, None, code,  # no model, no fault: a poll a fault shapes goes the general way
         )
 
     def _answer(self, task_id: str, task: Task | None, status: str, scope: Scope, host: str | None) -> bytes:
