@@ -171,14 +171,16 @@ def test_directives_still_reach_the_fault_engine_at_the_socket(app):
     emulator, wire = app.state.emulator, app.state.fastpath.wire
     directive = emulator.faults.header.encode()
     failing_body = GOOD.replace(b'"a cat"', b'"a cat [mock:fail=InternalError.Timeout]"')
-    submits = [("sk-waits", [(directive, b"pending=10m")], GOOD), ("sk-plain", [], GOOD), ("sk-fails", [], failing_body)]
+    submits = [("sk-waits", [(directive, b"pending=10m")], GOOD), ("sk-plain", [], GOOD),
+               ("sk-fails", [], failing_body)]
     ids = []
     for key, extra, body in submits:
         status, _, answer = read_wire(wire(request(PATH, [*_keyed(key), *extra], body), body, True))
         assert status == 200
         ids.append(re.search(rb'"task_id":"([^"]+)"', answer).group(1).decode())
     emulator.clock.advance(300)  # five minutes: a plain task has long ended
-    states = [emulator.poll(emulator.authenticate(f"Bearer {key}"), task_id)[1] for (key, _, _), task_id in zip(submits, ids)]
+    states = [emulator.poll(emulator.authenticate(f"Bearer {key}"), task_id)[1]
+              for (key, _, _), task_id in zip(submits, ids)]
     assert states == ["PENDING", "SUCCEEDED", "FAILED"]
     in_prompt = GOOD.replace(b'"a cat"', b'"a cat [mock:http=Throttling.RateQuota]"')
     for extra, body in (([(directive, b"http=Throttling.RateQuota")], GOOD), ([], in_prompt)):
@@ -198,7 +200,8 @@ def test_a_submit_at_the_socket_reads_one_instant_for_its_arrival(app):
     scope = request(PATH, AUTH, GOOD)
     _, headers, _ = read_wire(app.state.fastpath.wire(scope, GOOD, True))
     (entry,) = emulator.journal.select({"route": "submit"})
-    assert dict(headers)[b"req-arrive-time"] == b"%d" % int(entry.time * 1000) == b"%d" % int(emulator.clock.now() * 1000)
+    arrived = dict(headers)[b"req-arrive-time"]
+    assert arrived == b"%d" % int(entry.time * 1000) == b"%d" % int(emulator.clock.now() * 1000)
 
 
 def test_submit_paths_are_read_once_each_and_bounded():

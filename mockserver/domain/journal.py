@@ -61,7 +61,7 @@ class Journal:
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
         self.tally = tally or Tally()
-        self.lines: Any = None  # the request log's pacing of its entries' lines: the edge's, kept where it finds it at once
+        self.lines: Any = None  # the request log's pacing of these entries' lines (the edge's), found here at once
 
     @property
     def size(self) -> int:

@@ -103,7 +103,8 @@ class Edge:
         self.judge(scope, arrival, payload)
         return arrival, receive
 
-    def judge(self, scope: Scope, arrival: Arrival, payload: dict[str, Any] | None, headers: RawHeaders | None = None) -> None:
+    def judge(self, scope: Scope, arrival: Arrival, payload: dict[str, Any] | None,
+              headers: RawHeaders | None = None) -> None:
         """Fill in ``arrival``'s account and model (a submit's ``payload``: its parsed body) and the fault effects
         chosen for the request (which count it for the rules that match). ``headers``: the request's, indexed
         once (the answer at the socket reads them again)."""
@@ -117,9 +118,8 @@ class Edge:
         directive = headers.first(self._directive)
         if emulator.faults.quiet(prompt, directive):
             return  # nothing armed, nothing asked: no Request to build
-        key = _bearer(authorization) or None
-        arrival.effects = emulator.faults.for_request(Request(arrival.route, arrival.account, key, arrival.model, prompt),
-                                                      directive)
+        request = Request(arrival.route, arrival.account, _bearer(authorization) or None, arrival.model, prompt)
+        arrival.effects = emulator.faults.for_request(request, directive)
 
     async def answer(self, scope: Scope, receive: Receive, send: Send, arrival: Arrival) -> None:
         """Serve a DashScope request whose fault effects are chosen, and journal it (the fast path hands on here)."""

@@ -88,7 +88,7 @@ class Submits:
         arrival = Arrival("submit", None, arrived, started)
         state = scope["state"] = {}  # the body and payload are handed to the emulator directly, not through it
         headers = RawHeaders(scope["headers"])
-        self.edge.judge(scope, arrival, payload, headers)  # no rule armed: nothing counted, so the ASGI path may judge again
+        self.edge.judge(scope, arrival, payload, headers)  # no rule armed: nothing counted (the ASGI path may judge anew)
         if arrival.effects is not None:
             return None
         request_id = state["request_id"] = emulator.ids.request_id()
