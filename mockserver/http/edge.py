@@ -242,9 +242,8 @@ def record(emulator: Emulator, *fields: Any, **named: Any) -> None:
     """Journal a request (which also counts it for the metrics) and log its line: the first
     ``log_lines_per_second`` of each second (:mod:`mockserver.support.pacing`). ``fields`` are the journal
     entry's (:meth:`mockserver.domain.journal.Journal.record`)."""
-    journal = emulator.journal
-    entry = journal.record(*fields, **named)
-    if requests_log.isEnabledFor(logging.INFO) and (journal.lines or _paced(emulator)).admit():
+    entry = emulator.journal.record(*fields, **named)
+    if requests_log.isEnabledFor(logging.INFO) and _paced(emulator).admit():
         loglines.info(requests_log, entry.log_line(emulator.settings.log_format))
 
 
