@@ -159,3 +159,60 @@ def test_a_submit_whose_inputs_are_downloaded_is_left_to_the_asgi_path(app):
     text_only = body.replace(b'"base_image_url":"http://127.0.0.1:9/cat.png"', b'"base_image_url":7')
     assert app.state.fastpath.wire(request("/api/v1/services/aigc/image2image/image-synthesis", AUTH, text_only),
                                    text_only, True) is not None  # nothing to download: refused at once
+
+
+def _keyed(key: str) -> list[tuple[bytes, bytes]]:
+    return [AUTH[0], (b"authorization", f"Bearer {key}".encode()), AUTH[2]]
+
+
+def test_directives_still_reach_the_fault_engine_at_the_socket(app):
+    """The edge skips the fault engine only when nothing is armed and nothing asked: a directive in the header
+    or in the prompt still shapes what is answered at the socket (each submit an account of its own: no queue)."""
+    emulator, wire = app.state.emulator, app.state.fastpath.wire
+    directive = emulator.faults.header.encode()
+    failing_body = GOOD.replace(b'"a cat"', b'"a cat [mock:fail=InternalError.Timeout]"')
+    submits = [("sk-waits", [(directive, b"pending=10m")], GOOD), ("sk-plain", [], GOOD),
+               ("sk-fails", [], failing_body)]
+    ids = []
+    for key, extra, body in submits:
+        status, _, answer = read_wire(wire(request(PATH, [*_keyed(key), *extra], body), body, True))
+        assert status == 200
+        ids.append(re.search(rb'"task_id":"([^"]+)"', answer).group(1).decode())
+    emulator.clock.advance(300)  # five minutes: a plain task has long ended
+    states = [emulator.poll(emulator.authenticate(f"Bearer {key}"), task_id)[1]
+              for (key, _, _), task_id in zip(submits, ids)]
+    assert states == ["PENDING", "SUCCEEDED", "FAILED"]
+    in_prompt = GOOD.replace(b'"a cat"', b'"a cat [mock:http=Throttling.RateQuota]"')
+    for extra, body in (([(directive, b"http=Throttling.RateQuota")], GOOD), ([], in_prompt)):
+        assert wire(request(PATH, [*_keyed("sk-refused"), *extra], body), body, True) is None  # shapes the answer:
+        # the ASGI path serves it
+    assert [entry.status for entry in emulator.journal.select({"route": "submit"})] == [200, 200, 200]
+
+
+def test_a_bad_directive_is_refused_at_the_socket_as_through_the_general_path(app):
+    served, general = both(app, PATH, [*AUTH, (app.state.emulator.faults.header.encode(), b"bogus=1")], GOOD)
+    assert served == general and served[0] == 400 and app.state.at_the_socket
+
+
+def test_a_submit_at_the_socket_reads_one_instant_for_its_arrival(app):
+    """The edge's arrival (the journal's time) and the gateway's (``req-arrive-time``) are one reading there."""
+    emulator = app.state.emulator
+    scope = request(PATH, AUTH, GOOD)
+    _, headers, _ = read_wire(app.state.fastpath.wire(scope, GOOD, True))
+    (entry,) = emulator.journal.select({"route": "submit"})
+    arrived = dict(headers)[b"req-arrive-time"]
+    assert arrived == b"%d" % int(entry.time * 1000) == b"%d" % int(emulator.clock.now() * 1000)
+
+
+def test_submit_paths_are_read_once_each_and_bounded():
+    from mockserver.http import fastsubmit
+
+    post = {"method": "POST", "root_path": ""}
+    assert fastsubmit.submit_params({**post, "path": PATH}) == {"service": "aigc", "group": "text2image",
+                                                                  "function": "image-synthesis"}
+    assert fastsubmit.submit_params({**post, "path": PATH}) is fastsubmit.submit_params({**post, "path": PATH})
+    assert fastsubmit.submit_params({**post, "path": "/api/v1/tasks/x"}) is None
+    assert fastsubmit.submit_params({**post, "method": "GET", "path": PATH}) is None
+    for number in range(1000):  # made-up paths cannot grow it
+        fastsubmit.submit_params({**post, "path": f"/api/v1/services/a/b/c{number}"})
+    assert len(fastsubmit._PARAMS) <= fastsubmit._PATHS_KEPT

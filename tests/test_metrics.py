@@ -74,3 +74,27 @@ def test_accounts_past_the_limit_share_the_other_label(make_server):
     server.submit(key=OTHER)
     labels = {dict(labels)["account"] for (name, labels) in scrape(server) if name == "dashscope_mock_requests_total"}
     assert labels == {server.emulator.authenticate(f"Bearer {KEY}").id, "other"}
+
+
+def test_journal_entries_by_position_are_the_entries_by_name():
+    """The request paths journal positionally (cheaper); the entry and its count are what keywords give."""
+    from mockserver.domain.journal import Journal
+
+    named = dict(time=5.0, account="a", method="POST", path="/p", route="submit", status=429, request_id="r",
+                 latency_ms=1.5, task_id=None, task_status=None, model="wanx-v1", fault=None, code="Throttling")
+    by_name, by_position = Journal(10), Journal(10)
+    assert by_name.record(**named).as_dict() == by_position.record(*named.values()).as_dict()
+    assert by_name.totals() == by_position.totals()
+    assert by_position.totals()["throttled"] == {("Throttling", "a"): 1}
+
+
+def test_latencies_are_kept_to_the_microsecond_as_round_gives_them(monkeypatch):
+    import random
+
+    from mockserver.http import edge
+
+    draws = random.Random(7)
+    for _ in range(2000):
+        started, elapsed = draws.uniform(0, 1e5), draws.choice([draws.uniform(0, 0.01), draws.uniform(0, 5)])
+        monkeypatch.setattr(edge.time, "perf_counter", lambda: started + elapsed)
+        assert edge.latency_ms(started) == round(((started + elapsed) - started) * 1000, 3)

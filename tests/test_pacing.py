@@ -9,7 +9,7 @@ import httpx
 
 from mockserver.domain.emulator import Emulator
 from mockserver.http.app import create_app
-from mockserver.http.edge import _PACED, _left_out, _paced
+from mockserver.http.edge import _left_out, _paced
 from mockserver.settings.config import Settings
 from mockserver.support.pacing import PerSecond
 
@@ -62,7 +62,7 @@ def test_a_server_logs_the_first_lines_and_counts_the_rest(caplog):
     emulator = Emulator(Settings(clock="manual", log_lines_per_second=2))
     app = create_app(emulator=emulator)
     assert _paced(emulator).per_second == 2  # from the settings
-    _PACED[emulator] = PerSecond(2, _left_out, Clock(5.5))  # the same, on a wall clock that stands still
+    emulator.journal.lines = PerSecond(2, _left_out, Clock(5.5))  # the same, on a wall clock that stands still
 
     async def polls() -> list[int]:
         transport = httpx.ASGITransport(app=app)

@@ -75,3 +75,30 @@ def test_json_nesting_is_bounded_however_the_brackets_are_counted():
         json_value(b'{"a":' * (MAX_DEPTH + 1) + b"1" + b"}" * (MAX_DEPTH + 1))
     brackets_in_text = b'{"prompt":"' + b"[{" * 100 + b'","n":[[1]]}'
     assert json_value(brackets_in_text)["n"] == [[1]]
+
+
+def test_raw_headers_first_reads_a_name_as_the_asgi_list_spells_it():
+    raw = [(b"authorization", b"Bearer sk-1"), (b"authorization", b"Bearer sk-2"), (b"x-a", b"")]
+    headers = RawHeaders(raw)
+    assert headers.first(b"authorization") == "Bearer sk-1" == headers.get("Authorization")
+    assert headers.first(b"x-a") == "" and headers.first(b"x-b") is None
+
+
+@pytest.mark.parametrize("directives", [True, False])
+def test_the_fault_engine_is_quiet_exactly_when_it_has_nothing_to_do(directives):
+    """``Faults.quiet`` lets the edge skip building a request: it must be True only where ``for_request`` gives
+    None without firing anything, and a rule or anything asked in band must make it False."""
+    from mockserver.catalog import default_catalog
+    from mockserver.faults.injector import Faults
+    from mockserver.faults.rules import Request, Rule
+
+    faults = Faults(default_catalog().errors, [], None, directives, "x-mock-directive")
+    prompts = [None, "a cat", "a cat [mock:http=Throttling.RateQuota]", "[mock:", "a [mock:pending=1s] cat"]
+    for prompt in prompts:
+        for header in (None, "", "http=InternalError", "pending=1s"):
+            asked = directives and (bool(header) or (prompt is not None and "[mock:" in prompt))
+            assert faults.quiet(prompt, header) is (not asked), (prompt, header)
+            if faults.quiet(prompt, header):
+                assert faults.for_request(Request("submit", "a", "k", "wanx-v1", prompt), header) is None
+    faults.rules.add(Rule.model_validate({"match": {"route": "query"}, "http": {"code": "InternalError"}}))
+    assert not faults.quiet(None, None) and not faults.quiet("a cat", "")

@@ -61,14 +61,20 @@ class Journal:
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
         self.tally = tally or Tally()
+        self.lines: Any = None  # the request log's pacing of these entries' lines (the edge's), found here at once
 
     @property
     def size(self) -> int:
         return self._entries.maxlen or 0
 
-    def record(self, **fields: Any) -> Entry:
+    def record(self, *fields: Any, **named: Any) -> Entry:
+        """Keep an entry of ``fields`` (:class:`Entry`'s, after ``seq``, which this numbers) and count it.
+
+        The request paths pass the fields by position: a submit or poll journals one entry, and keywords
+        threaded through each layer cost a dict per layer.
+        """
         with self._lock:
-            entry = Entry(seq=next(self._seq), **fields)
+            entry = Entry(next(self._seq), *fields, **named)
             self._entries.append(entry)
             self.tally.count(entry)
             return entry

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from ..support.parsing import json_value
 from .effects import Effects
 
+MARK = "[mock:"  # what every directive in a prompt begins with
 _BRACKET = re.compile(r"\s*\[mock:([^\]]*)\]\s*")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -28,7 +29,7 @@ class DirectiveError(ValueError):
 
 def split_prompt(prompt: str) -> tuple[str, str]:
     """``(prompt without the directives, the directive items joined by ';')``."""
-    if "[mock:" not in prompt:  # the common case, without the regular expression
+    if MARK not in prompt:  # the common case, without the regular expression
         return prompt, ""
     items = [match.group(1) for match in _BRACKET.finditer(prompt)]
     if not items:

@@ -7,7 +7,7 @@ from typing import Any
 from ..catalog import ErrorCatalog
 from ..domain.errors import ApiError
 from ..support.headers import HeaderLookup
-from .directives import parse, split_prompt
+from .directives import MARK, parse, split_prompt
 from .effects import Effects
 from .rules import FaultRules, Request, Rule
 
@@ -45,10 +45,15 @@ class Faults:
         effects = _combine(self.rules.fire(request, plan=True), directed)
         return effects if effects is not None and effects.has_plan() else None
 
+    def quiet(self, prompt: str | None, header: str | None) -> bool:
+        """Whether :meth:`for_request` has nothing to do for a request with this prompt and directive header: no
+        rule armed, nothing asked in band. The common case: a caller may skip building the :class:`Request`."""
+        return not self.rules.armed and (not self.directives or (not header and (prompt is None or MARK not in prompt)))
+
     def for_request(self, request: Request, header: str | None) -> Effects | None:
         """The HTTP effects (a synchronous error, a network fault) for one DashScope request."""
-        if request.prompt is None and not header and not self.rules.armed:
-            return None  # nothing to parse, nothing to fire: the common case, answered at once
+        if self.quiet(request.prompt, header):
+            return None  # nothing to parse, nothing to fire: answered at once
         directed = None
         if self.directives:
             items = ""

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The 2026 answers' value (older answers: ``vary: Accept-Encoding``), verbatim.
 VARY = b"Origin,Access-Control-Request-Method,Access-Control-Request-Headers, Accept-Encoding"
+_VARY = (b"vary", VARY)
 _LEVEL = 1  # the cheapest level: bodies are small JSON, and the bytes decode the same at any level
 _GZIP_WBITS = 31  # zlib's gzip container (a 10-byte header with mtime 0: the same input gives the same bytes)
 _UNTOUCHED_STATUSES = frozenset({204, 206, 304})
@@ -60,8 +61,8 @@ class Compression:
               body: bytes) -> tuple[HeaderList, bytes]:
         """A whole answer's headers (none of them ``vary``) and body as this layer sends them: for answers made
         without ASGI messages."""
-        headers = [*headers, (b"vary", VARY)]
-        if self.wants(method, accept_encoding) and _compressible(status, headers):
+        headers = [*headers, _VARY]
+        if accept_encoding and self.wants(method, accept_encoding) and _compressible(status, headers):
             body = gzip(body)
             headers = _encoded(headers, len(body))
         return headers, body
@@ -137,7 +138,7 @@ def accepts_gzip(header: str | None) -> bool:
 def _varied(headers: Iterable[tuple[bytes, bytes]]) -> HeaderList:
     """The headers with the gateway's ``vary`` (in place of any the app set)."""
     varied = [(name, value) for name, value in headers if name.lower() != b"vary"]
-    varied.append((b"vary", VARY))
+    varied.append(_VARY)
     return varied
 
 

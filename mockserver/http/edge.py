@@ -17,7 +17,6 @@ import struct
 import time
 from dataclasses import dataclass
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,6 +30,7 @@ from ..faults.rules import Request
 from ..results.names import BUCKETS, task_of
 from ..server import loglines
 from ..support import streams
+from ..support.headers import RawHeaders
 from ..support.pacing import PerSecond
 from ..support.parsing import json_object
 from . import guard
@@ -57,6 +57,7 @@ class Edge:
         self.app = app
         self.emulator = emulator
         self._hosts = guard.configured_hosts(emulator.settings)
+        self._directive = emulator.faults.header.encode()  # the directive header's name, as ASGI spells it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,20 +103,23 @@ class Edge:
         self.judge(scope, arrival, payload)
         return arrival, receive
 
-    def judge(self, scope: Scope, arrival: Arrival, payload: dict[str, Any] | None) -> None:
+    def judge(self, scope: Scope, arrival: Arrival, payload: dict[str, Any] | None,
+              headers: RawHeaders | None = None) -> None:
         """Fill in ``arrival``'s account and model (a submit's ``payload``: its parsed body) and the fault effects
-        chosen for the request (which count it for the rules that match)."""
+        chosen for the request (which count it for the rules that match). ``headers``: the request's, indexed
+        once (the answer at the socket reads them again)."""
         emulator = self.emulator
-        key = _bearer(header(scope, b"authorization"))
-        try:
-            arrival.account = account_of(scope, emulator).id
-        except ApiError:
-            pass
+        if headers is None:
+            headers = RawHeaders(scope["headers"])
+        authorization = headers.first(b"authorization")
+        auth = authenticated(scope.setdefault("state", {}), emulator, authorization)
+        arrival.account = auth.id if isinstance(auth, Account) else None
         arrival.model, prompt = _model_and_prompt(payload)
-        arrival.effects = emulator.faults.for_request(
-            Request(arrival.route, arrival.account, key or None, arrival.model, prompt),
-            header(scope, emulator.faults.header.encode()),
-        )
+        directive = headers.first(self._directive)
+        if emulator.faults.quiet(prompt, directive):
+            return  # nothing armed, nothing asked: no Request to build
+        request = Request(arrival.route, arrival.account, _bearer(authorization) or None, arrival.model, prompt)
+        arrival.effects = emulator.faults.for_request(request, directive)
 
     async def answer(self, scope: Scope, receive: Receive, send: Send, arrival: Arrival) -> None:
         """Serve a DashScope request whose fault effects are chosen, and journal it (the fast path hands on here)."""
@@ -185,7 +189,7 @@ class Edge:
                 route="download",
                 status=None if network is not None and network.kind in ("reset", "empty") else seen["status"],
                 request_id=seen["request_id"],  # the x-oss-request-id the client saw
-                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                latency_ms=latency_ms(started),
                 task_id=task_id,
                 model=task.model if task is not None else None,
                 fault=_fault_name(effects),
@@ -210,46 +214,50 @@ def journal(emulator: Emulator, scope: Scope, arrival: Arrival, status: int | No
     state = scope.setdefault("state", {})
     forget_body(state)
     answered_id, answered_status = state.get("task", (None, None))  # the submit and query routes say which task
-    record(
+    record(  # by position, in the entry's order: one of these per submit
         emulator,
-        time=arrival.time,
-        account=arrival.account,
-        method=scope["method"],
-        path=scope["path"],
-        route=arrival.route,
-        status=status,
-        request_id=state.get("request_id"),
-        latency_ms=round((time.perf_counter() - arrival.started) * 1000, 3),
-        task_id=arrival.task_id or answered_id,
-        task_status=answered_status,
-        model=arrival.model,
-        fault=_fault_name(effects),
-        code=state.get("code") if status is not None and status >= 400 else None,
+        arrival.time,
+        arrival.account,
+        scope["method"],
+        scope["path"],
+        arrival.route,
+        status,
+        state.get("request_id"),
+        latency_ms(arrival.started),
+        arrival.task_id or answered_id,
+        answered_status,
+        arrival.model,
+        _fault_name(effects),
+        state.get("code") if status is not None and status >= 400 else None,
     )
 
 
-def record(emulator: Emulator, **fields: Any) -> None:
+def latency_ms(started: float) -> float:
+    """Milliseconds since ``started`` (a ``perf_counter()`` reading), to the microsecond, as the journal keeps them
+    (as ``round(..., 3)`` gives them, but for ties, at a fraction of its cost: every request is journaled)."""
+    return int((time.perf_counter() - started) * 1_000_000 + 0.5) / 1000
+
+
+def record(emulator: Emulator, *fields: Any, **named: Any) -> None:
     """Journal a request (which also counts it for the metrics) and log its line: the first
-    ``log_lines_per_second`` of each second (:mod:`mockserver.support.pacing`)."""
-    entry = emulator.journal.record(**fields)
+    ``log_lines_per_second`` of each second (:mod:`mockserver.support.pacing`). ``fields`` are the journal
+    entry's (:meth:`mockserver.domain.journal.Journal.record`)."""
+    entry = emulator.journal.record(*fields, **named)
     if requests_log.isEnabledFor(logging.INFO) and _paced(emulator).admit():
         loglines.info(requests_log, entry.log_line(emulator.settings.log_format))
 
 
 def _paced(emulator: Emulator) -> PerSecond:
-    """The emulator's pacing of request lines (made on its first request)."""
-    paced = _PACED.get(emulator)
+    """The pacing of the emulator's request lines, made on its first request and kept with its journal."""
+    paced = emulator.journal.lines
     if paced is None:
-        paced = _PACED[emulator] = PerSecond(emulator.settings.log_lines_per_second, _left_out)
+        paced = emulator.journal.lines = PerSecond(emulator.settings.log_lines_per_second, _left_out)
     return paced
 
 
 def _left_out(count: int) -> None:
     loglines.info(requests_log, f"... and {count} more requests in that second, not logged (log_lines_per_second; "
                                 "GET /__mock/requests has them all)")
-
-
-_PACED: WeakKeyDictionary[Emulator, PerSecond] = WeakKeyDictionary()
 
 
 def forget_body(state: dict[str, Any]) -> None:
@@ -268,15 +276,29 @@ def header(scope: Scope, name: bytes) -> str | None:
 def account_of(scope: Scope, emulator: Emulator) -> Account:
     """The request's account, authenticated once per request (kept in the scope's state); raises the 401."""
     state = scope.setdefault("state", {})
-    if "auth" not in state:
-        try:
-            state["auth"] = emulator.authenticate(header(scope, b"authorization"))
-        except ApiError as error:
-            state["auth"] = error
-    auth = state["auth"]
+    auth = state.get("auth")
+    if auth is None:
+        auth = authenticated(state, emulator, header(scope, b"authorization"))
     if isinstance(auth, ApiError):
         raise auth
     return auth
+
+
+def authenticated(state: dict[str, Any], emulator: Emulator, authorization: str | None) -> Account | ApiError:
+    """The account of a request's ``Authorization`` header, or the 401 to answer (raised later, in the route's
+    order); kept in the request's ``state``, so a request is authenticated once."""
+    auth = state.get("auth")
+    if auth is None:
+        auth = state["auth"] = authenticate(emulator, authorization)
+    return auth
+
+
+def authenticate(emulator: Emulator, authorization: str | None) -> Account | ApiError:
+    """The account of an ``Authorization`` header, or the 401 to answer."""
+    try:
+        return emulator.authenticate(authorization)
+    except ApiError as error:
+        return error
 
 
 def _classify(method: str, path: str) -> tuple[str, str | None]:

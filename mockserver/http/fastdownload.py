@@ -32,7 +32,7 @@ from ..server.onewrite import JOIN_LIMIT
 from ..server.wire import http_bytes
 from ..support.timefmt import http_date
 from . import oss
-from .edge import record
+from .edge import latency_ms, record
 from .objects import object_headers
 
 _PLAIN_GET_ONLY = (b"range", b"if-none-match", b"if-modified-since")  # downloads with these go the general way
@@ -113,7 +113,7 @@ class Downloads:
     def _journal(self, path: str, known: _Known, request_id: str, arrived: float, started: float) -> None:
         task = known.task
         record(self.emulator, time=arrived, account=task.account, method="GET", path=path, route="download", status=200,
-               request_id=request_id, latency_ms=round((time.perf_counter() - started) * 1000, 3),
+               request_id=request_id, latency_ms=latency_ms(started),
                task_id=known.task_id, model=task.model)
 
     def _check(self, path: str, query_string: bytes, now: float) -> _Known | None:

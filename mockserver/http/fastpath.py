@@ -32,7 +32,7 @@ from ..lifecycle.task import PENDING, RUNNING, Task
 from ..server.wire import http_bytes
 from .compression import Compression
 from .dashscope import scope_base_url
-from .edge import RESULTS_PREFIXES, Arrival, Edge, record
+from .edge import RESULTS_PREFIXES, Arrival, Edge, authenticate, latency_ms, record
 from .fastdownload import Downloads
 from .fastsubmit import Submits, submit_params
 from .gateway import envoy_headers, unexpected
@@ -95,7 +95,7 @@ class FastPath:
         asked = self._asked(scope["headers"])
         if asked[1] is not None or emulator.faults.rules.armed:
             return None
-        auth = _authenticated(emulator, asked[0])
+        auth = authenticate(emulator, asked[0])
         status, headers, body, note = self._served(scope, task_id, auth, asked, arrived, started)
         answer = http_bytes(status, headers, body, keep_alive)
         self._journal(scope, task_id, status, note, arrived, started)
@@ -105,7 +105,7 @@ class FastPath:
         emulator = self.emulator
         arrived, started = emulator.clock.now(), time.perf_counter()
         asked = self._asked(scope["headers"])
-        auth = _authenticated(emulator, asked[0])
+        auth = authenticate(emulator, asked[0])
         if asked[1] is not None or emulator.faults.rules.armed:
             account_id = auth.id if isinstance(auth, Account) else None
             request = Request("query", account_id, _bearer(asked[0]) or None)
@@ -163,19 +163,9 @@ class FastPath:
 
     def _journal(self, scope: Scope, task_id: str, status: int, note: _Note, arrived: float, started: float) -> None:
         account_id, request_id, task_status, code = note
-        record(
-            self.emulator,
-            time=arrived,
-            account=account_id,
-            method="GET",
-            path=scope["path"],
-            route="query",
-            status=status,
-            request_id=request_id,
-            latency_ms=round((time.perf_counter() - started) * 1000, 3),
-            task_id=task_id,
-            task_status=task_status,
-            code=code,
+        record(  # by position, in the journal entry's order (time, account, method, path, route, status, ...)
+            self.emulator, arrived, account_id, "GET", scope["path"], "query", status, request_id, latency_ms(started),
+            task_id, task_status, None, None, code,  # no model, no fault: a poll a fault shapes goes the general way
         )
 
     def _answer(self, task_id: str, task: Task | None, status: str, scope: Scope, host: str | None) -> bytes:
@@ -194,14 +184,6 @@ class FastPath:
             self._rendered[task_id] = (task, status, tail)
         return tail
 
-
-
-def _authenticated(emulator: Emulator, authorization: str | None) -> Account | ApiError:
-    """The request's account, or the 401 to answer (raised later, in the route's order)."""
-    try:
-        return emulator.authenticate(authorization)
-    except ApiError as error:
-        return error
 
 
 def _task_id(path: str) -> str | None:

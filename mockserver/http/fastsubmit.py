@@ -44,12 +44,25 @@ from .responses import error_response
 _SUBMIT = re.compile(r"/api/v1/services/(?P<service>[^/]+)/(?P<group>[^/]+)/(?P<function>[^/]+)/?")  # the route's
 
 
+_PARAMS: dict[str, dict[str, str] | None] = {}  # a path's parameters: clients submit to a few paths, many times
+_PATHS_KEPT = 256
+
+
 def submit_params(scope: Scope) -> dict[str, str] | None:
-    """The path parameters of a submit (``POST`` to the route's path, no root path), else None."""
+    """The path parameters of a submit (``POST`` to the route's path, no root path), else None. Read only: the
+    same dict answers every submit to a path."""
     if scope["method"] != "POST" or scope.get("root_path"):
         return None
-    match = _SUBMIT.fullmatch(scope["path"])
-    return match.groupdict() if match is not None else None
+    path = scope["path"]
+    params = _PARAMS.get(path)
+    if params is None:
+        match = _SUBMIT.fullmatch(path)
+        if match is None:
+            return None
+        if len(_PARAMS) >= _PATHS_KEPT:  # bounded, whatever paths clients make up
+            _PARAMS.clear()
+        params = _PARAMS[path] = match.groupdict()
+    return params
 
 
 class Submits:
@@ -70,14 +83,15 @@ class Submits:
         payload = payload_of(body)
         if self._waits(payload, params):
             return None
-        arrival = Arrival("submit", None, emulator.clock.now(), time.perf_counter())
-        state = scope["state"] = {"payload": payload, "body": body}
-        self.edge.judge(scope, arrival, payload)  # no rule armed: nothing counted, so the ASGI path may judge again
+        # One instant for the edge's arrival and the gateway's (two layers apart on the ASGI path, none here).
+        arrived, started = emulator.clock.now(), time.perf_counter()
+        arrival = Arrival("submit", None, arrived, started)
+        state = scope["state"] = {}  # the body and payload are handed to the emulator directly, not through it
+        headers = RawHeaders(scope["headers"])
+        self.edge.judge(scope, arrival, payload, headers)  # no rule armed: nothing counted (the ASGI path may judge anew)
         if arrival.effects is not None:
             return None
         request_id = state["request_id"] = emulator.ids.request_id()
-        answered, started = emulator.clock.now(), time.perf_counter()
-        headers = RawHeaders(scope["headers"])
         try:
             account = state["account"] = account_of(scope, emulator)
             draft = emulator.prepare(account, params["group"], params["function"], body, headers, params["service"], payload)
@@ -91,7 +105,7 @@ class Submits:
             unexpected(scope, request_id)
             response = error_response(emulator.catalog.errors, ApiError("InternalError"), request_id, state)
         status = response.status_code
-        sent = [*response.raw_headers, *envoy_headers(emulator, started, answered, request_id)]
+        sent = [*response.raw_headers, *envoy_headers(emulator, started, arrived, request_id)]
         sent, answer = self.compression.whole("POST", headers.get("accept-encoding"), status, sent, response.body)
         wired = http_bytes(status, sent, answer, keep_alive)
         journal(emulator, scope, arrival, status)

@@ -94,16 +94,20 @@ class Answering:
             await response(scope, receive, self.send)
 
 
+_SERVER = (b"server", b"istio-envoy")
+
+
 def envoy_headers(emulator: Emulator, started: float, arrived: float, request_id: str) -> list[tuple[bytes, bytes]]:
-    """The headers Alibaba's envoy adds to every DashScope answer."""
-    cost = str(int((time.perf_counter() - started) * 1000)).encode()
+    """The headers Alibaba's envoy adds to every DashScope answer (numbers written as bytes at once: ``b"%d"``
+    gives what ``str(int(x)).encode()`` gives, in one step; every answer carries these)."""
+    cost = b"%d" % ((time.perf_counter() - started) * 1000)
     now = emulator.clock.now()
     return [
         (b"req-cost-time", cost),
-        (b"req-arrive-time", str(epoch_ms(arrived)).encode()),
-        (b"resp-start-time", str(epoch_ms(now)).encode()),
+        (b"req-arrive-time", b"%d" % epoch_ms(arrived)),
+        (b"resp-start-time", b"%d" % epoch_ms(now)),
         (b"x-envoy-upstream-service-time", cost),
-        (b"server", b"istio-envoy"),
+        _SERVER,
         (b"date", http_date(now).encode()),  # on the emulator's clock, so it agrees with task times and URL expiry
         (b"x-request-id", request_id.encode()),  # on successes too since the 2026 captures
     ]

@@ -87,13 +87,13 @@ def whole_request(data: bytes, base: dict[str, Any]) -> tuple[dict[str, Any], by
 def http_bytes(status: int, headers: Headers, body: bytes, keep_alive: bool, head: bool = False) -> tuple[bytes, bool]:
     """``(the whole HTTP/1.1 answer, whether the connection stays open)``, as uvicorn writes an answer: no headers of
     its own, and ``connection: close`` when the request or the answer closes the connection."""
-    lines = b"".join([b"%s: %s\r\n" % pair for pair in headers])
+    lines = b"\r\n".join(map(b": ".join, headers))  # each pair's line, in C (every answer at the socket is made here)
     if b"connection: " in lines and _closes(headers):
         keep_alive = False  # the answer says so itself
     elif not keep_alive:
-        lines += b"connection: close\r\n"
+        lines = lines + b"\r\nconnection: close" if lines else b"connection: close"
     status_line = _STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status
-    return b"".join((status_line, lines, b"\r\n", b"" if head else body)), keep_alive
+    return b"".join((status_line, lines, b"\r\n\r\n" if lines else b"\r\n", b"" if head else body)), keep_alive
 
 
 def _closes(headers: Headers) -> bool:

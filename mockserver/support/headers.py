@@ -25,5 +25,23 @@ class RawHeaders:
         self._first = dict(reversed(raw))  # built in C; reversed, so the first of a repeated name wins
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        value = self._first.get(name.lower().encode("latin-1"))  # ASGI servers give the names lower-case
+        key = _KEYS.get(name)
+        if key is None:
+            key = _key(name)
+        value = self._first.get(key)
         return default if value is None else value.decode("latin-1")
+
+    def first(self, name: bytes) -> str | None:
+        """The first value of ``name`` as the ASGI list spells it (lower-case bytes), as :meth:`get` gives it."""
+        value = self._first.get(name)
+        return None if value is None else value.decode("latin-1")
+
+
+_KEYS: dict[str, bytes] = {}  # names asked for, as ASGI spells them: the code asks for a few, each many times
+
+
+def _key(name: str) -> bytes:
+    key = name.lower().encode("latin-1")  # ASGI servers give the names lower-case
+    if len(_KEYS) < 64:  # bounded, whatever asks
+        _KEYS[name] = key
+    return key
