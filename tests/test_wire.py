@@ -126,7 +126,7 @@ def test_a_long_pipeline_behind_a_submit_is_answered_whole(make_server):
 
 
 def test_a_kept_alive_connection_lives_on_past_the_keep_alive_time_of_its_first_answer(make_server):
-    """Each answer at the socket replaces the keep-alive timer of the answer before (none is left to fire)."""
+    """Each answer at the socket starts the keep-alive time afresh (the timer of the first does not close it)."""
     server = make_server(keep_alive_seconds=2, requests_per_second=1000)
     task_id = submitted(server)
     with connect(server) as sock:
@@ -134,6 +134,35 @@ def test_a_kept_alive_connection_lives_on_past_the_keep_alive_time_of_its_first_
             sock.sendall(poll_bytes(server, task_id))
             assert answers(sock, 1)[0].startswith(b"HTTP/1.1 200 OK\r\n")
             time.sleep(1.2)  # a connection's idle time, not a wait for a task
+
+
+def test_after_an_asgi_answer_answers_at_the_socket_keep_the_connection_alive_too(make_server):
+    """uvicorn's own timer, armed by an answer that went its way, gives way to the socket's (which counts from the
+    last answer) at the next answer at the socket: the connection is not closed 2 s after the HEAD."""
+    server = make_server(keep_alive_seconds=2, requests_per_second=1000)
+    task_id = submitted(server)
+    with connect(server) as sock:
+        head = poll_bytes(server, task_id).replace(b"GET ", b"HEAD ", 1)  # HEAD goes uvicorn's way
+        sock.sendall(head)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(3):  # 3.6 s in all: past the HEAD answer's 2 s
+            time.sleep(1.2)  # a connection's idle time, not a wait for a task
+            sock.sendall(poll_bytes(server, task_id))
+            assert answers(sock, 1)[0].startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_an_idle_connection_is_closed_keep_alive_seconds_after_its_last_answer(make_server):
+    server = make_server(keep_alive_seconds=1, requests_per_second=1000)
+    task_id = submitted(server)
+    with connect(server) as sock:
+        for _ in range(2):
+            sock.sendall(poll_bytes(server, task_id))
+            assert answers(sock, 1)[0].startswith(b"HTTP/1.1 200 OK\r\n")
+            time.sleep(0.6)  # idle, but less than the keep-alive time: the next answer counts afresh
+        answered = time.monotonic() - 0.6
+        sock.settimeout(10)
+        assert sock.recv(65536) == b""  # closed by the server, not by this test's timeout
+        assert time.monotonic() - answered >= 0.9  # and not before its keep-alive time
 
 
 def test_whatever_is_not_a_plain_poll_goes_uvicorns_way(make_server):

@@ -77,8 +77,12 @@ def bounded_protocol(max_connections: int, header_seconds: float, guard: Guard |
         _base: dict[str, Any]  # a plain request's scope keys that are the connection's
         _completing = False  # inside on_response_complete, which starts the next pipelined request
         _mid_message = False  # the parser has begun a request it has not finished (whose next bytes are its own)
+        _raw: asyncio.Transport  # the socket's transport: whole answers go straight to it
+        _idle_since = 0.0  # loop time of the last answer at the socket (the keep-alive timer counts from it)
+        _lazy: asyncio.TimerHandle | None = None  # the keep-alive timer answers at the socket armed
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            self._raw = transport
             super().connection_made(transport)
             if len(self.connections) > max_connections:
                 log.warning("refused a connection: %d open, max_connections is %d", len(self.connections), max_connections)
@@ -145,11 +149,37 @@ def bounded_protocol(max_connections: int, header_seconds: float, guard: Guard |
             return answer
 
         def _write(self, answer: bytes, keep_alive: bool) -> None:
-            self.transport.write(answer)
-            if keep_alive:
-                self.on_response_complete()  # as after any answer: the keep-alive timer replaced, a pipelined next started
-            else:
+            self._raw.write(answer)  # whole: nothing for the held-head layer to join
+            if not keep_alive:
                 self.transport.close()
+            elif self.pipeline:
+                self.on_response_complete()  # as after any answer: a pipelined next started
+            else:
+                self._answered()
+
+        def _answered(self) -> None:
+            """uvicorn's ``on_response_complete`` after an answer at the socket, but for its keep-alive timer: that
+            one cancels the timer and arms a new one after every answer, this one arms a timer once and moves
+            the idle time's start (:meth:`_keep_alive_due` looks at it when the timer fires)."""
+            self.server_state.total_requests += 1
+            if self._raw.is_closing():
+                return
+            self.flow.resume_reading()
+            self._idle_since = self.loop.time()
+            if self.timeout_keep_alive_task is None or self.timeout_keep_alive_task is not self._lazy:
+                self._unset_keepalive_if_required()  # uvicorn's own, armed after an ASGI answer
+                self.timeout_keep_alive_task = self._lazy = self.loop.call_later(self.timeout_keep_alive,
+                                                                                 self._keep_alive_due)
+
+        def _keep_alive_due(self) -> None:
+            """The keep-alive timeout, counted from the last answer at the socket: closes an idle connection.
+            (A request that arrives goes uvicorn's way or is answered at once: none is ever running now.)"""
+            left = self._idle_since + self.timeout_keep_alive - self.loop.time()
+            if left > 0:
+                self.timeout_keep_alive_task = self._lazy = self.loop.call_later(left, self._keep_alive_due)
+                return
+            self.timeout_keep_alive_task = self._lazy = None
+            self.timeout_keep_alive_handler()
 
         def _start_asgi_task(self, cycle: Any, app: Any) -> None:  # httptools' protocol starts each request here
             # A pipelined request started by the previous answer's end goes the ASGI way: answering it here would
