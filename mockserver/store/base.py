@@ -19,9 +19,10 @@ import math
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Iterable, Protocol
+from typing import Iterable, Protocol, Sequence
 
 from ..domain.account_state import AccountState
+from ..lifecycle.brief import Briefed
 from ..lifecycle.job import JobBook
 from ..lifecycle.lanes import Lane
 from ..lifecycle.task import Task
@@ -59,6 +60,10 @@ class Store(Protocol):
     def account_tasks(self, account: str, since: float = -math.inf, until: float = math.inf) -> Iterable[Task]:
         """The account's tasks submitted in ``[since, until]``, in submission order: found in time
         proportional to their number, not the account's."""
+
+    def account_briefs(self, account: str, since: float, until: float) -> Sequence[Briefed]:
+        """What the task list reads of the account's tasks submitted in ``[since, until]``, in submission order:
+        their briefs (:mod:`mockserver.lifecycle.brief`), read without decoding whole records."""
 
     def tasks(self) -> list[Task]:
         """Every task of every account, in submission order (the inspector pages through them)."""

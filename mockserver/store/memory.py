@@ -7,7 +7,7 @@ import heapq
 import math
 import threading
 from collections import deque
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from ..domain.account_state import AccountState
 from ..lifecycle.job import JobBook
@@ -64,11 +64,15 @@ class MemoryStore:
     def save_task(self, task: Task) -> None:
         """Objects are shared in memory: nothing to write back."""
 
-    def account_tasks(self, account: str, since: float = -math.inf, until: float = math.inf) -> Iterable[Task]:
+    def account_tasks(self, account: str, since: float = -math.inf, until: float = math.inf) -> list[Task]:
         owned = self._by_account.get(account, [])
         low = bisect.bisect_left(owned, since, key=_submitted)
         high = bisect.bisect_right(owned, until, key=_submitted)
         return owned[low:high]
+
+    def account_briefs(self, account: str, since: float, until: float) -> Sequence[Task]:
+        """The tasks themselves: they have every field a brief has."""
+        return self.account_tasks(account, since, until)
 
     def tasks(self) -> list[Task]:
         return list(self._tasks.values())

@@ -22,6 +22,7 @@ from contextvars import ContextVar
 from typing import Callable, Iterable, Iterator
 
 from ..domain.account_state import AccountState
+from ..lifecycle.brief import TaskBrief
 from ..lifecycle.job import JobBook
 from ..lifecycle.lanes import Lane
 from ..lifecycle.task import Task
@@ -42,7 +43,10 @@ CREATE TABLE IF NOT EXISTS tasks (
     ended_at REAL NOT NULL,
     canceled INTEGER NOT NULL,
     finished_at REAL NOT NULL,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    api_key_id TEXT,  -- these three (and the above) are the task list's brief (mockserver.lifecycle.brief)
+    scheduled_at REAL,
+    final TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_by_account ON tasks (account, submitted_at, seq);
 CREATE INDEX IF NOT EXISTS tasks_by_lane ON tasks (account, model, ended_at) WHERE call = 0 AND canceled = 0;
@@ -94,6 +98,7 @@ class SqliteStore:
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            self._add_brief_columns()
 
     # -- units of work --------------------------------------------------------
 
@@ -138,8 +143,9 @@ class SqliteStore:
         with self.transaction():
             columns = _columns(task)
             self._db.execute(
-                "INSERT INTO tasks (id, account, model, call, submitted_at, ended_at, canceled, finished_at, doc)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (task.task_id, task.account, task.model, *columns))
+                "INSERT INTO tasks (id, account, model, call, submitted_at, ended_at, canceled, finished_at, doc,"
+                " api_key_id, scheduled_at, final) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (task.task_id, task.account, task.model, *columns))
             self._db.execute("INSERT OR IGNORE INTO owners (account) VALUES (?)", (task.account,))
             self._cache.put(("task", task.task_id), task)
 
@@ -147,8 +153,8 @@ class SqliteStore:
         with self.transaction():
             columns = _columns(task)
             saved = self._db.execute(
-                "UPDATE tasks SET call = ?, submitted_at = ?, ended_at = ?, canceled = ?, finished_at = ?, doc = ?"
-                " WHERE id = ?", (*columns, task.task_id)).rowcount
+                "UPDATE tasks SET call = ?, submitted_at = ?, ended_at = ?, canceled = ?, finished_at = ?, doc = ?,"
+                " api_key_id = ?, scheduled_at = ?, final = ? WHERE id = ?", (*columns, task.task_id)).rowcount
             self._cache.put(("task", task.task_id), task if saved else None)  # a purged task stays gone
 
     def get_task(self, task_id: str) -> Task | None:
@@ -179,6 +185,28 @@ class SqliteStore:
         rows = self._all("SELECT doc FROM tasks WHERE account = ? AND submitted_at BETWEEN ? AND ?"
                          " ORDER BY submitted_at, seq", (account, since, until))
         return [codec.load_task(doc) for (doc,) in rows]
+
+    def account_briefs(self, account: str, since: float, until: float) -> list[TaskBrief]:
+        rows = self._all("SELECT id, model, api_key_id, call, submitted_at, scheduled_at, ended_at,"
+                         " CASE WHEN canceled THEN finished_at END, final FROM tasks"
+                         " WHERE account = ? AND submitted_at BETWEEN ? AND ? ORDER BY submitted_at, seq",
+                         (account, since, until))
+        return [TaskBrief(task_id, model, key, bool(call), *times, final)
+                for task_id, model, key, call, *times, final in rows]
+
+    def _add_brief_columns(self) -> None:
+        """A file made before tasks had brief columns gets them, filled from its records once."""
+        if "final" in {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}:
+            return
+        with self.transaction():
+            if "final" in {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}:
+                return  # another worker added them while this one waited for the lock
+            for column in ("api_key_id TEXT", "scheduled_at REAL", "final TEXT"):
+                self._db.execute(f"ALTER TABLE tasks ADD COLUMN {column}")
+            for task_id, doc in self._db.execute("SELECT id, doc FROM tasks").fetchall():
+                task = codec.load_task(doc)
+                self._db.execute("UPDATE tasks SET api_key_id = ?, scheduled_at = ?, final = ? WHERE id = ?",
+                                 (*_brief_columns(task), task_id))
 
     def tasks(self) -> list[Task]:
         return [codec.load_task(doc) for (doc,) in self._all("SELECT doc FROM tasks ORDER BY submitted_at, seq")]
@@ -362,6 +390,10 @@ class SqliteStore:
 
 
 def _columns(task: Task) -> tuple[object, ...]:
-    """The columns a task is found by, then its record."""
+    """The columns a task is found by, its record, then the rest of its brief."""
     return (int(task.call), task.submitted_at, task.ended_at, int(task.canceled_at is not None), task.finished_at,
-            codec.dump_task(task))
+            codec.dump_task(task), *_brief_columns(task))
+
+
+def _brief_columns(task: Task) -> tuple[object, ...]:
+    return (task.api_key_id, task.scheduled_at, task.final_status())
