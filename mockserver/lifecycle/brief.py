@@ -54,10 +54,7 @@ def brief_of(task: Task) -> TaskBrief:
 
 
 def dump_brief(task: Task) -> str:
-    """The brief as JSON text (floats written exactly), without the id it is filed under."""
-    return json.dumps([task.model, task.api_key_id, task.call, task.submitted_at, task.scheduled_at, task.ended_at,
+    """The brief as a JSON array in the order of :class:`TaskBrief`'s fields (floats written exactly)."""
+    return json.dumps([task.task_id, task.model, task.api_key_id, task.call, task.submitted_at, task.scheduled_at, task.ended_at,
                        task.canceled_at, task.final_status()])
 
-
-def load_brief(task_id: str, text: str | bytes) -> TaskBrief:
-    return TaskBrief(task_id, *json.loads(text))
