@@ -30,8 +30,7 @@ def made(n: int, submitted: float, *, model: str = "m1", key: str = "k1", accoun
 
 
 def listed(store: Store, query: dict[str, str], now: float = NOW, retention: float = DAY) -> dict:
-    listing = Listing.of(query, now)
-    return listing.page(store.account_briefs("a", listing.start, listing.end), now, retention, store.get_task)
+    return Listing.of(query, now).page(store, "a", now, retention)
 
 
 def reference(store: Store, query: dict[str, str], now: float = NOW, retention: float = DAY) -> dict:

@@ -3,13 +3,13 @@ its rows, newest first. ``Emulator.list_tasks`` (``emulator.py``) throttles and 
 
 from __future__ import annotations
 
-import bisect
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping
 
-from ..lifecycle.brief import Briefed
-from ..lifecycle.task import UNKNOWN, Task
+from ..lifecycle.selection import TaskQuery
+from ..lifecycle.task import Task
+from ..store.base import Store
 from ..support.parsing import page_number
 from ..support.timefmt import epoch_ms, parse_list_time
 from .errors import ApiError
@@ -39,66 +39,21 @@ class Listing:
             raise ApiError("InvalidParameter", "list_paging")
         return cls(start, end, page_no, page_size, {key: query.get(key) for key in _FILTERS})
 
-    def page(self, tasks: Sequence[Briefed], now: float, retention: float, load: Callable[[str], Task | None]) -> dict[str, Any]:
-        """The answer: the window's tasks (no synchronous calls, none expired) that pass the filters, newest first.
-
-        ``tasks`` are the window's briefs in submission order; one pass filters and counts them, and only the
-        page's tasks are loaded (``load``) and made rows: a call costs its page, plus one light pass."""
-        matching = self._matching(tasks, now, retention)
-        total = len(matching)
+    def page(self, store: Store, account: str, now: float, retention: float) -> dict[str, Any]:
+        """The answer: the window's tasks (no synchronous calls, none expired) that pass the filters, newest
+        first. The store counts them and hands out the page's tasks only: a row is built for each of those."""
+        wanted = {key: value if value not in (None, "") else None for key, value in self.wanted.items()}
         start = (self.page_no - 1) * self.page_size
-        page = []
-        for brief in _newest_first(matching, start, start + self.page_size):
-            task = load(brief.task_id)
-            if task is not None:  # (another process may have reset the account since)
-                page.append(_list_row(task, task.status_at(now, retention), now))
+        query = TaskQuery(self.start, self.end, wanted["task_id"], wanted["model_name"], wanted["status"],
+                          wanted["api_key_id"], now, retention, start, start + self.page_size)
+        total, tasks = store.list_tasks(account, query)
         return {
             "total": total,
-            "data": page,
+            "data": [_list_row(task, task.status_at(now, retention), now) for task in tasks],
             "total_page": math.ceil(total / self.page_size),
             "page_no": self.page_no,
             "page_size": self.page_size,
         }
-
-    def _matching(self, tasks: Sequence[Briefed], now: float, retention: float) -> list[Briefed]:
-        """The tasks the filters keep, in submission order (a row's field equals the filter's text)."""
-        wanted = {key: value for key, value in self.wanted.items() if value not in (None, "")}
-        task_id, model, status, key = (wanted.get(name) for name in _FILTERS)
-        kept = []
-        for task in tasks:
-            if task.call or (task_id is not None and task.task_id != task_id) or (model is not None and task.model != model):
-                continue
-            if key is not None and task.api_key_id != key:
-                continue
-            found = task.status_at(now, retention)
-            if found != UNKNOWN and (status is None or found == status):
-                kept.append(task)
-        return kept
-
-
-def _created(task: Briefed) -> int:
-    """A row's ``gmt_create``: what the list is ordered by."""
-    return epoch_ms(task.submitted_at)
-
-
-def _newest_first(tasks: list[Briefed], start: int, stop: int) -> list[Briefed]:
-    """Items ``start:stop`` of ``tasks`` (in submission order) sorted newest first by ``gmt_create``; tasks of
-    one millisecond keep submission order among themselves (what a stable sort of the whole list gives).
-
-    ``gmt_create`` never decreases along submission order, so the tasks of one millisecond are a run that
-    two bisections find: this walks the page's runs only, whatever the list's length."""
-    count = len(tasks)
-    page: list[Briefed] = []
-    at = start  # the position in the answer
-    while at < min(stop, count):
-        created = _created(tasks[count - 1 - at])
-        low = bisect.bisect_left(tasks, created, hi=count - at, key=_created)
-        high = bisect.bisect_right(tasks, created, lo=count - 1 - at, key=_created)
-        first = count - high  # the run's first position in the answer, where its oldest task goes
-        end = min(stop, count - low)
-        page += tasks[low + at - first : low + end - first]
-        at = end
-    return page
 
 
 def _window(query: Mapping[str, str], now: float) -> tuple[float, float]:

@@ -19,12 +19,12 @@ import math
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Iterable, Protocol, Sequence
+from typing import Iterable, Protocol
 
 from ..domain.account_state import AccountState
-from ..lifecycle.brief import Briefed
 from ..lifecycle.job import JobBook
 from ..lifecycle.lanes import Lane
+from ..lifecycle.selection import TaskQuery
 from ..lifecycle.task import Task
 
 
@@ -61,9 +61,9 @@ class Store(Protocol):
         """The account's tasks submitted in ``[since, until]``, in submission order: found in time
         proportional to their number, not the account's."""
 
-    def account_briefs(self, account: str, since: float, until: float) -> Sequence[Briefed]:
-        """What the task list reads of the account's tasks submitted in ``[since, until]``, in submission order:
-        their briefs (:mod:`mockserver.lifecycle.brief`), read without decoding whole records."""
+    def list_tasks(self, account: str, query: TaskQuery) -> tuple[int, list[Task]]:
+        """A task-list call's ``(total, page)`` (:mod:`mockserver.lifecycle.selection`): the count, and only the
+        page's tasks read whole (the others are filtered by their briefs, never decoded)."""
 
     def tasks(self) -> list[Task]:
         """Every task of every account, in submission order (the inspector pages through them)."""

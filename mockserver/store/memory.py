@@ -7,11 +7,12 @@ import heapq
 import math
 import threading
 from collections import deque
-from typing import Iterable, Sequence
+from typing import Iterable
 
 from ..domain.account_state import AccountState
 from ..lifecycle.job import JobBook
 from ..lifecycle.lanes import Lane
+from ..lifecycle.selection import TaskQuery, select
 from ..lifecycle.task import Task
 from .base import StoreState
 
@@ -70,9 +71,9 @@ class MemoryStore:
         high = bisect.bisect_right(owned, until, key=_submitted)
         return owned[low:high]
 
-    def account_briefs(self, account: str, since: float, until: float) -> Sequence[Task]:
-        """The tasks themselves: they have every field a brief has."""
-        return self.account_tasks(account, since, until)
+    def list_tasks(self, account: str, query: TaskQuery) -> tuple[int, list[Task]]:
+        """Selected among the tasks themselves: they have every field a brief has."""
+        return select(self.account_tasks(account, query.since, query.until), query)
 
     def tasks(self) -> list[Task]:
         return list(self._tasks.values())

@@ -27,9 +27,10 @@ import redis
 
 from ..domain.account_state import AccountState
 from ..domain.errors import ApiError
-from ..lifecycle.brief import TaskBrief, dump_brief
+from ..lifecycle.brief import dump_brief
 from ..lifecycle.job import JobBook
 from ..lifecycle.lanes import Lane
+from ..lifecycle.selection import TaskQuery, select
 from ..lifecycle.task import Task
 from . import redis_briefs, redis_bulk
 from . import redis_scripts as scripts
@@ -188,8 +189,9 @@ class RedisStore:
         members = self._redis.zrangebyscore(self._k(f"account:{account}"), since, until)
         return self._load_tasks([member.split(b"|", 1)[1] for member in members])
 
-    def account_briefs(self, account: str, since: float, until: float) -> list[TaskBrief]:
-        return redis_briefs.account_briefs(self, account, since, until)
+    def list_tasks(self, account: str, query: TaskQuery) -> tuple[int, list[Task]]:
+        total, page = select(redis_briefs.account_briefs(self, account, query.since, query.until), query)
+        return total, self._load_tasks([brief.task_id for brief in page])
 
     def tasks(self) -> list[Task]:
         return self._load_tasks(self._redis.zrange(self._k("tasks"), 0, -1))

@@ -22,11 +22,11 @@ from contextvars import ContextVar
 from typing import Callable, Iterable, Iterator
 
 from ..domain.account_state import AccountState
-from ..lifecycle.brief import TaskBrief
 from ..lifecycle.job import JobBook
 from ..lifecycle.lanes import Lane
+from ..lifecycle.selection import TaskQuery
 from ..lifecycle.task import Task
-from . import codec
+from . import codec, sqlite_list
 from .base import StoreState
 from .read_cache import MISSING, ReadCache
 
@@ -43,10 +43,10 @@ CREATE TABLE IF NOT EXISTS tasks (
     ended_at REAL NOT NULL,
     canceled INTEGER NOT NULL,
     finished_at REAL NOT NULL,
-    doc TEXT NOT NULL,
-    api_key_id TEXT,  -- these three (and the above) are the task list's brief (mockserver.lifecycle.brief)
-    scheduled_at REAL,
-    final TEXT
+    api_key_id TEXT,  -- these three and the above are what a task list reads (mockserver.store.sqlite_list),
+    scheduled_at REAL,  -- kept before the record: reading them skips no long text (an older file has
+    final TEXT,  -- them after it, added by _add_brief_columns)
+    doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tasks_by_account ON tasks (account, submitted_at, seq);
 CREATE INDEX IF NOT EXISTS tasks_by_lane ON tasks (account, model, ended_at) WHERE call = 0 AND canceled = 0;
@@ -186,13 +186,21 @@ class SqliteStore:
                          " ORDER BY submitted_at, seq", (account, since, until))
         return [codec.load_task(doc) for (doc,) in rows]
 
-    def account_briefs(self, account: str, since: float, until: float) -> list[TaskBrief]:
-        rows = self._all("SELECT id, model, api_key_id, call, submitted_at, scheduled_at, ended_at,"
-                         " CASE WHEN canceled THEN finished_at END, final FROM tasks"
-                         " WHERE account = ? AND submitted_at BETWEEN ? AND ? ORDER BY submitted_at, seq",
-                         (account, since, until))
-        return [TaskBrief(task_id, model, key, bool(call), *times, final)
-                for task_id, model, key, call, *times, final in rows]
+    def list_tasks(self, account: str, query: TaskQuery) -> tuple[int, list[Task]]:
+        return sqlite_list.list_tasks(self, account, query)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads that see one state of the file, without taking its write lock (WAL readers never wait)."""
+        with self._lock:
+            if self._depth:  # inside a unit of work: it holds the file already
+                yield
+                return
+            self._db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._db.execute("COMMIT")
 
     def _add_brief_columns(self) -> None:
         """A file made before tasks had brief columns gets them, filled from its records once."""
