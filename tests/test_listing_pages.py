@@ -33,11 +33,12 @@ def listed(store: Store, query: dict[str, str], now: float = NOW, retention: flo
     return Listing.of(query, now).page(store, "a", now, retention)
 
 
-def reference(store: Store, query: dict[str, str], now: float = NOW, retention: float = DAY) -> dict:
-    """Every row built, filtered, stably sorted by gmt_create (newest first), then sliced."""
+def reference(store: Store, query: dict[str, str], now: float = NOW, retention: float = DAY, account: str = "a") -> dict:
+    """Every row built, filtered, stably sorted by gmt_create (newest first), then sliced (load/bench_listing.py
+    times it too: it is how the list was answered before stores selected the page)."""
     listing = Listing.of(query, now)
     rows = []
-    for task in store.account_tasks("a", listing.start, listing.end):
+    for task in store.account_tasks(account, listing.start, listing.end):
         status = task.status_at(now, retention)
         if task.call or status == UNKNOWN:
             continue
