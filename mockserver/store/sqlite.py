@@ -211,10 +211,12 @@ class SqliteStore:
                 return  # another worker added them while this one waited for the lock
             for column in ("api_key_id TEXT", "scheduled_at REAL", "final TEXT"):
                 self._db.execute(f"ALTER TABLE tasks ADD COLUMN {column}")
-            for task_id, doc in self._db.execute("SELECT id, doc FROM tasks").fetchall():
-                task = codec.load_task(doc)
-                self._db.execute("UPDATE tasks SET api_key_id = ?, scheduled_at = ?, final = ? WHERE id = ?",
-                                 (*_brief_columns(task), task_id))
+            last = 0
+            while rows := self._db.execute("SELECT seq, doc FROM tasks WHERE seq > ? ORDER BY seq LIMIT 1000",
+                                           (last,)).fetchall():  # a thousand records in memory at a time
+                self._db.executemany("UPDATE tasks SET api_key_id = ?, scheduled_at = ?, final = ? WHERE seq = ?",
+                                     [(*_brief_columns(codec.load_task(doc)), seq) for seq, doc in rows])
+                last = rows[-1][0]
 
     def tasks(self) -> list[Task]:
         return [codec.load_task(doc) for (doc,) in self._all("SELECT doc FROM tasks ORDER BY submitted_at, seq")]
