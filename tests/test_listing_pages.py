@@ -11,6 +11,7 @@ import random
 
 import pytest
 
+from mockserver.domain.errors import ApiError
 from mockserver.domain.listing import Listing, _list_row
 from mockserver.lifecycle.task import UNKNOWN, Outcome, Task
 from mockserver.store import Store
@@ -84,6 +85,15 @@ def test_totals_count_the_filters_and_leave_out_calls_and_expired_tasks(store):
     answer = listed(store, {"status": "SUCCEEDED", "model_name": "m1", "page_size": "2", "page_no": "2"})
     assert (answer["total"], answer["total_page"], [row["task_id"] for row in answer["data"]]) == (5, 3, ["t6", "t4"])  # t10 t8 | t6 t4 | t20
     assert listed(store, {"page_no": "9"})["data"] == []
+    last = listed(store, {"page_no": str(2**63 - 1), "page_size": "100"})  # an offset past any integer SQLite holds
+    assert (last["total"], last["data"], last["page_no"]) == (12, [], 2**63 - 1)
+
+
+@pytest.mark.parametrize("value", ["²", "1" * 5000, str(2**63), "0", "-1", "1.0"])
+def test_a_page_number_is_a_positive_64_bit_integer(value):
+    with pytest.raises(ApiError) as raised:
+        Listing.of({"page_no": value}, NOW)
+    assert raised.value.code == "InvalidParameter"
 
 
 def test_a_saved_change_is_what_the_list_filters_on(store):

@@ -17,6 +17,7 @@ from ..lifecycle.task import Task
 if TYPE_CHECKING:
     from .sqlite import SqliteStore
 
+_LAST_ROW = 2**63 - 1  # SQLite's largest integer: a later page's offset is past every row anyway
 # Task.status_at: canceled_at is finished_at when canceled; final is Task.final_status().
 _STATUS = """CASE
     WHEN canceled AND :now >= finished_at THEN
@@ -42,7 +43,7 @@ def list_tasks(store: SqliteStore, account: str, query: TaskQuery) -> tuple[int,
     args = {
         "account": account, "since": query.since, "until": query.until, "task_id": query.task_id,
         "model": query.model, "api_key_id": query.api_key_id, "status": query.status, "now": query.now,
-        "retention": query.retention, "size": query.stop - query.start, "start": query.start,
+        "retention": query.retention, "size": query.stop - query.start, "start": min(query.start, _LAST_ROW),
     }
     with store.snapshot():
         (total,) = store._db.execute(_COUNT, args).fetchone()
