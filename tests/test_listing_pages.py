@@ -169,3 +169,42 @@ def test_redis_tasks_kept_without_briefs_are_listed_from_their_records(redis_url
         assert not store._redis.exists(store._k("briefs:a"))  # forgotten with the account's tasks
     finally:
         store.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "memory":
+        return "memory"
+    if request.param == "sqlite":
+        return f"sqlite://{request.getfixturevalue('tmp_path') / 'e2e.db'}"
+    return f"{request.getfixturevalue('redis_url')}?prefix=listing-e2e-{random.randrange(10**9)}:"
+
+
+@pytest.mark.e2e
+def test_the_sdk_lists_pages_newest_first_with_ties_in_submission_order(make_server, store_url, monkeypatch):
+    import dashscope
+    from dashscope import ImageSynthesis
+
+    limits = {"wanx-v1": {"submit_per_second": 100, "concurrency": 1}}
+    server = make_server(store=store_url, accounts=[{"id": "lister", "keys": ["sk-listing"], "limits": limits}])
+    monkeypatch.setattr(dashscope, "base_http_api_url", server.api)
+    key = "sk-listing"
+
+    def submit(n: int) -> str:
+        response = ImageSynthesis.async_call(model="wanx-v1", prompt="a cat", n=n, api_key=key)
+        assert response.status_code == 200, response
+        return response.output.task_id
+
+    older = [submit(1) for _ in range(4)]  # one instant on the standing clock: one gmt_create
+    server.advance(1)
+    newer = [submit(1) for _ in range(2)]
+    pages = [ImageSynthesis.list(api_key=key, page_no=page, page_size=4) for page in (1, 2, 3)]
+    assert [page.status_code for page in pages] == [200, 200, 200]
+    assert [row["task_id"] for page in pages for row in page.output["data"]] == newer + older
+    assert [(page.output["total"], page.output["total_page"]) for page in pages] == [(6, 2)] * 3
+    assert pages[2].output["data"] == []
+    server.advance(40)  # the first lane slot's task ran; the others queue behind the concurrency limit
+    done = ImageSynthesis.list(api_key=key, status="SUCCEEDED", page_size=10).output
+    assert done["total"] >= 1 and {row["status"] for row in done["data"]} == {"SUCCEEDED"}
+    others = [ImageSynthesis.list(api_key=key, status=status).output["total"] for status in ("PENDING", "RUNNING")]
+    assert done["total"] + sum(others) == 6 and others[0] >= 1  # one slot: the newest still wait
