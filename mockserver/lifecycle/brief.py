@@ -48,13 +48,16 @@ class TaskBrief:
     status_at = Task.status_at  # the very rule a query uses, over the same fields
 
 
+def _fields(task: Task) -> tuple[object, ...]:
+    """The task's brief, in the order of :class:`TaskBrief`'s fields."""
+    return (task.task_id, task.model, task.api_key_id, task.call, task.submitted_at, task.scheduled_at, task.ended_at,
+            task.canceled_at, task.final_status())
+
+
 def brief_of(task: Task) -> TaskBrief:
-    return TaskBrief(task.task_id, task.model, task.api_key_id, task.call, task.submitted_at, task.scheduled_at,
-                     task.ended_at, task.canceled_at, task.final_status())
+    return TaskBrief(*_fields(task))  # type: ignore[arg-type]
 
 
 def dump_brief(task: Task) -> str:
-    """The brief as a JSON array in the order of :class:`TaskBrief`'s fields (floats written exactly)."""
-    return json.dumps([task.task_id, task.model, task.api_key_id, task.call, task.submitted_at, task.scheduled_at, task.ended_at,
-                       task.canceled_at, task.final_status()])
-
+    """The brief as a JSON array (floats written exactly), read back by ``TaskBrief(*array)``."""
+    return json.dumps(_fields(task))

@@ -40,4 +40,3 @@ def account_briefs(store: RedisStore, account: str, since: float, until: float) 
             if record is not None:  # kept before briefs were (a task gone since is skipped)
                 briefs.append(brief_of(load_task(record)))
     return briefs
-
