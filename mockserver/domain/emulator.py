@@ -364,8 +364,7 @@ class Emulator:
         self._throttle(account, "list", self._request_limit(account))
         now = self.clock.now()
         listing = Listing.of(query, now)
-        tasks = self.store.account_tasks(account.id, listing.start, listing.end)
-        return listing.page(tasks, now, self.settings.retention_hours * HOUR)
+        return listing.page(self.store, account.id, now, self.settings.retention_hours * HOUR)
 
     def _owned(self, account: Account, task_id: str) -> Task | None:
         task = self.store.get_task(task_id)

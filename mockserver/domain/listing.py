@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
-from ..lifecycle.task import UNKNOWN, Task
+from ..lifecycle.selection import TaskQuery
+from ..lifecycle.task import Task
+from ..store.base import Store
 from ..support.parsing import page_number
 from ..support.timefmt import epoch_ms, parse_list_time
 from .errors import ApiError
@@ -37,24 +39,17 @@ class Listing:
             raise ApiError("InvalidParameter", "list_paging")
         return cls(start, end, page_no, page_size, {key: query.get(key) for key in _FILTERS})
 
-    def page(self, tasks: Iterable[Task], now: float, retention: float) -> dict[str, Any]:
-        """The answer: the window's tasks (no synchronous calls, none expired) that pass the filters, newest first."""
-        rows = []
-        for task in tasks:
-            if task.call:
-                continue
-            status = task.status_at(now, retention)
-            if status == UNKNOWN:
-                continue
-            row = _list_row(task, status, now)
-            if all(value in (None, "") or str(row.get(key)) == value for key, value in self.wanted.items()):
-                rows.append(row)
-        rows.sort(key=lambda row: row["gmt_create"], reverse=True)
-        total = len(rows)
-        page = rows[(self.page_no - 1) * self.page_size : self.page_no * self.page_size]
+    def page(self, store: Store, account: str, now: float, retention: float) -> dict[str, Any]:
+        """The answer: the window's tasks (no synchronous calls, none expired) that pass the filters, newest
+        first. The store counts them and hands out the page's tasks only: a row is built for each of those."""
+        wanted = {key: value if value not in (None, "") else None for key, value in self.wanted.items()}
+        start = (self.page_no - 1) * self.page_size
+        query = TaskQuery(self.start, self.end, wanted["task_id"], wanted["model_name"], wanted["status"],
+                          wanted["api_key_id"], now, retention, start, start + self.page_size)
+        total, tasks = store.list_tasks(account, query)
         return {
             "total": total,
-            "data": page,
+            "data": [_list_row(task, task.status_at(now, retention), now) for task in tasks],
             "total_page": math.ceil(total / self.page_size),
             "page_no": self.page_no,
             "page_size": self.page_size,

@@ -24,6 +24,7 @@ from typing import Iterable, Protocol
 from ..domain.account_state import AccountState
 from ..lifecycle.job import JobBook
 from ..lifecycle.lanes import Lane
+from ..lifecycle.selection import TaskQuery
 from ..lifecycle.task import Task
 
 
@@ -59,6 +60,10 @@ class Store(Protocol):
     def account_tasks(self, account: str, since: float = -math.inf, until: float = math.inf) -> Iterable[Task]:
         """The account's tasks submitted in ``[since, until]``, in submission order: found in time
         proportional to their number, not the account's."""
+
+    def list_tasks(self, account: str, query: TaskQuery) -> tuple[int, list[Task]]:
+        """A task-list call's ``(total, page)`` (:mod:`mockserver.lifecycle.selection`): the count, and only the
+        page's tasks read whole (the others are filtered by their briefs, never decoded)."""
 
     def tasks(self) -> list[Task]:
         """Every task of every account, in submission order (the inspector pages through them)."""

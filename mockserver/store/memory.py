@@ -12,6 +12,7 @@ from typing import Iterable
 from ..domain.account_state import AccountState
 from ..lifecycle.job import JobBook
 from ..lifecycle.lanes import Lane
+from ..lifecycle.selection import TaskQuery, select
 from ..lifecycle.task import Task
 from .base import StoreState
 
@@ -64,11 +65,15 @@ class MemoryStore:
     def save_task(self, task: Task) -> None:
         """Objects are shared in memory: nothing to write back."""
 
-    def account_tasks(self, account: str, since: float = -math.inf, until: float = math.inf) -> Iterable[Task]:
+    def account_tasks(self, account: str, since: float = -math.inf, until: float = math.inf) -> list[Task]:
         owned = self._by_account.get(account, [])
         low = bisect.bisect_left(owned, since, key=_submitted)
         high = bisect.bisect_right(owned, until, key=_submitted)
         return owned[low:high]
+
+    def list_tasks(self, account: str, query: TaskQuery) -> tuple[int, list[Task]]:
+        """Selected among the tasks themselves: they have every field a brief has."""
+        return select(self.account_tasks(account, query.since, query.until), query)
 
     def tasks(self) -> list[Task]:
         return list(self._tasks.values())

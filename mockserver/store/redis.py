@@ -27,10 +27,12 @@ import redis
 
 from ..domain.account_state import AccountState
 from ..domain.errors import ApiError
+from ..lifecycle.brief import dump_brief
 from ..lifecycle.job import JobBook
 from ..lifecycle.lanes import Lane
+from ..lifecycle.selection import TaskQuery, select
 from ..lifecycle.task import Task
-from . import redis_bulk
+from . import redis_briefs, redis_bulk
 from . import redis_scripts as scripts
 from .base import StoreState
 from .codec import dump_account, dump_job_book, dump_lane, dump_task, load_account, load_job_book, load_lane, load_task
@@ -78,6 +80,7 @@ class RedisStore:
         self._hit = self._redis.register_script(scripts.HIT)
         self._put_upload = self._redis.register_script(scripts.PUT_UPLOAD)
         self._add_task = self._redis.register_script(scripts.ADD_TASK)
+        self._save_task = self._redis.register_script(scripts.SAVE_TASK)
         self._put_ordered = self._redis.register_script(scripts.PUT_ORDERED)
         self._unlock = self._redis.register_script(scripts.UNLOCK)
         self._refresh = self._redis.register_script(scripts.REFRESH)
@@ -151,10 +154,11 @@ class RedisStore:
         keys = [
             self._k(f"task:{task.task_id}"), self._k("tasks"), self._k(f"account:{task.account}"), self._k("ends"),
             self._k(f"queue:{lane_field(task.account, task.model)}"), self._k("task-accounts"), self._k("seq"),
+            self._k(f"briefs:{task.account}"),
         ]
         args = [
             task.task_id, dump_task(task), number(task.submitted_at), number(task.finished_at), task.account,
-            "1" if task.call else "0",
+            "1" if task.call else "0", dump_brief(task),
         ]
         self._add_task(keys=keys, args=args, client=client)
         self._on_failure(lambda: self._forget([task]))
@@ -164,16 +168,14 @@ class RedisStore:
         return None if text is None else load_task(text)
 
     def save_task(self, task: Task) -> None:
-        before = self._write_task(task.task_id, dump_task(task), task.finished_at)
+        before = self._write_task(task, dump_task(task))
         if before is not None:
-            self._on_failure(lambda: self._write_task(task.task_id, before, load_task(before).finished_at))
+            self._on_failure(lambda: self._write_task(load_task(before), before))
 
-    def _write_task(self, task_id: str, text: str | bytes, finished_at: float) -> bytes | None:
-        """Replace a task's record (a purged task stays gone); return the record it replaced."""
-        with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(self._k(f"task:{task_id}"), text, xx=True, get=True)
-            pipe.zadd(self._k("ends"), {task_id: finished_at}, xx=True)
-            return pipe.execute()[0]
+    def _write_task(self, task: Task, text: str | bytes) -> bytes | None:
+        """Replace a task's record (``text``) and brief (a purged task stays gone); return the record it replaced."""
+        keys = [self._k(f"task:{task.task_id}"), self._k("ends"), self._k(f"briefs:{task.account}")]
+        return self._save_task(keys=keys, args=[task.task_id, text, number(task.finished_at), dump_brief(task)])
 
     def _load_tasks(self, ids: list[bytes | str]) -> list[Task]:
         """The tasks of ``ids`` still held, in that order."""
@@ -186,6 +188,10 @@ class RedisStore:
     def account_tasks(self, account: str, since: float = -math.inf, until: float = math.inf) -> Iterable[Task]:
         members = self._redis.zrangebyscore(self._k(f"account:{account}"), since, until)
         return self._load_tasks([member.split(b"|", 1)[1] for member in members])
+
+    def list_tasks(self, account: str, query: TaskQuery) -> tuple[int, list[Task]]:
+        total, page = select(redis_briefs.account_briefs(self, account, query.since, query.until), query)
+        return total, self._load_tasks([brief.task_id for brief in page])
 
     def tasks(self) -> list[Task]:
         return self._load_tasks(self._redis.zrange(self._k("tasks"), 0, -1))
@@ -329,6 +335,8 @@ class RedisStore:
                 pipe.delete(*[self._k(f"task:{task_id}") for task_id in ids])
                 pipe.zrem(self._k("tasks"), *ids)
                 pipe.zrem(self._k("ends"), *ids)
+                for account in dict.fromkeys(task.account for task in chunk):
+                    pipe.hdel(self._k(f"briefs:{account}"), *[task.task_id for task in chunk if task.account == account])
                 for task, sequence in zip(chunk, sequences):
                     if sequence is not None:
                         pipe.zrem(self._k(f"account:{task.account}"), f"{int(sequence):016d}|{task.task_id}")

@@ -54,8 +54,9 @@ return before
 
 # A new task and its indexes. KEYS: the task, every task (zset by sequence), the account's tasks (zset by
 # submission time; members are "<sequence>|<id>" so that equal times keep their order), the end index
-# (zset by final time), the lane's queue (list), the accounts with tasks (zset by first sequence), the sequence.
-# ARGV: id, task JSON, submitted at, finished at, account, "1" for a synchronous call (queued nowhere).
+# (zset by final time), the lane's queue (list), the accounts with tasks (zset by first sequence), the sequence,
+# the account's briefs (hash: id -> the task list's fields, mockserver.lifecycle.brief).
+# ARGV: id, task JSON, submitted at, finished at, account, "1" for a synchronous call (queued nowhere), brief JSON.
 ADD_TASK = """
 local seq = redis.call('INCR', KEYS[7])
 redis.call('SET', KEYS[1], ARGV[2])
@@ -64,6 +65,19 @@ redis.call('ZADD', KEYS[3], ARGV[3], string.format('%016d|', seq) .. ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
 if ARGV[6] ~= '1' then redis.call('RPUSH', KEYS[5], ARGV[1]) end
 redis.call('ZADD', KEYS[6], 'NX', seq, ARGV[5])
+redis.call('HSET', KEYS[8], ARGV[1], ARGV[7])
+"""
+
+# Replace a task's record, its final time and its brief; a task no longer held (purged) stays gone.
+# KEYS: the task, the end index, the account's briefs. ARGV: id, task JSON, finished at, brief JSON.
+# Returns the record it replaced (nil if none).
+SAVE_TASK = """
+local before = redis.call('GET', KEYS[1])
+if not before then return false end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], 'XX', ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+return before
 """
 
 # A record in a hash whose fields keep the order they were first written in (a zset of sequences).

@@ -24,8 +24,9 @@ from typing import Callable, Iterable, Iterator
 from ..domain.account_state import AccountState
 from ..lifecycle.job import JobBook
 from ..lifecycle.lanes import Lane
+from ..lifecycle.selection import TaskQuery
 from ..lifecycle.task import Task
-from . import codec
+from . import codec, sqlite_list
 from .base import StoreState
 from .read_cache import MISSING, ReadCache
 
@@ -42,6 +43,9 @@ CREATE TABLE IF NOT EXISTS tasks (
     ended_at REAL NOT NULL,
     canceled INTEGER NOT NULL,
     finished_at REAL NOT NULL,
+    api_key_id TEXT,  -- these three and the above are what a task list reads (mockserver.store.sqlite_list),
+    scheduled_at REAL,  -- kept before the record: reading them skips no long text (an older file has
+    final TEXT,  -- them after it, added by _add_brief_columns)
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tasks_by_account ON tasks (account, submitted_at, seq);
@@ -94,6 +98,7 @@ class SqliteStore:
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            self._add_brief_columns()
 
     # -- units of work --------------------------------------------------------
 
@@ -138,8 +143,9 @@ class SqliteStore:
         with self.transaction():
             columns = _columns(task)
             self._db.execute(
-                "INSERT INTO tasks (id, account, model, call, submitted_at, ended_at, canceled, finished_at, doc)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (task.task_id, task.account, task.model, *columns))
+                "INSERT INTO tasks (id, account, model, call, submitted_at, ended_at, canceled, finished_at, doc,"
+                " api_key_id, scheduled_at, final) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (task.task_id, task.account, task.model, *columns))
             self._db.execute("INSERT OR IGNORE INTO owners (account) VALUES (?)", (task.account,))
             self._cache.put(("task", task.task_id), task)
 
@@ -147,8 +153,8 @@ class SqliteStore:
         with self.transaction():
             columns = _columns(task)
             saved = self._db.execute(
-                "UPDATE tasks SET call = ?, submitted_at = ?, ended_at = ?, canceled = ?, finished_at = ?, doc = ?"
-                " WHERE id = ?", (*columns, task.task_id)).rowcount
+                "UPDATE tasks SET call = ?, submitted_at = ?, ended_at = ?, canceled = ?, finished_at = ?, doc = ?,"
+                " api_key_id = ?, scheduled_at = ?, final = ? WHERE id = ?", (*columns, task.task_id)).rowcount
             self._cache.put(("task", task.task_id), task if saved else None)  # a purged task stays gone
 
     def get_task(self, task_id: str) -> Task | None:
@@ -179,6 +185,38 @@ class SqliteStore:
         rows = self._all("SELECT doc FROM tasks WHERE account = ? AND submitted_at BETWEEN ? AND ?"
                          " ORDER BY submitted_at, seq", (account, since, until))
         return [codec.load_task(doc) for (doc,) in rows]
+
+    def list_tasks(self, account: str, query: TaskQuery) -> tuple[int, list[Task]]:
+        return sqlite_list.list_tasks(self, account, query)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads that see one state of the file, without taking its write lock (WAL readers never wait)."""
+        with self._lock:
+            if self._depth:  # inside a unit of work: it holds the file already
+                yield
+                return
+            self._db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._db.execute("COMMIT")
+
+    def _add_brief_columns(self) -> None:
+        """A file made before tasks had brief columns gets them, filled from its records once."""
+        if "final" in {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}:
+            return
+        with self.transaction():
+            if "final" in {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}:
+                return  # another worker added them while this one waited for the lock
+            for column in ("api_key_id TEXT", "scheduled_at REAL", "final TEXT"):
+                self._db.execute(f"ALTER TABLE tasks ADD COLUMN {column}")
+            last = 0
+            while rows := self._db.execute("SELECT seq, doc FROM tasks WHERE seq > ? ORDER BY seq LIMIT 1000",
+                                           (last,)).fetchall():  # a thousand records in memory at a time
+                self._db.executemany("UPDATE tasks SET api_key_id = ?, scheduled_at = ?, final = ? WHERE seq = ?",
+                                     [(*_brief_columns(codec.load_task(doc)), seq) for seq, doc in rows])
+                last = rows[-1][0]
 
     def tasks(self) -> list[Task]:
         return [codec.load_task(doc) for (doc,) in self._all("SELECT doc FROM tasks ORDER BY submitted_at, seq")]
@@ -362,6 +400,10 @@ class SqliteStore:
 
 
 def _columns(task: Task) -> tuple[object, ...]:
-    """The columns a task is found by, then its record."""
+    """The columns a task is found by, its record, then the rest of its brief."""
     return (int(task.call), task.submitted_at, task.ended_at, int(task.canceled_at is not None), task.finished_at,
-            codec.dump_task(task))
+            codec.dump_task(task), *_brief_columns(task))
+
+
+def _brief_columns(task: Task) -> tuple[object, ...]:
+    return (task.api_key_id, task.scheduled_at, task.final_status())

@@ -78,10 +78,17 @@ def json_object(body: bytes) -> dict[str, Any]:
     return payload
 
 
+_MAX_PAGE_NUMBER = 2**63 - 1  # a signed 64-bit integer, as a Java service parses one (and SQLite holds one)
+
+
 def page_number(value: str | None, default: int) -> int:
-    """A ``page_no`` or ``page_size``: a positive integer, or ``default`` when absent."""
+    """A ``page_no`` or ``page_size``: a positive integer, or ``default`` when absent; at most a 64-bit one."""
     if value is None or value == "":
         return default
-    if not value.isdigit() or int(value) < 1:
+    try:
+        number = int(value) if value.isdigit() and len(value) <= 19 else 0
+    except ValueError:  # "²" is a digit that int() refuses
+        number = 0
+    if not 1 <= number <= _MAX_PAGE_NUMBER:
         raise ApiError("InvalidParameter", "list_paging")
-    return int(value)
+    return number
