@@ -213,6 +213,20 @@ def test_purge_forgets_finished_tasks_their_indexes_and_idle_lanes(store):
     assert store.get_task("t0") is None and store.purge(before=500.0) == 0
 
 
+def test_purge_forgets_what_ended_before_however_it_ended_behind_a_backlog(store):
+    """Tasks of two lanes of one account, ending out of submission order: the purge forgets exactly those whose
+    end (planned, or a cancel saved since) came before ``before``, and keeps the account's order for the rest."""
+    slow = [submit(store, task(n, float(n), model="slow", run=1000.0)) for n in range(3)]  # one slot: a backlog
+    quick = [submit(store, task(10 + n, 5.0 + n, model="quick", run=1.0)) for n in range(3)]  # ends at 6, 7, 8
+    slow[2].canceled_at = 50.0  # it was waiting behind the others
+    store.save_task(slow[2])
+    assert store.purge(before=100.0) == 4  # the three quick ones and the cancelled one
+    assert [t.task_id for t in store.account_tasks("a")] == ["t0", "t1"]
+    assert store.purge(before=100.0) == 0
+    assert store.purge(before=1001.0) == 1 and [t.task_id for t in store.account_tasks("a")] == ["t1"]
+    assert store.get_task("t1") is not None and store.count() == 1
+
+
 def test_reset_one_account_forgets_its_tasks_lanes_windows_and_state_only(store):
     submit(store, task(0, 0.0, account="a"))
     submit(store, task(1, 0.0, account="b"))

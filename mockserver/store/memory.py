@@ -45,6 +45,7 @@ class MemoryStore:
         self._job_books: dict[str, JobBook] = {}
         self._uploads: dict[str, tuple[bytes, float]] = {}
         self._upload_expiries: list[tuple[float, str]] = []  # a min-heap: expired uploads leave first
+        self._endings: list[tuple[float, str]] = []  # a min-heap of (planned end, task id): what a purge looks at
 
     def transaction(self) -> threading.RLock:
         return self._lock
@@ -58,12 +59,16 @@ class MemoryStore:
             owned.append(task)
         if not task.call:
             self._queues.setdefault(task.lane, deque()).append(task)
+        heapq.heappush(self._endings, (task.finished_at, task.task_id))
 
     def get_task(self, task_id: str) -> Task | None:
         return self._tasks.get(task_id)
 
     def save_task(self, task: Task) -> None:
-        """Objects are shared in memory: nothing to write back."""
+        """Objects are shared in memory: nothing to write back but the task's planned end, for the purge (a
+        cancel or a re-plan moved it)."""
+        if task.task_id in self._tasks:
+            heapq.heappush(self._endings, (task.finished_at, task.task_id))
 
     def account_tasks(self, account: str, since: float = -math.inf, until: float = math.inf) -> list[Task]:
         owned = self._by_account.get(account, [])
@@ -166,23 +171,31 @@ class MemoryStore:
         return len(gone)
 
     def purge(self, before: float) -> int:
-        # Only a task submitted before ``before`` can have finished before it: each account's oldest tasks
-        # are looked at, not all of them, so a purge costs what it forgets (plus the few old tasks still running).
-        gone = []
-        for account, owned in list(self._by_account.items()):
-            old = owned[: bisect.bisect_left(owned, before, key=_submitted)]
-            ended = [task for task in old if task.finished_at < before]
-            if not ended:
+        # The tasks that ended before ``before`` come off a heap of planned ends, so a purge costs what it forgets,
+        # not the queue of older tasks still waiting (a backlog made every purge walk it: quadratic under load).
+        # An entry is checked against the task as it stands: a task re-planned to end later goes back on the heap
+        # (a save pushes the new end too, so a cancelled task leaves at its cancel, as before).
+        gone: dict[str, Task] = {}
+        endings = self._endings
+        while endings and endings[0][0] < before:
+            _, task_id = heapq.heappop(endings)
+            task = self._tasks.get(task_id)
+            if task is None or task_id in gone:
+                continue  # forgotten already (a reset, or an entry pushed twice)
+            if task.finished_at >= before:
+                heapq.heappush(endings, (task.finished_at, task_id))
                 continue
-            gone += ended
-            for task in ended:
-                del self._tasks[task.task_id]
-            kept = [task for task in old if task.finished_at >= before] + owned[len(old):]
-            if kept:
-                self._by_account[account] = kept
-            else:
+            gone[task_id] = task
+            del self._tasks[task_id]
+        for account in {task.account for task in gone.values()}:
+            owned = self._by_account[account]
+            # The forgotten are among the account's oldest: rebuild the list only up to the newest of them.
+            newest = max(task.submitted_at for task in gone.values() if task.account == account)
+            cut = bisect.bisect_right(owned, newest, key=_submitted)
+            owned[:cut] = [task for task in owned[:cut] if task.task_id not in gone]
+            if not owned:
                 del self._by_account[account]
-        for key in {task.lane for task in gone} & self._queues.keys():
+        for key in {task.lane for task in gone.values()} & self._queues.keys():
             queue = self._queues[key]  # in submission order: the forgotten ones are at its front
             while queue and queue[0].task_id not in self._tasks:  # (one behind a task still running waits for the next purge)
                 queue.popleft()
@@ -196,6 +209,7 @@ class MemoryStore:
     def reset(self, account: str | None = None) -> None:
         if account is None:
             self._tasks.clear()
+            self._endings.clear()
             self._by_account.clear()
             self._lanes.clear()
             self._queues.clear()
@@ -232,6 +246,7 @@ class MemoryStore:
     def import_(self, state: StoreState) -> None:
         with self._lock:
             self._tasks = {}
+            self._endings = []
             self._by_account = {}
             self._queues = {}
             for task in sorted(state.tasks, key=_submitted):
