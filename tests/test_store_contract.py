@@ -214,17 +214,19 @@ def test_purge_forgets_finished_tasks_their_indexes_and_idle_lanes(store):
 
 
 def test_purge_forgets_what_ended_before_however_it_ended_behind_a_backlog(store):
-    """Tasks of two lanes of one account, ending out of submission order: the purge forgets exactly those whose
-    end (planned, or a cancel saved since) came before ``before``, and keeps the account's order for the rest."""
-    slow = [submit(store, task(n, float(n), model="slow", run=1000.0)) for n in range(3)]  # one slot: a backlog
-    quick = [submit(store, task(10 + n, 5.0 + n, model="quick", run=1.0)) for n in range(3)]  # ends at 6, 7, 8
-    slow[2].canceled_at = 50.0  # it was waiting behind the others
+    """Tasks of two lanes of one account, ending out of submission order: each purge forgets exactly those whose
+    end (planned, or a cancel saved since) came before its cut-off, whether an earlier purge saw them or not."""
+    slow = [submit(store, task(n, float(n), model="slow", run=1000.0)) for n in range(3)]  # one slot: ends 1000, 2000, 3000
+    for n in range(3):
+        submit(store, task(10 + n, 5.0 + n, model="quick", run=1.0))  # ends at 6, 7, 8
+    assert store.purge(before=100.0) == 3 and [t.task_id for t in store.account_tasks("a")] == ["t0", "t1", "t2"]
+    slow[2].canceled_at = 150.0  # it was waiting behind the others when that purge looked at it
     store.save_task(slow[2])
-    assert store.purge(before=100.0) == 4  # the three quick ones and the cancelled one
-    assert [t.task_id for t in store.account_tasks("a")] == ["t0", "t1"]
-    assert store.purge(before=100.0) == 0
-    assert store.purge(before=1001.0) == 1 and [t.task_id for t in store.account_tasks("a")] == ["t1"]
-    assert store.get_task("t1") is not None and store.count() == 1
+    assert store.purge(before=140.0) == 0 and store.purge(before=200.0) == 1
+    assert [t.task_id for t in store.account_tasks("a")] == ["t0", "t1"] and store.purge(before=200.0) == 0
+    late = submit(store, task(20, 50.0, model="quick", run=1.0), now=50.0)  # submitted on a clock set back: ends at 51
+    assert store.purge(before=1001.0) == 2 and store.get_task(late.task_id) is None  # and t0, ended at 1000
+    assert [t.task_id for t in store.account_tasks("a")] == ["t1"] and store.count() == 1
 
 
 def test_reset_one_account_forgets_its_tasks_lanes_windows_and_state_only(store):

@@ -45,7 +45,10 @@ class MemoryStore:
         self._job_books: dict[str, JobBook] = {}
         self._uploads: dict[str, tuple[bytes, float]] = {}
         self._upload_expiries: list[tuple[float, str]] = []  # a min-heap: expired uploads leave first
-        self._endings: list[tuple[float, str]] = []  # a min-heap of (planned end, task id): what a purge looks at
+        # What the purge has looked at: each account's tasks submitted before ``_looked[account]``, the ones of them
+        # that had not ended yet kept in ``_lingering``, a min-heap of (planned end, task id).
+        self._looked: dict[str, float] = {}
+        self._lingering: list[tuple[float, str]] = []
 
     def transaction(self) -> threading.RLock:
         return self._lock
@@ -59,16 +62,17 @@ class MemoryStore:
             owned.append(task)
         if not task.call:
             self._queues.setdefault(task.lane, deque()).append(task)
-        heapq.heappush(self._endings, (task.finished_at, task.task_id))
+        if task.submitted_at < self._looked.get(task.account, -math.inf):  # submitted on a clock set back
+            heapq.heappush(self._lingering, (task.finished_at, task.task_id))
 
     def get_task(self, task_id: str) -> Task | None:
         return self._tasks.get(task_id)
 
     def save_task(self, task: Task) -> None:
-        """Objects are shared in memory: nothing to write back but the task's planned end, for the purge (a
-        cancel or a re-plan moved it)."""
-        if task.task_id in self._tasks:
-            heapq.heappush(self._endings, (task.finished_at, task.task_id))
+        """Objects are shared in memory: nothing to write back, but for the purge, the new end of a task it has
+        looked at and left lingering (a cancel or a re-plan moved it)."""
+        if task.task_id in self._tasks and task.submitted_at < self._looked.get(task.account, -math.inf):
+            heapq.heappush(self._lingering, (task.finished_at, task.task_id))
 
     def account_tasks(self, account: str, since: float = -math.inf, until: float = math.inf) -> list[Task]:
         owned = self._by_account.get(account, [])
@@ -171,21 +175,33 @@ class MemoryStore:
         return len(gone)
 
     def purge(self, before: float) -> int:
-        # The tasks that ended before ``before`` come off a heap of planned ends, so a purge costs what it forgets,
-        # not the queue of older tasks still waiting (a backlog made every purge walk it: quadratic under load).
-        # An entry is checked against the task as it stands: a task re-planned to end later goes back on the heap
-        # (a save pushes the new end too, so a cancelled task leaves at its cancel, as before).
+        # Each task submitted before ``before`` is looked at once: ended, it goes; still queued or running, it
+        # lingers on a heap of planned ends, which later purges take ended tasks from. (Every purge used to walk
+        # all of them again: a backlog older than the retention made each purge walk the backlog, quadratic under
+        # a sustained load.) Only such old, unended tasks cost a heap entry; a save files a moved end anew.
         gone: dict[str, Task] = {}
-        endings = self._endings
-        while endings and endings[0][0] < before:
-            _, task_id = heapq.heappop(endings)
+        lingering = self._lingering
+        while lingering and lingering[0][0] < before:
+            _, task_id = heapq.heappop(lingering)
             task = self._tasks.get(task_id)
             if task is None or task_id in gone:
-                continue  # forgotten already (a reset, or an entry pushed twice)
+                continue  # forgotten already (a reset), or filed twice
             if task.finished_at >= before:
-                heapq.heappush(endings, (task.finished_at, task_id))
+                heapq.heappush(lingering, (task.finished_at, task_id))  # re-planned to end later
+            else:
+                gone[task_id] = task
+        for account, owned in self._by_account.items():
+            looked = self._looked.get(account, -math.inf)
+            if looked >= before:
                 continue
-            gone[task_id] = task
+            self._looked[account] = before
+            first, last = (bisect.bisect_left(owned, when, key=_submitted) for when in (looked, before))
+            for task in owned[first:last]:
+                if task.finished_at < before:
+                    gone[task.task_id] = task
+                else:
+                    heapq.heappush(lingering, (task.finished_at, task.task_id))
+        for task_id in gone:
             del self._tasks[task_id]
         for account in {task.account for task in gone.values()}:
             owned = self._by_account[account]
@@ -195,6 +211,7 @@ class MemoryStore:
             owned[:cut] = [task for task in owned[:cut] if task.task_id not in gone]
             if not owned:
                 del self._by_account[account]
+                self._looked.pop(account, None)  # seen anew if it submits again, as a new account is
         for key in {task.lane for task in gone.values()} & self._queues.keys():
             queue = self._queues[key]  # in submission order: the forgotten ones are at its front
             while queue and queue[0].task_id not in self._tasks:  # (one behind a task still running waits for the next purge)
@@ -209,7 +226,8 @@ class MemoryStore:
     def reset(self, account: str | None = None) -> None:
         if account is None:
             self._tasks.clear()
-            self._endings.clear()
+            self._looked.clear()
+            self._lingering.clear()
             self._by_account.clear()
             self._lanes.clear()
             self._queues.clear()
@@ -221,6 +239,7 @@ class MemoryStore:
             return
         for task in self._by_account.pop(account, []):
             self._tasks.pop(task.task_id, None)
+        self._looked.pop(account, None)
         for key in [key for key in self._lanes if key[0] == account]:
             del self._lanes[key]
         for key in [key for key in self._queues if key[0] == account]:
@@ -246,7 +265,7 @@ class MemoryStore:
     def import_(self, state: StoreState) -> None:
         with self._lock:
             self._tasks = {}
-            self._endings = []
+            self._looked, self._lingering = {}, []
             self._by_account = {}
             self._queues = {}
             for task in sorted(state.tasks, key=_submitted):
