@@ -147,7 +147,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 # Young collections every 10,000 net allocations instead of CPython's 700: every submit keeps a task (a tracked
 # object) for a day, so the default collected every ~175 submits and reached the full collections sooner.
-# `python load/bench_submit.py --collector`: the collector's time per submit 2.9 -> 1.1 us, and fewer pauses.
+# `python load/bench_submit.py --collector`: the collector's time per submit 2.2-2.9 -> 1.1 us, and shorter pauses.
 GC_THRESHOLDS = (10_000, 10, 10)
 
 
