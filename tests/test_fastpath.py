@@ -182,6 +182,20 @@ def test_a_rendered_image_downloads_as_through_the_general_path(app):
     assert {k: v for k, v in last.items() if k not in ignored} == {k: v for k, v in entries[0].items() if k not in ignored}
 
 
+def test_an_image_too_big_for_one_write_goes_the_asgi_way_without_drawing_an_id(app, monkeypatch):
+    """Declined at the socket, the download must not draw the gateway's id: the path that serves it draws it
+    (a seeded run's ids stay one a request)."""
+    from mockserver.http import fastdownload
+
+    request, _ = _download(app)
+    emulator = app.state.emulator
+    assert asyncio.run(call(app, dict(request, state={})))[0] == 200  # rendered and cached now
+    monkeypatch.setattr(fastdownload, "JOIN_LIMIT", 100)  # the image is bigger than that
+    drawn = emulator.ids.state()
+    assert app.state.fastpath.wire(dict(request, state={}), None, True) is None
+    assert emulator.ids.state() == drawn
+
+
 def _download(app: Any) -> tuple[dict[str, Any], int]:
     """A GET of the fixture task's first result image (the task has ended), and when its URL expires."""
     emulator = app.state.emulator

@@ -81,16 +81,18 @@ class Downloads:
         """:meth:`serve`'s answer as :func:`mockserver.server.wire.http_bytes`, or None (nothing done): an image
         too big to copy into one write goes the ASGI way."""
         arrived, started = self.emulator.clock.now(), time.perf_counter()
-        answer = self._answer(scope, arrived)
-        if answer is None or len(answer[1]) > JOIN_LIMIT:
+        answer = self._answer(scope, arrived, JOIN_LIMIT)
+        if answer is None:
             return None
         headers, body, known, request_id = answer
         wired = http_bytes(200, headers, body, keep_alive)
         self._journal(scope["path"], known, request_id, arrived, started)
         return wired
 
-    def _answer(self, scope: Scope, arrived: float) -> tuple[list[tuple[bytes, bytes]], bytes, _Known, str] | None:
-        """The answer's headers and body, the URL's checks and OSS's request id; None for anything else."""
+    def _answer(self, scope: Scope, arrived: float,
+                limit: int | None = None) -> tuple[list[tuple[bytes, bytes]], bytes, _Known, str] | None:
+        """The answer's headers and body, the URL's checks and OSS's request id; None for anything else, and for an
+        image over ``limit`` bytes (before any id is drawn: the path that serves it instead draws them)."""
         emulator = self.emulator
         if emulator.faults.rules.armed or scope.get("root_path") or any(name in _PLAIN_GET_ONLY for name, _ in scope["headers"]):
             return None
@@ -101,8 +103,8 @@ class Downloads:
             if known is None:
                 return None
         rendered = emulator.images.cached(known.spec)
-        if rendered is None:  # the render cache let it go: the general path renders it again
-            return None
+        if rendered is None or (limit is not None and len(rendered.body) > limit):
+            return None  # not cached (the general path renders it again), or too big for the caller
         emulator.ids.request_id()  # the gateway draws one for every request: seeded ids stay in step
         oss_request_id = oss.request_id()
         headers = [(name.encode(), value.encode()) for name, value in oss.oss_headers(oss_request_id).items()]
