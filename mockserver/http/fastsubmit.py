@@ -44,7 +44,7 @@ from .responses import error_response
 _SUBMIT = re.compile(r"/api/v1/services/(?P<service>[^/]+)/(?P<group>[^/]+)/(?P<function>[^/]+)/?")  # the route's
 
 
-_PARAMS: dict[str, dict[str, str] | None] = {}  # a path's parameters: clients submit to a few paths, many times
+_PARAMS: dict[str, dict[str, str]] = {}  # a path's parameters: clients submit to a few paths, many times
 _PATHS_KEPT = 256
 
 
