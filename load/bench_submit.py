@@ -2,7 +2,8 @@
 
 A wanx-v1 n=1 asynchronous submit (``bench_peers.py``'s body, account and
 limits) is timed four ways on one emulator (memory store, manual clock,
-unseeded, as ``dashscope-mock serve`` runs it):
+unseeded, the collector frozen after start-up and at ``serve``'s thresholds, as
+``dashscope-mock serve`` runs it):
 
 - ``domain``: ``Emulator.prepare`` + ``look`` + ``commit`` + the answer's bytes;
 - ``route``: the route handler :func:`mockserver.http.dashscope.submit` on a ``Request`` whose body the
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import json
 import os
 import pstats
@@ -45,6 +47,7 @@ from typing import Any, Awaitable, Callable
 import yaml
 from bench_peers import CONFIG, KEY, SUBMIT_BODY, SUBMIT_PATH
 
+from mockserver.cli import GC_THRESHOLDS
 from mockserver.domain.emulator import Emulator
 from mockserver.http import dashscope
 from mockserver.http.answer import submitted_body
@@ -154,16 +157,20 @@ def instructions(way: str, count: int) -> float:
     return (totals[1] - totals[0]) / count
 
 
+def collect_as_served(thresholds: tuple[int, ...] = GC_THRESHOLDS) -> None:
+    """The collector as ``serve`` sets it once started: what start-up made frozen, young objects collected every
+    ``thresholds[0]`` net allocations (each submit keeps a task: the default, 700, would time collections)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*thresholds)
+
+
 def collector(count: int, thresholds: str) -> None:
     """The wire way ``count`` times with the collector at ``thresholds`` (start-up frozen, as ``serve`` does),
     timing every collection through ``gc.callbacks``."""
-    import gc
-
     app = create_app(emulator=Emulator(Settings(clock="manual", **yaml.safe_load(CONFIG))))
     one = wire_way(app)
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*map(int, thresholds.split(",")))
+    collect_as_served(tuple(map(int, thresholds.split(","))))
     spent, longest, started = 0.0, 0.0, [0.0]
 
     def timing(phase: str, info: dict[str, int]) -> None:
@@ -201,8 +208,6 @@ def main() -> None:
         collector(args.count, args.thresholds)
         return
     if args.collector:
-        from mockserver.cli import GC_THRESHOLDS
-
         print(f"# {args.count} wire submits; the collector's share (gc.callbacks); collections by generation")
         print(f"{'thresholds':<14}{'us/submit':>10}{'gc us/submit':>14}{'longest ms':>12}   collections")
         for thresholds in ("700,10,10", ",".join(map(str, GC_THRESHOLDS))):
@@ -215,6 +220,7 @@ def main() -> None:
         return
     emulator = Emulator(Settings(clock="manual", **yaml.safe_load(CONFIG)))
     app = create_app(emulator=emulator)
+    collect_as_served()
     ways = {"domain": domain_way(emulator), "route": route_way(app, emulator), "asgi": asgi_way(app),
             "wire": wire_way(app)}
     ways = {name: ways[name] for name in args.ways.split(",")}
