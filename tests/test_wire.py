@@ -13,6 +13,8 @@ import time
 
 from serving import LiveServer
 
+from mockserver.server.wire import whole_request
+
 KEY = "sk-wire"
 
 
@@ -223,6 +225,32 @@ def test_submits_whole_split_or_chunked_are_each_accepted_once(make_server):
     submits = server.client.get("/__mock/requests", params={"route": "submit"}).json()["requests"]
     assert [entry["task_id"] for entry in submits] == task_ids  # each journaled once, in order
     assert all(server.query(task_id, key=KEY).json()["output"]["task_status"] != "UNKNOWN" for task_id in task_ids)
+
+
+def test_a_header_block_read_before_is_read_alike_and_each_request_gets_its_own_list():
+    """Header lines are read once per distinct block (``wire._BLOCKS``): a repeat gives the same scope, in a list
+    of its own; a block that differs in any byte (here only ``Connection: close``) is read for itself."""
+    base = {"type": "http", "server": ("127.0.0.1", 1), "client": ("127.0.0.1", 2), "scheme": "http", "root_path": ""}
+    body = b'{"model":"wanx-v1"}'
+    request = (b"POST /api/v1/services/aigc/text2image/image-synthesis HTTP/1.1\r\nHost: h\r\nAuthorization:  Bearer k \r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body)) + body
+    first, again = whole_request(request, base), whole_request(request, base)
+    assert first == again and first[1] == body and first[2] is True
+    assert first[0]["headers"] == [(b"host", b"h"), (b"authorization", b"Bearer k"), (b"content-length", b"19")]
+    first[0]["headers"].append((b"x-added", b"by an app"))
+    assert whole_request(request, base)[0]["headers"] == again[0]["headers"] != first[0]["headers"]
+    closing = request.replace(b"Host: h\r\n", b"Host: h\r\nConnection: close\r\n")
+    assert whole_request(closing, base)[2] is False and whole_request(request, base)[2] is True
+    assert whole_request(request[:-1], base) is None  # the same block, a body one byte short: not whole
+    assert whole_request(request.replace(b"Content-Length: 19", b"Content-Length: " + b"9" * 5000), base) is None
+
+
+def test_a_content_length_of_thousands_of_digits_is_the_parsers_to_refuse(make_server):
+    server = make_server()
+    with connect(server) as sock:
+        sock.sendall(submit_bytes(server, b"{}").replace(b"Content-Length: 2", b"Content-Length: " + b"9" * 5000))
+        assert answers(sock, 1)[0].startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert server.client.get("/__mock/health").status_code == 200
 
 
 class _Socket:
