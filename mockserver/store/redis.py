@@ -2,10 +2,10 @@
 
 Every record is JSON text of :mod:`mockserver.store.codec` under one key
 prefix (``dsmock:``), so :meth:`RedisStore.reset` deletes only ours. A unit of
-work (:meth:`RedisStore.transaction`) holds a lock in Redis (``SET NX PX`` with
-a token of ours, released by a script that checks it), and writes go straight
-through while it is held: the other processes' units of work wait, and every
-single call is atomic by itself (one command, a ``MULTI`` or a Lua script of
+work (:meth:`RedisStore.transaction`) holds a lock in Redis
+(:mod:`mockserver.store.redis_transaction`), and writes go straight through
+while it is held: the other processes' units of work wait, and every single
+call is atomic by itself (one command, a ``MULTI`` or a Lua script of
 :mod:`mockserver.store.redis_scripts`). Each write returns what it replaced,
 so an exception leaving the unit of work takes its writes back before the
 lock is released. The rate limit check is one script (exact across processes
@@ -17,16 +17,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import threading
-import time
-from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator
+from typing import Iterable
 
 import redis
 
 from ..domain.account_state import AccountState
-from ..domain.errors import ApiError
 from ..lifecycle.brief import dump_brief
 from ..lifecycle.job import JobBook
 from ..lifecycle.lanes import Lane
@@ -38,24 +33,12 @@ from .base import StoreState
 from .codec import dump_account, dump_job_book, dump_lane, dump_task, load_account, load_job_book, load_lane, load_task
 from .redis_layout import BATCH, lane_field, number, text_of
 from .redis_options import split_url
+from .redis_transaction import RedisTransactions, StoreBusy
+
+__all__ = ["RedisStore", "StoreBusy"]  # StoreBusy is what a unit of work that waited too long raises
 
 
-class StoreBusy(ApiError):
-    """Another process held the Redis store's lock for longer than we may wait.
-
-    The request that waited is answered as DashScope answers a failure of its own back end (500
-    ``InternalError``, which clients retry), never with a traceback; ``str()`` says what happened.
-    """
-
-    def __init__(self, detail: str) -> None:
-        super().__init__("InternalError")
-        self.detail = detail
-
-    def __str__(self) -> str:
-        return self.detail
-
-
-class RedisStore:
+class RedisStore(RedisTransactions):
     """The store in a Redis server, shared by every emulator pointed at it.
 
     ``redis://host:port/db?prefix=dsmock:&lock_seconds=10&wait_seconds=10``: ``prefix`` begins every key
@@ -68,85 +51,17 @@ class RedisStore:
 
     def __init__(self, url: str, **options: str | float) -> None:
         url, settings = split_url(url, options)
-        self._redis = redis.Redis.from_url(url)
         self._prefix = str(settings["prefix"])
-        self._lock_ms = int(float(settings["lock_seconds"]) * 1000)
-        self._wait = float(settings["wait_seconds"])
-        self._local = threading.RLock()  # threads of this process take turns; only the outermost locks Redis
-        self._depth = 0
-        self._token = b""
-        self._undo: list[Callable[[], object]] | None = None  # how to take back the open unit of work's writes
-        self._holder = 0  # the thread whose unit of work is open (another thread's lone calls are not in it)
-        self._hit = self._redis.register_script(scripts.HIT)
-        self._put_upload = self._redis.register_script(scripts.PUT_UPLOAD)
-        self._add_task = self._redis.register_script(scripts.ADD_TASK)
-        self._save_task = self._redis.register_script(scripts.SAVE_TASK)
-        self._put_ordered = self._redis.register_script(scripts.PUT_ORDERED)
-        self._unlock = self._redis.register_script(scripts.UNLOCK)
-        self._refresh = self._redis.register_script(scripts.REFRESH)
+        client = redis.Redis.from_url(url)
+        super().__init__(client, self._k("lock"), int(float(settings["lock_seconds"]) * 1000), float(settings["wait_seconds"]))
+        self._hit = client.register_script(scripts.HIT)
+        self._put_upload = client.register_script(scripts.PUT_UPLOAD)
+        self._add_task = client.register_script(scripts.ADD_TASK)
+        self._save_task = client.register_script(scripts.SAVE_TASK)
+        self._put_ordered = client.register_script(scripts.PUT_ORDERED)
 
     def _k(self, name: str) -> str:
         return self._prefix + name
-
-    # -- the unit of work -----------------------------------------------------
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Hold the lock; writes go straight through, and an exception leaving the outermost unit of work
-        takes them back (newest first) before the lock is released. Bulk calls (``purge``, ``reset``,
-        ``import_``, ``drop_uploads``) are applied at once and not taken back."""
-        with self._local:
-            outermost = self._depth == 0
-            if outermost:
-                self._token = self._acquire()
-                self._undo, self._holder = [], threading.get_ident()
-            self._depth += 1
-            try:
-                yield
-            except BaseException:
-                if outermost:
-                    undo, self._undo = self._undo or [], None
-                    for action in reversed(undo):
-                        action()
-                raise
-            finally:
-                self._depth -= 1
-                if outermost:
-                    self._undo = None
-                    self._unlock(keys=[self._k("lock")], args=[self._token])
-
-    def _on_failure(self, action: Callable[[], object]) -> None:
-        """Remember how to take back a write, if a unit of work is open (a lone call has nothing to undo)."""
-        if self._undo is not None and self._holder == threading.get_ident():
-            self._undo.append(action)
-
-    @contextmanager
-    def _at_once(self) -> Iterator[None]:
-        """A bulk call, inside the lock: applied at once, its writes are not remembered for taking back."""
-        with self.transaction():
-            undo, self._undo = self._undo, None
-            try:
-                yield
-            finally:
-                self._undo = undo
-
-    def _keep_lock(self) -> None:
-        """Hold the lock another ``lock_seconds`` (a long bulk call calls this between batches)."""
-        if self._depth:
-            self._refresh(keys=[self._k("lock")], args=[self._token, self._lock_ms])
-
-    def _acquire(self) -> bytes:
-        token = os.urandom(16).hex().encode()
-        deadline = time.monotonic() + self._wait
-        pause = 0.0005
-        while not self._redis.set(self._k("lock"), token, nx=True, px=self._lock_ms):
-            if time.monotonic() >= deadline:
-                raise StoreBusy(
-                    f"the Redis store's lock ({self._k('lock')}) stayed held by another process for {self._wait:g} s"
-                )
-            time.sleep(pause)
-            pause = min(pause * 2, 0.01)
-        return token
 
     # -- tasks ----------------------------------------------------------------
 

@@ -6,10 +6,10 @@ throttle, queue place and insert are atomic across workers, and it is answered
 only after ``COMMIT``. WAL with ``synchronous=NORMAL``: a committed transaction
 is in the log before ``COMMIT`` returns, so killing the process loses nothing
 acknowledged (a power cut may lose the last few; ``?synchronous=full`` in the
-URL fsyncs every commit). Records are JSON text from :mod:`.codec`, read
-through a cache of decoded records that another process's commit empties. A
-single worker holds the file alone (``locking_mode=EXCLUSIVE``): its locks are
-taken once, not per transaction.
+URL fsyncs every commit). Records are JSON text from :mod:`.codec` in the
+tables of :mod:`.sqlite_schema`, read through a cache of decoded records that
+another process's commit empties. A single worker holds the file alone
+(``locking_mode=EXCLUSIVE``): its locks are taken once, not per transaction.
 """
 
 from __future__ import annotations
@@ -29,42 +29,10 @@ from ..lifecycle.task import Task
 from . import codec, sqlite_list
 from .base import StoreState
 from .read_cache import MISSING, ReadCache
+from .sqlite_schema import SCHEMA, TABLES, add_brief_columns, task_columns
 
 _OPEN_WAIT = 2.0  # seconds a start waits for a file another process is writing
 _SWEEP_EVERY = 4096  # rate-limited requests between sweeps of idle rate logs
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tasks (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    account TEXT NOT NULL,
-    model TEXT NOT NULL,
-    call INTEGER NOT NULL,
-    submitted_at REAL NOT NULL,
-    ended_at REAL NOT NULL,
-    canceled INTEGER NOT NULL,
-    finished_at REAL NOT NULL,
-    api_key_id TEXT,  -- these three and the above are what a task list reads (mockserver.store.sqlite_list),
-    scheduled_at REAL,  -- kept before the record: reading them skips no long text (an older file has
-    final TEXT,  -- them after it, added by _add_brief_columns)
-    doc TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tasks_by_account ON tasks (account, submitted_at, seq);
-CREATE INDEX IF NOT EXISTS tasks_by_lane ON tasks (account, model, ended_at) WHERE call = 0 AND canceled = 0;
-CREATE INDEX IF NOT EXISTS tasks_by_end ON tasks (finished_at);
-CREATE TABLE IF NOT EXISTS lanes (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- lanes are listed in the order they were made
-    account TEXT NOT NULL, model TEXT NOT NULL, busy_until REAL NOT NULL, doc TEXT NOT NULL,
-    UNIQUE (account, model)
-);
-CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, n INTEGER NOT NULL, t REAL NOT NULL, lim INTEGER NOT NULL,
-                                  PRIMARY KEY (key, n)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS uploads (key TEXT PRIMARY KEY, data BLOB NOT NULL, expires_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS uploads_by_expiry ON uploads (expires_at);
-CREATE TABLE IF NOT EXISTS owners (seq INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL UNIQUE);  -- with tasks, as first seen
-CREATE TABLE IF NOT EXISTS accounts (seq INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS job_books (account TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-"""
 # A hit, counted unless the ``limit``-th latest one is still in the window: one statement, so on its own it is
 # one atomic transaction (an INSERT takes the write lock before it reads). Parameters: key, limit, now, window.
 _HIT = """
@@ -74,7 +42,6 @@ WHERE NOT EXISTS (SELECT 1 FROM hits WHERE key = ?1 AND n = IFNULL(latest, 0) - 
 """
 # The read cache was checked at the start of this request (Store.begin_request): (store, cache epoch).
 _CHECKED: ContextVar[tuple[int, int] | None] = ContextVar("dashscope_mock_sqlite_checked", default=None)
-_TABLES = ("tasks", "owners", "lanes", "hits", "uploads", "accounts", "job_books")
 
 
 class SqliteStore:
@@ -96,9 +63,9 @@ class SqliteStore:
                 self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous}")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(SCHEMA)
             self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-            self._add_brief_columns()
+            add_brief_columns(self)
 
     # -- units of work --------------------------------------------------------
 
@@ -141,7 +108,7 @@ class SqliteStore:
 
     def add_task(self, task: Task) -> None:
         with self.transaction():
-            columns = _columns(task)
+            columns = task_columns(task)
             self._db.execute(
                 "INSERT INTO tasks (id, account, model, call, submitted_at, ended_at, canceled, finished_at, doc,"
                 " api_key_id, scheduled_at, final) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -151,7 +118,7 @@ class SqliteStore:
 
     def save_task(self, task: Task) -> None:
         with self.transaction():
-            columns = _columns(task)
+            columns = task_columns(task)
             saved = self._db.execute(
                 "UPDATE tasks SET call = ?, submitted_at = ?, ended_at = ?, canceled = ?, finished_at = ?, doc = ?,"
                 " api_key_id = ?, scheduled_at = ?, final = ? WHERE id = ?", (*columns, task.task_id)).rowcount
@@ -201,22 +168,6 @@ class SqliteStore:
                 yield
             finally:
                 self._db.execute("COMMIT")
-
-    def _add_brief_columns(self) -> None:
-        """A file made before tasks had brief columns gets them, filled from its records once."""
-        if "final" in {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}:
-            return
-        with self.transaction():
-            if "final" in {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}:
-                return  # another worker added them while this one waited for the lock
-            for column in ("api_key_id TEXT", "scheduled_at REAL", "final TEXT"):
-                self._db.execute(f"ALTER TABLE tasks ADD COLUMN {column}")
-            last = 0
-            while rows := self._db.execute("SELECT seq, doc FROM tasks WHERE seq > ? ORDER BY seq LIMIT 1000",
-                                           (last,)).fetchall():  # a thousand records in memory at a time
-                self._db.executemany("UPDATE tasks SET api_key_id = ?, scheduled_at = ?, final = ? WHERE seq = ?",
-                                     [(*_brief_columns(codec.load_task(doc)), seq) for seq, doc in rows])
-                last = rows[-1][0]
 
     def tasks(self) -> list[Task]:
         return [codec.load_task(doc) for (doc,) in self._all("SELECT doc FROM tasks ORDER BY submitted_at, seq")]
@@ -336,7 +287,7 @@ class SqliteStore:
         self._cache.clear()
         with self.transaction():
             if account is None:
-                for table in _TABLES:
+                for table in TABLES:
                     self._db.execute(f"DELETE FROM {table}")
                 return
             for table in ("tasks", "owners", "lanes", "accounts", "job_books"):
@@ -398,12 +349,3 @@ class SqliteStore:
         with self._lock:
             self._db.close()
 
-
-def _columns(task: Task) -> tuple[object, ...]:
-    """The columns a task is found by, its record, then the rest of its brief."""
-    return (int(task.call), task.submitted_at, task.ended_at, int(task.canceled_at is not None), task.finished_at,
-            codec.dump_task(task), *_brief_columns(task))
-
-
-def _brief_columns(task: Task) -> tuple[object, ...]:
-    return (task.api_key_id, task.scheduled_at, task.final_status())
