@@ -10,15 +10,16 @@ memo starts afresh, so it never grows without limit.
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
-from .schema import ModelEntry
+if TYPE_CHECKING:  # the schema memoises with this too
+    from .schema import ModelEntry
 
 T = TypeVar("T")
 KEPT = 4096  # entries one memo remembers
 
 
-def per_entry(derive: Callable[[ModelEntry], T]) -> Callable[[ModelEntry], T]:
+def per_entry(derive: Callable[["ModelEntry"], T]) -> Callable[["ModelEntry"], T]:
     """``derive``, computed once per entry."""
     memo: dict[int, tuple[ModelEntry, T]] = {}
 

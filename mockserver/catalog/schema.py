@@ -14,6 +14,8 @@ from typing import Any, Collection, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .derived import per_entry
+
 ErrorPath = Literal["sync", "task"]
 # Bounds every entry obeys (decisions): a task's image count and an image's pixels. A result image is
 # rendered on request, so an unbounded size or count would let one submit spend gigabytes.
@@ -369,17 +371,27 @@ class ModelEntry(_Strict):
 
     def image_count(self, parameters: dict[str, Any], input_: dict[str, Any] | None = None) -> int:
         """How many images a task with these (validated) parameters makes."""
-        if self.images_field is None:
+        counted = _image_counting(self)
+        if counted is None:
             return 1
-        section, _, field = self.images_field.rpartition(".")
-        value = ((input_ or {}) if section == "input" else parameters).get(field)
-        rule = self.images_rule()
-        low, high = (rule.min or 1, rule.max or 1) if rule is not None else (1, 1)
+        in_input, field, low, high, default = counted
+        value = ((input_ or {}) if in_input else parameters).get(field)
         if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
             return value
-        # out of range: the task fails on the broken rule; it plans (and counts) the default
-        default = rule.default if rule is not None else None
-        return default if isinstance(default, int) and low <= default <= high else int(low)
+        return default  # out of range: the task fails on the broken rule; it plans (and counts) the default
+
+
+@per_entry
+def _image_counting(entry: ModelEntry) -> tuple[bool, str, int, int, int] | None:
+    """``(in input?, the count's field, its least, its most, the count planned when the request's is out of
+    range)`` of an entry with an ``images_field``; None: one image a task."""
+    if entry.images_field is None:
+        return None
+    section, _, field = entry.images_field.rpartition(".")
+    rule = entry.images_rule()
+    low, high = (rule.min or 1, rule.max or 1) if rule is not None else (1, 1)
+    default = rule.default if rule is not None else None
+    return section == "input", field, low, high, default if isinstance(default, int) and low <= default <= high else int(low)
 
 
 def max_pixels(rule: FieldRule) -> int:
