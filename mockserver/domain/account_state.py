@@ -48,10 +48,20 @@ def _resolve(layers: Iterable[Mapping[str, ModelLimits]], model: str, name: str)
 
 
 def limits(state: AccountState, account: Account, entry: ModelEntry) -> tuple[int, int]:
-    """``(submits per second, concurrency)`` for the account on this model."""
-    layers = (state.models, account.limits)
-    rate = _resolve(layers, entry.name, "submit_per_second")
-    slots = _resolve(layers, entry.name, "concurrency")
+    """``(submits per second, concurrency)`` for the account on this model: each the first set of the control
+    plane's and the config's limits, for the model and then for ``*`` (as :func:`_resolve` finds one); both looked
+    for in one pass, as every submit asks."""
+    rate = slots = None
+    for layer in (state.models, account.limits):
+        if not layer:  # most accounts set nothing
+            continue
+        for key in (entry.name, "*"):
+            found = layer.get(key)
+            if found is not None:
+                rate = found.submit_per_second if rate is None else rate
+                slots = found.concurrency if slots is None else slots
+                if rate is not None and slots is not None:
+                    return rate, slots
     return (entry.limits.submit_per_second if rate is None else rate, entry.limits.concurrency if slots is None else slots)
 
 
