@@ -17,7 +17,7 @@ from ..faults.effects import Effects
 from ..faults.injector import Faults
 from ..faults.plan import shape
 from ..faults.rules import Request
-from ..inputs.service import Inputs, Looked
+from ..inputs.service import FOUND_NOTHING, Inputs, Looked
 from ..lifecycle.lanes import Lane
 from ..lifecycle.planner import apply_timeout, draw_durations
 from ..lifecycle.task import UNKNOWN, Outcome, Task
@@ -206,7 +206,7 @@ class Emulator:
         """:meth:`look`'s finding when it needs no download (None when it does)."""
         if draft.failure is not None:
             return Looked(draft.failure)
-        return None if self.inputs.downloads(draft.entry, draft.checked.input) else Looked()
+        return None if self.inputs.downloads(draft.entry, draft.checked.input) else FOUND_NOTHING
 
     def commit(self, draft: Draft, looked: Looked, request_id: str) -> Task:
         """Queue the task, with the failure the worker will report (if any) in its plan."""

@@ -42,6 +42,9 @@ class Looked:
     lines: bytes | None = None
 
 
+FOUND_NOTHING = Looked()  # the common finding, made once (a frozen dataclass costs a microsecond to make)
+
+
 class Inputs:
     def __init__(
         self,
@@ -71,7 +74,7 @@ class Inputs:
         """Fetch and check every image input, in field order; the first failure ends the look (the emulator asks
         :meth:`downloads` first, and looks only when there is something to read)."""
         if self._settings.fetch_inputs == "none":
-            return Looked()
+            return FOUND_NOTHING
         lines = None
         for name, url, limits in _image_urls(entry, input_):
             try:
