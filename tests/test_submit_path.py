@@ -102,3 +102,22 @@ def test_the_fault_engine_is_quiet_exactly_when_it_has_nothing_to_do(directives)
                 assert faults.for_request(Request("submit", "a", "k", "wanx-v1", prompt), header) is None
     faults.rules.add(Rule.model_validate({"match": {"route": "query"}, "http": {"code": "InternalError"}}))
     assert not faults.quiet(None, None) and not faults.quiet("a cat", "")
+
+
+def test_a_new_task_holds_each_fact_in_its_own_field():
+    """``Emulator._new_task`` fills the task by position (for speed): every field must get its own fact."""
+    from mockserver.domain.emulator import Emulator
+    from mockserver.settings.config import Settings
+
+    emulator = Emulator(Settings(clock="manual", speed=2.0))
+    account = emulator.authenticate("Bearer sk-fields")
+    body = b'{"model":"wanx-v1","input":{"prompt":"a cat"},"parameters":{"n":3,"size":"1280*720"}}'
+    draft = emulator.prepare(account, "text2image", "image-synthesis", body, {"x-dashscope-async": "enable"})
+    task = emulator.commit(draft, emulator.look_now(draft), "the-request")
+    assert (task.account, task.api_key_id, task.caller_uid) == (account.id, account.api_key_id, account.uid)
+    assert len({account.id, account.api_key_id, account.uid}) == 3
+    assert (task.model, task.group, task.function, task.request_id) == ("wanx-v1", "text2image", "image-synthesis", "the-request")
+    assert task.input == {"prompt": "a cat"} and task.parameters["n"] == 3 and task.parameters["size"] == "1280*720"
+    assert task.image_count == 3 and task.submitted_at == emulator.clock.now() and task.call is False
+    assert 0 < task.pending_seconds < task.run_seconds  # wanx-v1 waits seconds and runs longer, both halved by speed
+    assert emulator.store.get_task(task.task_id) is task
