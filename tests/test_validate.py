@@ -121,3 +121,41 @@ def test_what_a_task_keeps_shares_its_short_strings():
     kept_first, kept_second = kept(entry.parameters, first), kept(entry.parameters, second)
     assert kept_first == {"size": "1024*1024", "n": 2}
     assert kept_first["size"] is kept_second["size"]
+
+
+def _rules(rule):
+    yield rule
+    for nested in (rule.properties or {}).values():
+        yield from _rules(nested)
+    if rule.items is not None:
+        yield from _rules(rule.items)
+
+
+def test_a_quick_yes_is_only_ever_for_a_value_the_full_check_keeps_as_it_is():
+    """``_as_is`` lets a value skip the full check: it may say no to a good value, never yes to one the full check
+    refuses or changes. Every rule of every catalog model, against values of every JSON kind around its bounds."""
+    from mockserver.catalog.validate import _Broken, _as_is, _check
+
+    rules = [rule for entry in default_catalog().served() for section in (entry.input, entry.parameters)
+             for top in section.values() for rule in _rules(top)]
+    quick_ones = 0
+    for rule in rules:
+        quick = _as_is(rule)
+        if quick is None:
+            continue
+        quick_ones += 1
+        assert not quick("")  # a required field refuses "" (in _check_field, which the quick yes skips)
+        edges = [edge for edge in (rule.min, rule.max) if edge is not None]
+        numbers = [0, 1, -1, 3, 2**70, 0.5, float("nan"), float("inf")] + [edge + step for edge in edges for step in (-1, -0.5, 0, 0.5, 1)]
+        texts = ["", "a", "a cat", "x" * (rule.max_length or 10), "x" * ((rule.max_length or 10) + 1), *(rule.enum or []), *(rule.sizes or [])]
+        values = [*numbers, *[int(n) for n in numbers if isinstance(n, float) and n == n and abs(n) != float("inf")],
+                  *texts, True, False, None, [], {}, [1], {"a": 1}]
+        for value in values:
+            if not quick(value):
+                continue
+            try:
+                kept_value = _check(rule, value)
+            except _Broken as broken:
+                raise AssertionError(f"{rule.type} rule: quick yes to {value!r}, the full check says {broken.kind}") from None
+            assert kept_value is value, (rule.type, value)
+    assert quick_ones > 50  # the strings, sizes, numbers and booleans of the catalog

@@ -14,7 +14,7 @@ import math
 import re
 import sys
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from ..domain.errors import ApiError
 from .derived import per_entry
@@ -53,10 +53,14 @@ def validate(
     task_failure: Failure | None = None
     for top in _fields(entry):
         values = sections[top.section]
-        if top.optional and values.get(top.name) is None:  # absent and not required: its default, if any
-            if top.default is not None:
-                values[top.name] = copy.deepcopy(top.default) if top.mutable else top.default
-            continue
+        value = values.get(top.name)
+        if value is None:
+            if top.optional:  # absent and not required: its default, if any
+                if top.default is not None:
+                    values[top.name] = copy.deepcopy(top.default) if top.mutable else top.default
+                continue
+        elif top.as_is is not None and top.as_is(value):
+            continue  # what the full check would keep as it is
         try:
             _check_field(top.rule, values, top.name, top.path, sections)
         except _Broken as broken:
@@ -78,6 +82,7 @@ class _Top:
     optional: bool  # neither required nor required under a condition: absent, it only takes its default
     default: Any
     mutable: bool  # a list or object default: every task gets its own copy
+    as_is: Callable[[Any], bool] | None  # a quick yes for a value the full check keeps unchanged (:func:`_as_is`)
 
 
 @per_entry
@@ -85,10 +90,36 @@ def _fields(entry: ModelEntry) -> tuple[_Top, ...]:
     """The entry's fields, input's then parameters', each as a :class:`_Top`."""
     return tuple(
         _Top(section, name, f"{section}.{name}", rule, not rule.required and not rule.required_if, rule.default,
-             not isinstance(rule.default, (str, int, float, type(None))))
+             not isinstance(rule.default, (str, int, float, type(None))), _as_is(rule))
         for section, rules in (("input", entry.input), ("parameters", entry.parameters))
         for name, rule in rules.items()
     )
+
+
+def _as_is(rule: FieldRule) -> Callable[[Any], bool] | None:
+    """A quick test of a present value that :func:`_check_field` would keep unchanged: a string within its
+    length (and its enum or sizes), a number within its range, a boolean; None: every value gets the full check.
+
+    Most of a submit's values pass, and the full check walks every kind's branches to say so. The test may say
+    no to a value that passes (the full check then decides), never yes to one it would refuse or change: an
+    empty string (which a required field refuses) and anything the check would truncate get the full check.
+    """
+    kind, most = rule.type, rule.max_length if rule.max_length is not None else math.inf
+    if kind == "string" or (kind == "size" and rule.sizes is not None and rule.enum is None):
+        allowed = rule.sizes if kind == "size" else rule.enum
+        if allowed is None:
+            return lambda value: type(value) is str and 0 < len(value) <= most
+        listed = frozenset(item for item in allowed if type(item) is str)
+        return lambda value: type(value) is str and value in listed and 0 < len(value) <= most
+    if rule.enum is not None or kind not in ("integer", "number", "boolean"):
+        return None
+    if kind == "boolean":
+        return lambda value: type(value) is bool
+    low = -math.inf if rule.min is None else rule.min
+    high = math.inf if rule.max is None else rule.max
+    if kind == "integer":
+        return lambda value: type(value) is int and low <= value <= high
+    return lambda value: (type(value) is int or type(value) is float) and low <= value <= high
 
 
 def _check_field(rule: FieldRule, values: dict[str, Any], name: str, path: str, sections: dict[str, dict]) -> None:
