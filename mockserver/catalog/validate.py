@@ -275,14 +275,19 @@ def kept(rules: dict[str, FieldRule], values: dict[str, Any]) -> dict[str, Any]:
     extra = 0
     intern = sys.intern
     for name, value in values.items():
-        kind = type(value)  # JSON's own types: no subclasses to allow for
-        if name in rules:
+        rule = rules.get(name)
+        if rule is not None:
+            if value is rule.default:  # filled in by validate: the catalog's own name and value, shared already
+                out[name] = value
+                continue
+            kind = type(value)  # JSON's own types: no subclasses to allow for
             if kind is str:
                 value = value[:KEPT_CHARS]
             elif (kind is list or kind is dict) and len(json.dumps(value)) > KEPT_CHARS:
                 continue
         elif extra < KEPT_EXTRA and len(name) <= _EXTRA_CHARS and isinstance(value, (str, int, float)):
             extra += 1
+            kind = type(value)
             value = value[:_EXTRA_CHARS] if kind is str else value
         else:
             continue
