@@ -34,6 +34,9 @@ class Catalog:
         # The synchronous variants of models that also answer on a second route (wan2.6, qwen-image).
         self.calls = {model.name: model.called() for model in models if model.call is not None}
         self._routes = {(m.route.service, m.route.group, m.route.function) for m in self.served()}
+        self._on_routes: dict[tuple[str, str, str, str], ModelEntry] = {}  # (name, service, group, function)
+        for entry in self.served():  # a model's own entry before its synchronous variant, as on_route looks
+            self._on_routes.setdefault((entry.name, entry.route.service, entry.route.group, entry.route.function), entry)
 
     def model(self, name: str) -> ModelEntry | None:
         return self.models.get(name)
@@ -43,11 +46,9 @@ class Catalog:
         return [*self.models.values(), *self.calls.values()]
 
     def on_route(self, name: str, service: str, group: str, function: str) -> ModelEntry | None:
-        """The entry serving ``name`` on this route, or None when the model is not served there."""
-        for entry in (self.models.get(name), self.calls.get(name)):
-            if entry is not None and (entry.route.service, entry.route.group, entry.route.function) == (service, group, function):
-                return entry
-        return None
+        """The entry serving ``name`` on this route, or None when the model is not served there (one look-up: every
+        submit asks)."""
+        return self._on_routes.get((name, service, group, function))
 
     def serves_route(self, group: str, function: str, service: str = "aigc") -> bool:
         """Whether any model is submitted on ``/services/{service}/{group}/{function}``."""

@@ -256,17 +256,16 @@ class Emulator:
 
     def _model(self, payload: dict[str, Any], group: str, function: str, service: str) -> ModelEntry:
         name = payload.get("model")
+        served = self.catalog.on_route(name, service, group, function) if type(name) is str else None
+        if served is not None:
+            return served
         if name is None or name == "":
             raise ApiError("BadRequest.EmptyModel")
-        entry = self.catalog.model(name) if isinstance(name, str) else None
-        if entry is None:
+        if not isinstance(name, str) or self.catalog.model(name) is None:
             if self.settings.unknown_model == "ModelNotFound":
                 raise ApiError("ModelNotFound")
             raise ApiError("InvalidParameter", "model_not_exist")
-        served = self.catalog.on_route(entry.name, service, group, function)
-        if served is None:
-            raise ApiError("InvalidParameter", "wrong_route")
-        return served
+        raise ApiError("InvalidParameter", "wrong_route")
 
     def _new_task(self, draft: Draft, request_id: str) -> Task:
         account, entry, images = draft.account, draft.entry, draft.images

@@ -116,8 +116,7 @@ class Submits:
         as the emulator will decide which model serves the route; a submit it refuses waits for nothing."""
         catalog = self.emulator.catalog
         name = payload.get("model") if payload is not None else None
-        entry = catalog.model(name) if isinstance(name, str) and name else None
-        served = catalog.on_route(entry.name, params["service"], params["group"], params["function"]) if entry else None
+        served = catalog.on_route(name, params["service"], params["group"], params["function"]) if type(name) is str else None
         if served is None:
             return False
         input_ = payload.get("input") if payload is not None else None
