@@ -245,6 +245,21 @@ def test_a_header_block_read_before_is_read_alike_and_each_request_gets_its_own_
     assert whole_request(request.replace(b"Content-Length: 19", b"Content-Length: " + b"9" * 5000), base) is None
 
 
+def test_the_header_blocks_kept_are_bounded_in_number_and_size():
+    """Clients making up headers cannot grow the memo: at most ``_BLOCKS_KEPT`` blocks, none over
+    ``_BLOCK_KEPT_BYTES``; a block read is read alike whether it was kept or not."""
+    from mockserver.server import wire
+
+    base = {"type": "http", "server": None, "client": None, "scheme": "http", "root_path": ""}
+    for number in range(3 * wire._BLOCKS_KEPT):
+        assert whole_request(b"GET / HTTP/1.1\r\nX-Trace: %d\r\n\r\n" % number, base) is not None
+        assert len(wire._BLOCKS) <= wire._BLOCKS_KEPT
+    wire._BLOCKS.clear()
+    big = b"GET / HTTP/1.1\r\nX-Big: " + b"b" * wire._BLOCK_KEPT_BYTES + b"\r\n\r\n"
+    assert whole_request(big, base)[0]["headers"] == [(b"x-big", b"b" * wire._BLOCK_KEPT_BYTES)]
+    assert wire._BLOCKS == {}
+
+
 def test_a_content_length_of_thousands_of_digits_is_the_parsers_to_refuse(make_server):
     server = make_server()
     with connect(server) as sock:
