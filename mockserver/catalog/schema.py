@@ -391,7 +391,8 @@ def _image_counting(entry: ModelEntry) -> tuple[bool, str, int, int, int] | None
     rule = entry.images_rule()
     low, high = (rule.min or 1, rule.max or 1) if rule is not None else (1, 1)
     default = rule.default if rule is not None else None
-    return section == "input", field, low, high, default if isinstance(default, int) and low <= default <= high else int(low)
+    planned = default if isinstance(default, int) and low <= default <= high else int(low)
+    return section == "input", field, low, high, planned
 
 
 def max_pixels(rule: FieldRule) -> int:

@@ -277,8 +277,8 @@ def kept(rules: dict[str, FieldRule], values: dict[str, Any]) -> dict[str, Any]:
     for name, value in values.items():
         rule = rules.get(name)
         if rule is not None:
-            if value is rule.default:  # filled in by validate: the catalog's own name and value, shared already
-                out[name] = value
+            if value is rule.default:  # filled in by validate (or a small int the client sent): shared already
+                out[intern(name)] = value
                 continue
             kind = type(value)  # JSON's own types: no subclasses to allow for
             if kind is str:
